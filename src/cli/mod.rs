@@ -1,0 +1,120 @@
+//! The command line of `revkeen-mock`: flags, their environment variables and help.
+//!
+//! The binary is thin: it parses [`Cli`] and hands each subcommand to the library.
+
+mod check_spec;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub use check_spec::{CheckOutcome, check_spec};
+
+/// An offline, stateful stand-in for the RevKeen v2 Integrations API.
+#[derive(Debug, Parser)]
+#[command(
+    name = "revkeen-mock",
+    version,
+    about,
+    args_conflicts_with_subcommands = true,
+    after_help = "Run with no subcommand to serve the embedded spec on 127.0.0.1:4010.\n\
+                  Every flag can also be set by the environment variable shown with it."
+)]
+pub struct Cli {
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// Flags of `serve`, accepted without the subcommand.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the API statefully (the default).
+    #[command(after_help = "Example:\n  revkeen-mock serve --addr 0.0.0.0:4010 --fixture default")]
+    Serve(ServeArgs),
+    /// Check that a deployment honours the contract.
+    #[command(
+        after_help = "Example:\n  revkeen-mock conform --target http://127.0.0.1:4010/v2 --api-key rk_sandbox_..."
+    )]
+    Conform(ConformArgs),
+    /// Load and validate an OpenAPI spec, and list what it holds.
+    #[command(
+        name = "check-spec",
+        after_help = "Exit status: 0 clean, 1 problems found, 2 the file cannot be read or parsed.\n\n\
+                      Example:\n  revkeen-mock check-spec specs/revkeen-integrations.yaml"
+    )]
+    CheckSpec(CheckSpecArgs),
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum LogFormat {
+    /// One readable line per request.
+    #[default]
+    Text,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Flags of `serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "REVKEEN_MOCK_ADDR", default_value = "127.0.0.1:4010")]
+    pub addr: String,
+    /// OpenAPI 3.0 spec to serve instead of the embedded one.
+    #[arg(long, env = "REVKEEN_MOCK_SPEC", value_name = "PATH")]
+    pub spec: Option<PathBuf>,
+    /// Starting world: a fixture name from fixtures/ or a path to a fixture file.
+    #[arg(long, env = "REVKEEN_MOCK_FIXTURE", value_name = "NAME|PATH")]
+    pub fixture: Option<String>,
+    /// File that keeps the state across restarts.
+    #[arg(long, env = "REVKEEN_MOCK_STATE_FILE", value_name = "PATH")]
+    pub state_file: Option<PathBuf>,
+    /// Log format.
+    #[arg(long, env = "REVKEEN_MOCK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+/// Flags of `conform`.
+#[derive(Debug, Clone, Args)]
+pub struct ConformArgs {
+    /// Base URL of the deployment to check (e.g. https://staging-api.revkeen.com/v2).
+    #[arg(long, env = "REVKEEN_MOCK_TARGET", value_name = "URL")]
+    pub target: String,
+    /// API key to send in x-api-key.
+    #[arg(long, env = "REVKEEN_MOCK_API_KEY", value_name = "KEY")]
+    pub api_key: String,
+    /// OpenAPI spec to check against instead of the embedded one.
+    #[arg(long, env = "REVKEEN_MOCK_SPEC", value_name = "PATH")]
+    pub spec: Option<PathBuf>,
+}
+
+/// Flags of `check-spec`.
+#[derive(Debug, Clone, Args)]
+pub struct CheckSpecArgs {
+    /// The spec to check (default: the embedded one).
+    #[arg(value_name = "PATH")]
+    pub path: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn serve_is_the_default() {
+        let cli = Cli::try_parse_from(["revkeen-mock", "--addr", "127.0.0.1:0"]).unwrap();
+        assert!(cli.command.is_none());
+        assert_eq!(cli.serve.addr, "127.0.0.1:0");
+    }
+}

@@ -1,0 +1,9 @@
+//! # revkeen-mock
+//!
+//! An offline, stateful and testable stand-in for the RevKeen v2 Integrations API.
+//!
+//! - [`spec`] turns the OpenAPI document into a compiled contract.
+//! - [`cli`] holds the command line of the `revkeen-mock` binary.
+
+pub mod cli;
+pub mod spec;

@@ -1,0 +1,237 @@
+//! The path matcher: request paths to operations, from the document's path templates.
+
+use super::Method;
+
+/// One segment of a path template.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    /// Must equal the request's segment.
+    Literal(String),
+    /// Captures the request's (percent-decoded) segment under this name.
+    Param(String),
+}
+
+/// A compiled path template such as `/integrations/{provider}/sync`.
+#[derive(Debug, Clone)]
+pub struct PathTemplate {
+    /// The template as written in the document, for messages and reports.
+    pub template: String,
+    segments: Vec<Segment>,
+}
+
+impl PathTemplate {
+    /// Parses a template; `{name}` segments are parameters.
+    pub fn parse(template: &str) -> Self {
+        let segments = template
+            .trim_start_matches('/')
+            .split('/')
+            .map(
+                |s| match s.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                    Some(name) => Segment::Param(name.to_owned()),
+                    None => Segment::Literal(s.to_owned()),
+                },
+            )
+            .collect();
+        Self {
+            template: template.to_owned(),
+            segments,
+        }
+    }
+
+    /// The names of the template's parameters, in order.
+    pub fn param_names(&self) -> impl Iterator<Item = &str> {
+        self.segments.iter().filter_map(|s| match s {
+            Segment::Param(n) => Some(n.as_str()),
+            Segment::Literal(_) => None,
+        })
+    }
+
+    fn literal_count(&self) -> usize {
+        self.segments
+            .iter()
+            .filter(|s| matches!(s, Segment::Literal(_)))
+            .count()
+    }
+
+    /// Matches raw (still percent-encoded) segments, returning decoded parameters.
+    fn matches(&self, raw: &[&str]) -> Option<Vec<(String, String)>> {
+        if raw.len() != self.segments.len() {
+            return None;
+        }
+        let mut params = Vec::new();
+        for (seg, raw) in self.segments.iter().zip(raw) {
+            match seg {
+                Segment::Literal(l) => {
+                    if decode(raw) != *l {
+                        return None;
+                    }
+                }
+                Segment::Param(name) => params.push((name.clone(), decode(raw))),
+            }
+        }
+        Some(params)
+    }
+}
+
+fn decode(raw: &str) -> String {
+    percent_encoding::percent_decode_str(raw)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+/// What a request path and method resolve to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum RouteMatch {
+    /// An operation (its index in the contract) and the decoded path parameters.
+    Found {
+        /// Index into [`super::Contract::operations`].
+        operation: usize,
+        /// Path parameters by name, percent-decoded.
+        params: Vec<(String, String)>,
+    },
+    /// The path exists with other methods (for `405` and `Allow`).
+    MethodNotAllowed {
+        /// The methods the path has.
+        allow: Vec<Method>,
+    },
+    /// No template matches the path (or it is outside the base path).
+    NotFound,
+}
+
+/// Path templates of every operation, tried most-literal first so `/a/b` beats `/a/{x}`.
+#[derive(Debug, Clone, Default)]
+pub struct PathMatcher {
+    /// The server URL's path (`/v2`), stripped before matching; empty for none.
+    base_path: String,
+    /// (template, method, operation index), sorted by literal segment count, descending.
+    routes: Vec<(PathTemplate, Method, usize)>,
+}
+
+impl PathMatcher {
+    /// A matcher for paths under `base_path`.
+    pub fn new(base_path: &str) -> Self {
+        Self {
+            base_path: base_path.trim_end_matches('/').to_owned(),
+            routes: Vec::new(),
+        }
+    }
+
+    /// Adds an operation's route.
+    pub fn add(&mut self, template: &str, method: Method, operation: usize) {
+        self.routes
+            .push((PathTemplate::parse(template), method, operation));
+        self.routes
+            .sort_by_key(|(t, _, _)| std::cmp::Reverse(t.literal_count()));
+    }
+
+    /// Resolves a request path (without query string) and method.
+    pub fn resolve(&self, method: Method, path: &str) -> RouteMatch {
+        let Some(rest) = path.strip_prefix(self.base_path.as_str()) else {
+            return RouteMatch::NotFound;
+        };
+        let Some(rest) = rest.strip_prefix('/') else {
+            return RouteMatch::NotFound;
+        };
+        let raw: Vec<&str> = rest.split('/').collect();
+        let mut allow: Vec<Method> = Vec::new();
+        let mut matched_template: Option<&str> = None;
+        for (template, m, op) in &self.routes {
+            if matched_template.is_some_and(|t| t != template.template) {
+                continue;
+            }
+            if let Some(params) = template.matches(&raw) {
+                if *m == method {
+                    return RouteMatch::Found {
+                        operation: *op,
+                        params,
+                    };
+                }
+                matched_template = Some(&template.template);
+                allow.push(*m);
+            }
+        }
+        if allow.is_empty() {
+            RouteMatch::NotFound
+        } else {
+            allow.sort();
+            RouteMatch::MethodNotAllowed { allow }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn matcher() -> PathMatcher {
+        let mut m = PathMatcher::new("/v2");
+        m.add("/integrations", Method::Get, 0);
+        m.add("/integrations/{provider}", Method::Get, 1);
+        m.add("/integrations/{provider}/sync-toggle", Method::Put, 2);
+        m.add("/integrations/special", Method::Get, 3);
+        m
+    }
+
+    #[test]
+    fn resolves_a_templated_path_and_decodes_params() {
+        assert_eq!(
+            matcher().resolve(Method::Put, "/v2/integrations/wodify/sync-toggle"),
+            RouteMatch::Found {
+                operation: 2,
+                params: vec![("provider".into(), "wodify".into())]
+            }
+        );
+        assert_eq!(
+            matcher().resolve(Method::Get, "/v2/integrations/a%2Fb"),
+            RouteMatch::Found {
+                operation: 1,
+                params: vec![("provider".into(), "a/b".into())]
+            }
+        );
+    }
+
+    #[test]
+    fn literal_segments_win_over_parameters() {
+        assert!(matches!(
+            matcher().resolve(Method::Get, "/v2/integrations/special"),
+            RouteMatch::Found { operation: 3, .. }
+        ));
+    }
+
+    #[test]
+    fn wrong_method_lists_the_allowed_ones() {
+        assert_eq!(
+            matcher().resolve(Method::Post, "/v2/integrations/wodify/sync-toggle"),
+            RouteMatch::MethodNotAllowed {
+                allow: vec![Method::Put]
+            }
+        );
+    }
+
+    #[test]
+    fn paths_outside_the_base_are_not_found() {
+        for p in [
+            "/integrations",
+            "/v2",
+            "/v2x/integrations",
+            "",
+            "/v2/integrations/x/y/z",
+        ] {
+            assert_eq!(
+                matcher().resolve(Method::Get, p),
+                RouteMatch::NotFound,
+                "{p}"
+            );
+        }
+    }
+
+    proptest! {
+        /// Any path, however odd (empty segments, escapes, invalid UTF-8 escapes, great
+        /// length), resolves to some answer without panicking.
+        #[test]
+        fn never_panics_on_odd_paths(path in "(/|[a-z]{0,12}|%2F|%ff|%|\\{|\\}|\\.\\.|v2|integrations){0,300}") {
+            let _ = matcher().resolve(Method::Get, &path);
+        }
+    }
+}

@@ -1,0 +1,296 @@
+//! The compiled contract of the embedded spec, and `check-spec` on broken documents.
+
+use std::path::Path;
+use std::process::Command;
+
+use revkeen_mock::spec::{Contract, Method, RouteMatch, StatusKey};
+
+fn contract() -> Contract {
+    Contract::embedded().expect("the embedded spec compiles without blocking problems")
+}
+
+fn check_spec(path: Option<&str>) -> (i32, String, String) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_revkeen-mock"));
+    cmd.arg("check-spec");
+    if let Some(p) = path {
+        cmd.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join(p));
+    }
+    let out = cmd.output().expect("the binary runs");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn embedded_spec_is_clean_for_check_spec() {
+    let (code, stdout, _) = check_spec(None);
+    assert_eq!(code, 0, "{stdout}");
+    assert!(stdout.contains("12 operations"), "{stdout}");
+    assert!(stdout.contains("no problems found"), "{stdout}");
+}
+
+#[test]
+fn the_file_in_specs_is_the_embedded_one() {
+    let on_disk = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/revkeen-integrations.yaml"),
+    )
+    .unwrap();
+    assert_eq!(on_disk, revkeen_mock::spec::load::EMBEDDED_SPEC);
+}
+
+#[test]
+fn all_twelve_operations_are_in_the_table_with_their_statuses() {
+    let c = contract();
+    let expected: [(&str, Method, &str, &[u16]); 12] = [
+        (
+            "listIntegrations",
+            Method::Get,
+            "/integrations",
+            &[200, 400, 401, 403, 429, 500],
+        ),
+        (
+            "getIntegration",
+            Method::Get,
+            "/integrations/{provider}",
+            &[200, 401, 404, 500],
+        ),
+        (
+            "activateIntegration",
+            Method::Post,
+            "/integrations/{provider}/activate",
+            &[200, 400, 401, 404, 409, 413, 415, 429],
+        ),
+        (
+            "deactivateIntegration",
+            Method::Post,
+            "/integrations/{provider}/deactivate",
+            &[200, 404, 409],
+        ),
+        (
+            "testIntegrationCredentials",
+            Method::Post,
+            "/integrations/{provider}/test",
+            &[200, 400, 401],
+        ),
+        (
+            "triggerIntegrationSync",
+            Method::Post,
+            "/integrations/{provider}/sync",
+            &[200, 400, 404],
+        ),
+        (
+            "updateIntegrationStatus",
+            Method::Put,
+            "/integrations/{provider}/status",
+            &[200, 401, 403, 404, 500],
+        ),
+        (
+            "toggleIntegrationSync",
+            Method::Put,
+            "/integrations/{provider}/sync-toggle",
+            &[200, 400, 404],
+        ),
+        (
+            "updateIntegrationSyncInterval",
+            Method::Put,
+            "/integrations/{provider}/sync-interval",
+            &[200, 400, 404],
+        ),
+        (
+            "updateIntegrationInvoiceLookback",
+            Method::Put,
+            "/integrations/{provider}/invoice-lookback",
+            &[200, 400, 404],
+        ),
+        (
+            "updateIntegrationAutoSendInvoices",
+            Method::Put,
+            "/integrations/{provider}/auto-send-invoices",
+            &[200, 400, 404],
+        ),
+        (
+            "resumeIntegrationSync",
+            Method::Post,
+            "/integrations/{provider}/resume-sync",
+            &[200, 400, 401],
+        ),
+    ];
+    assert_eq!(c.operations.len(), 12);
+    for (id, method, path, statuses) in expected {
+        let op = c.operation(id).unwrap_or_else(|| panic!("{id} is missing"));
+        assert_eq!((op.method, op.path.as_str()), (method, path), "{id}");
+        for s in statuses {
+            assert!(
+                op.statuses().contains(&StatusKey::Code(*s)),
+                "{id} lacks {s}"
+            );
+        }
+        assert!(!op.required_scopes.is_empty(), "{id} names its scope");
+    }
+    assert!(c.operation("updateIntegrationStatus").unwrap().internal);
+    assert_eq!(c.base_path, "/v2");
+}
+
+#[test]
+fn activate_links_to_the_operations_on_the_same_provider() {
+    let c = contract();
+    let activate = c.operation("activateIntegration").unwrap();
+    let links = &activate.response_for(200).unwrap().links;
+    for target in [
+        "getIntegration",
+        "deactivateIntegration",
+        "triggerIntegrationSync",
+        "resumeIntegrationSync",
+    ] {
+        assert!(links.iter().any(|l| l == target), "no link to {target}");
+        assert!(c.operation(target).is_some());
+    }
+}
+
+#[test]
+fn every_example_validates_against_its_schema() {
+    let c = contract();
+    let mut checked = 0;
+    for op in &c.operations {
+        let bodies = op.request_body.iter().flat_map(|b| &b.media);
+        let responses = op.responses.iter().flat_map(|r| &r.media);
+        for media in bodies.chain(responses) {
+            let schema = media.schema.as_ref().expect("every body has a schema");
+            assert!(
+                !media.examples.is_empty(),
+                "{}: a body without an example",
+                op.id
+            );
+            for (name, value) in &media.examples {
+                assert!(
+                    schema.is_valid(value),
+                    "{} example {name}: {:?}",
+                    op.id,
+                    schema.violations(value)
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 100, "only {checked} examples checked");
+}
+
+#[test]
+fn the_matcher_resolves_sync_toggle_and_rejects_an_unknown_provider() {
+    let c = contract();
+    let RouteMatch::Found { operation, params } =
+        c.resolve(Method::Put, "/v2/integrations/wodify/sync-toggle")
+    else {
+        panic!("sync-toggle does not resolve");
+    };
+    let op = &c.operations[operation];
+    assert_eq!(op.id, "toggleIntegrationSync");
+    let parsed = op
+        .parse_params(&params, None, &[][..])
+        .expect("wodify is a provider");
+    assert_eq!(parsed.get("provider"), Some(&serde_json::json!("wodify")));
+
+    let RouteMatch::Found { operation, params } =
+        c.resolve(Method::Put, "/v2/integrations/stripe/sync-toggle")
+    else {
+        panic!("the template matches any provider segment");
+    };
+    let violations = c.operations[operation]
+        .parse_params(&params, None, &[][..])
+        .unwrap_err();
+    assert_eq!(violations[0].field, "provider", "{violations:?}");
+}
+
+#[test]
+fn query_parameters_are_typed_bounded_and_defaulted() {
+    let c = contract();
+    let list = c.operation("listIntegrations").unwrap();
+    let parsed = list.parse_params(&[], None, &[][..]).unwrap();
+    assert_eq!(parsed.get("limit"), Some(&serde_json::json!(25)));
+    assert_eq!(parsed.get("offset"), Some(&serde_json::json!(0)));
+    for bad in [
+        "limit=0",
+        "limit=101",
+        "limit=abc",
+        "offset=-1",
+        "offset=1.5",
+    ] {
+        let v = list.parse_params(&[], Some(bad), &[][..]).unwrap_err();
+        let field = bad.split('=').next().unwrap();
+        assert_eq!(v[0].field, field, "{bad}: {v:?}");
+    }
+}
+
+#[test]
+fn check_spec_finds_an_operation_without_success() {
+    let (code, out, _) = check_spec(Some("tests/data/no-success-response.yaml"));
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("no 2xx response") && out.contains("/paths/~1things/get/responses"),
+        "{out}"
+    );
+}
+
+#[test]
+fn check_spec_finds_an_example_that_breaks_its_schema() {
+    let (code, out, _) = check_spec(Some("tests/data/bad-example.yaml"));
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("example does not validate") && out.contains("count"),
+        "{out}"
+    );
+}
+
+#[test]
+fn check_spec_finds_an_unresolvable_ref() {
+    let (code, out, _) = check_spec(Some("tests/data/dangling-ref.yaml"));
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("#/components/schemas/Missing") && out.contains("does not resolve"),
+        "{out}"
+    );
+    assert_eq!(out.matches("error at").count(), 1, "reported once: {out}");
+}
+
+#[test]
+fn check_spec_finds_an_undeclared_path_parameter() {
+    let (code, out, _) = check_spec(Some("tests/data/undeclared-path-param.yaml"));
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("'{thingId}'") && out.contains("not declared"),
+        "{out}"
+    );
+}
+
+#[test]
+fn check_spec_explains_that_openapi_3_1_is_not_supported_yet() {
+    let (code, _, err) = check_spec(Some("tests/data/openapi-3-1.yaml"));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("3.0.x") && err.contains("3.1.0"), "{err}");
+}
+
+#[test]
+fn check_spec_exits_2_on_unreadable_or_unparsable_files() {
+    let (code, _, err) = check_spec(Some("tests/data/not-yaml.yaml"));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("line"), "{err}");
+    let (code, _, err) = check_spec(Some("tests/data/does-not-exist.yaml"));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("cannot read"), "{err}");
+}
+
+proptest::proptest! {
+    /// Whatever the path (empty segments, `%2F`, invalid escapes, thousands of
+    /// characters), resolving it and parsing its parameters answers without panicking.
+    #[test]
+    fn odd_paths_never_panic(path in "(/|/v2|integrations|practicehub|%2F|%C3|%|//|[ -~]{0,8}){0,400}") {
+        let c = contract();
+        for method in Method::ALL {
+            if let RouteMatch::Found { operation, params } = c.resolve(method, &path) {
+                let _ = c.operations[operation].parse_params(&params, Some(&path), &[][..]);
+            }
+        }
+    }
+}
