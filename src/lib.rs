@@ -3,7 +3,9 @@
 //! An offline, stateful and testable stand-in for the RevKeen v2 Integrations API.
 //!
 //! - [`spec`] turns the OpenAPI document into a compiled contract.
+//! - [`sim`] is the pure, deterministic domain model.
 //! - [`cli`] holds the command line of the `revkeen-mock` binary.
 
 pub mod cli;
+pub mod sim;
 pub mod spec;

@@ -1,0 +1,142 @@
+//! Commands a merchant's integrations accept, their outcomes and their domain errors.
+
+use std::collections::BTreeMap;
+
+use uuid::Uuid;
+
+use super::integration::{
+    Integration, IntegrationStatus, LookbackDays, PaymentMapping, SyncIntervalMinutes,
+};
+use super::provider::{Credentials, Provider};
+
+/// What `activate` carries, already typed (bounds checked by the newtypes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActivateInput {
+    /// The provider credentials.
+    pub credentials: Credentials,
+    /// The cadence; the previous one (re-activation) or the default when absent.
+    pub sync_interval: Option<SyncIntervalMinutes>,
+    /// ISO 4217 currency, kept in `configuration`.
+    pub currency: Option<String>,
+    /// Automatic sync on or off (default on).
+    pub sync_enabled: Option<bool>,
+    /// Auto-send invoices (kept when absent).
+    pub auto_send_invoices: Option<bool>,
+    /// Other optional flags (`syncPatients`, ...), kept in `configuration`.
+    pub flags: BTreeMap<String, bool>,
+    /// Payment mappings; `None` keeps the existing ones.
+    pub payment_mappings: Option<Vec<PaymentMapping>>,
+}
+
+/// An operation on one provider's integration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// `POST .../activate`.
+    Activate(ActivateInput),
+    /// `POST .../deactivate`.
+    Deactivate {
+        /// Purge stored credentials.
+        delete_credentials: bool,
+    },
+    /// `POST .../test`: a verdict, no state change.
+    TestCredentials(Credentials),
+    /// `POST .../sync`.
+    TriggerSync {
+        /// Ignore the cursor and reprocess every record.
+        full_resync: bool,
+    },
+    /// `PUT .../status` (internal worker).
+    UpdateStatus {
+        /// The new status.
+        status: IntegrationStatus,
+        /// The error to record; `None` clears it.
+        last_sync_error: Option<String>,
+    },
+    /// `PUT .../sync-toggle`.
+    SetSyncEnabled(bool),
+    /// `PUT .../sync-interval`.
+    SetSyncInterval(SyncIntervalMinutes),
+    /// `PUT .../invoice-lookback`.
+    SetInvoiceLookback(LookbackDays),
+    /// `PUT .../auto-send-invoices`.
+    SetAutoSendInvoices(bool),
+    /// `POST .../resume-sync`.
+    ResumeSync,
+}
+
+impl Command {
+    /// Whether the command may change state (everything but a credential test).
+    pub fn is_mutation(&self) -> bool {
+        !matches!(self, Command::TestCredentials(_))
+    }
+}
+
+/// What a successful command produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The integration after activation.
+    Activated(Box<Integration>),
+    /// Deactivated; whether the stored credentials were purged.
+    Deactivated {
+        /// `deleteCredentials` was true.
+        credentials_deleted: bool,
+    },
+    /// The provider's verdict: `Err(reason)` when it rejects the credentials.
+    Verdict(Result<(), String>),
+    /// A sync job is enqueued (or was already running).
+    SyncEnqueued {
+        /// The job's id.
+        job_id: Uuid,
+    },
+    /// The breaker is reset and a trial sync enqueued.
+    Resumed {
+        /// The trial job's id.
+        job_id: Uuid,
+    },
+    /// A setting changed.
+    Updated,
+}
+
+/// A rule of the domain that refused a command.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SimError {
+    /// The integration is not active (never activated or deactivated); the command
+    /// needs one (deactivate and the settings commands: documented as "not found").
+    #[error("no active {provider} integration: activate it first")]
+    NotFound {
+        /// The provider.
+        provider: Provider,
+    },
+    /// A sync or resume on an integration that is not active (documented as 400).
+    #[error("the {provider} integration is not active: activate it before syncing")]
+    NotActive {
+        /// The provider.
+        provider: Provider,
+    },
+    /// Activating an integration that is already active.
+    #[error(
+        "{provider} is already active: deactivate it first, or use sync-toggle to resume automatic sync"
+    )]
+    AlreadyActive {
+        /// The provider.
+        provider: Provider,
+    },
+    /// The provider rejected the credentials at activation.
+    #[error("{reason}")]
+    CredentialsRejected {
+        /// The provider.
+        provider: Provider,
+        /// The provider's message.
+        reason: String,
+    },
+    /// A manual sync while the breaker is open.
+    #[error(
+        "syncing {provider} is auto-paused: the circuit breaker opened after {consecutive_errors} consecutive failures; fix the provider, then call POST /integrations/{provider}/resume-sync"
+    )]
+    CircuitOpen {
+        /// The provider.
+        provider: Provider,
+        /// The counter.
+        consecutive_errors: u32,
+    },
+}

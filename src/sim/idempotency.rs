@@ -1,0 +1,203 @@
+//! The idempotency store: one per API key, keyed by method + path + `Idempotency-Key`,
+//! remembering a fingerprint of the body and the response for 24 simulated hours.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::time::Timestamp;
+
+/// How long a key is remembered.
+pub const TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// The most keys remembered per API key; the oldest are forgotten first, so a client
+/// that sends a new key on every request cannot grow memory without bound.
+pub const MAX_ENTRIES: usize = 10_000;
+
+/// A response as it was sent, replayed verbatim. Opaque to the simulator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredResponse {
+    /// The status code.
+    pub status: u16,
+    /// The headers to replay (name, value).
+    pub headers: Vec<(String, String)>,
+    /// The body bytes.
+    pub body: Vec<u8>,
+}
+
+/// What a request with an `Idempotency-Key` should do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Begin {
+    /// The key is new (or expired): run the request, then [`IdempotencyStore::finish`].
+    FirstRun,
+    /// The same key and body completed before: send this again, mutate nothing.
+    Replay(StoredResponse),
+    /// The same key with another body.
+    Conflict,
+    /// The same key while the first request is still running.
+    InProgress,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Slot {
+    InFlight,
+    Done(StoredResponse),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Entry {
+    fingerprint: u64,
+    expires_at: Timestamp,
+    slot: Slot,
+}
+
+/// One API key's remembered idempotency keys.
+#[derive(Debug, Clone, Default)]
+pub struct IdempotencyStore {
+    /// (scope = "METHOD path", key) → entry.
+    entries: HashMap<(String, String), Entry>,
+    /// Keys in the order they were first used, which is also their expiry order.
+    order: VecDeque<(Timestamp, (String, String))>,
+}
+
+impl IdempotencyStore {
+    /// Starts (or replays) a request. `scope` is the method and path; `fingerprint`
+    /// identifies the body.
+    pub fn begin(&mut self, scope: &str, key: &str, fingerprint: u64, now: Timestamp) -> Begin {
+        self.expire(now);
+        let id = (scope.to_owned(), key.to_owned());
+        if let Some(entry) = self.entries.get(&id) {
+            return if entry.fingerprint != fingerprint {
+                Begin::Conflict
+            } else {
+                match &entry.slot {
+                    Slot::InFlight => Begin::InProgress,
+                    Slot::Done(r) => Begin::Replay(r.clone()),
+                }
+            };
+        }
+        let expires_at = now.plus(TTL);
+        self.entries.insert(
+            id.clone(),
+            Entry {
+                fingerprint,
+                expires_at,
+                slot: Slot::InFlight,
+            },
+        );
+        self.order.push_back((expires_at, id));
+        while self.entries.len() > MAX_ENTRIES {
+            if let Some((_, oldest)) = self.order.pop_front() {
+                self.entries.remove(&oldest);
+            }
+        }
+        Begin::FirstRun
+    }
+
+    /// Completes a first run: `Some` stores the response for replays, `None` forgets
+    /// the key (a response that must not be replayed, such as a 5xx or a 429).
+    pub fn finish(&mut self, scope: &str, key: &str, response: Option<StoredResponse>) {
+        let id = (scope.to_owned(), key.to_owned());
+        match response {
+            Some(r) => {
+                if let Some(e) = self.entries.get_mut(&id) {
+                    e.slot = Slot::Done(r);
+                }
+            }
+            None => {
+                self.entries.remove(&id);
+            }
+        }
+    }
+
+    /// How many keys are remembered.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether no key is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn expire(&mut self, now: Timestamp) {
+        while let Some((expires_at, _)) = self.order.front() {
+            if *expires_at > now {
+                break;
+            }
+            if let Some((expires_at, id)) = self.order.pop_front() {
+                // A forgotten and reused key has a newer entry: keep that one.
+                if self
+                    .entries
+                    .get(&id)
+                    .is_some_and(|e| e.expires_at == expires_at)
+                {
+                    self.entries.remove(&id);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn response(status: u16) -> StoredResponse {
+        StoredResponse {
+            status,
+            headers: vec![],
+            body: b"{}".to_vec(),
+        }
+    }
+
+    #[test]
+    fn first_run_then_replay_then_conflict() {
+        let mut s = IdempotencyStore::default();
+        let t = Timestamp(0);
+        assert_eq!(s.begin("POST /a", "k", 1, t), Begin::FirstRun);
+        assert_eq!(s.begin("POST /a", "k", 1, t), Begin::InProgress);
+        s.finish("POST /a", "k", Some(response(200)));
+        assert_eq!(s.begin("POST /a", "k", 1, t), Begin::Replay(response(200)));
+        assert_eq!(s.begin("POST /a", "k", 2, t), Begin::Conflict);
+    }
+
+    #[test]
+    fn keys_are_scoped_by_method_and_path() {
+        let mut s = IdempotencyStore::default();
+        assert_eq!(s.begin("POST /a", "k", 1, Timestamp(0)), Begin::FirstRun);
+        assert_eq!(s.begin("POST /b", "k", 2, Timestamp(0)), Begin::FirstRun);
+    }
+
+    #[test]
+    fn keys_expire_after_24_hours_of_simulated_time() {
+        let mut s = IdempotencyStore::default();
+        s.begin("POST /a", "k", 1, Timestamp(0));
+        s.finish("POST /a", "k", Some(response(200)));
+        let just_before = Timestamp(TTL.as_millis() as i64 - 1);
+        assert!(matches!(
+            s.begin("POST /a", "k", 1, just_before),
+            Begin::Replay(_)
+        ));
+        let after = Timestamp(TTL.as_millis() as i64);
+        assert_eq!(s.begin("POST /a", "k", 2, after), Begin::FirstRun);
+    }
+
+    #[test]
+    fn unstored_outcomes_forget_the_key() {
+        let mut s = IdempotencyStore::default();
+        s.begin("POST /a", "k", 1, Timestamp(0));
+        s.finish("POST /a", "k", None);
+        assert_eq!(s.begin("POST /a", "k", 2, Timestamp(0)), Begin::FirstRun);
+    }
+
+    #[test]
+    fn memory_is_bounded() {
+        let mut s = IdempotencyStore::default();
+        for i in 0..(MAX_ENTRIES + 50) {
+            s.begin("POST /a", &i.to_string(), 1, Timestamp(0));
+        }
+        assert_eq!(s.len(), MAX_ENTRIES);
+    }
+}

@@ -1,0 +1,390 @@
+//! A merchant's integrations and the rules that change them: commands, and the
+//! scheduled syncs, job completions and cool-downs that happen as simulated time passes.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::SimConfig;
+use super::breaker::BreakerState;
+use super::command::{ActivateInput, Command, Outcome, SimError};
+use super::integration::{Configuration, Integration, IntegrationStatus, JobKind, SyncJob};
+use super::provider::{Behaviour, Outage, Provider};
+use super::time::Timestamp;
+
+/// How long after activation the first incremental sync is scheduled.
+pub const FIRST_SYNC_DELAY: Duration = Duration::from_secs(60);
+
+/// The most scheduled runs one integration catches up in one go; older missed runs
+/// are skipped (a long jump of the clock must not cost unbounded work).
+pub const MAX_CATCH_UP_RUNS: i64 = 10_000;
+
+/// One merchant: at most one integration per provider (an array indexed by provider
+/// makes a second one unrepresentable), injected outages, and the seeded generator of
+/// its ids.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Merchant {
+    /// Indexed by [`Provider::index`].
+    integrations: [Option<Integration>; 3],
+    /// Outages injected by the control plane, by provider.
+    outages: [Option<Outage>; 3],
+    /// State of the id generator; ids depend only on the seed and this merchant's
+    /// history, never on other merchants or on the system.
+    rng_state: u64,
+}
+
+/// An event that simulated time brings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Event {
+    /// A running job completes (ordered before a tick at the same instant).
+    Completion,
+    /// The repeatable job's tick.
+    Tick,
+}
+
+impl Merchant {
+    /// An empty merchant whose ids derive from `seed`.
+    pub fn new(seed: u64) -> Self {
+        Self {
+            integrations: [None, None, None],
+            outages: [None, None, None],
+            rng_state: seed,
+        }
+    }
+
+    /// The integration of `provider`, if it was ever activated.
+    pub fn integration(&self, provider: Provider) -> Option<&Integration> {
+        self.integrations[provider.index()].as_ref()
+    }
+
+    /// Every integration record, in provider order.
+    pub fn integrations(&self) -> impl Iterator<Item = &Integration> {
+        self.integrations.iter().flatten()
+    }
+
+    /// The outage injected for `provider`, if any.
+    pub fn outage(&self, provider: Provider) -> Option<&Outage> {
+        self.outages[provider.index()].as_ref()
+    }
+
+    /// Injects (or replaces) an outage of `provider`: its syncs fail while it lasts.
+    pub fn inject_outage(&mut self, provider: Provider, outage: Outage) {
+        self.outages[provider.index()] = Some(outage);
+    }
+
+    /// Ends every injected outage.
+    pub fn clear_outages(&mut self) {
+        self.outages = [None, None, None];
+    }
+
+    /// Places a ready-made integration (fixtures and state restore).
+    pub fn put_integration(&mut self, integration: Integration) {
+        let i = integration.provider.index();
+        self.integrations[i] = Some(integration);
+    }
+
+    fn next_id(&mut self) -> Uuid {
+        let mut rng = fastrand::Rng::with_seed(self.rng_state);
+        let bytes: [u8; 16] = std::array::from_fn(|_| rng.u8(..));
+        self.rng_state = rng.get_seed();
+        uuid::Builder::from_random_bytes(bytes).into_uuid()
+    }
+
+    /// Applies everything simulated time has brought up to `now`, in order: job
+    /// completions, scheduled ticks (skipped while sync is off, a job runs or the
+    /// breaker is open; the trial once it is half-open).
+    pub fn advance(&mut self, config: &SimConfig, now: Timestamp) {
+        for integ in self.integrations.iter_mut().flatten() {
+            if let Some(next) = integ.next_run {
+                let step = integ.interval.millis() as i64;
+                let behind = (now.0 - next.0) / step - MAX_CATCH_UP_RUNS;
+                if behind > 0 {
+                    integ.next_run = Some(Timestamp(next.0 + behind * step));
+                }
+            }
+        }
+        while let Some((at, provider, event)) = self.next_event(now) {
+            match event {
+                Event::Completion => self.complete_job(config, provider, at),
+                Event::Tick => self.tick(config, provider, at),
+            }
+        }
+    }
+
+    fn next_event(&self, now: Timestamp) -> Option<(Timestamp, Provider, Event)> {
+        self.integrations
+            .iter()
+            .flatten()
+            .flat_map(|i| {
+                let completion = i
+                    .running_job
+                    .as_ref()
+                    .map(|j| (j.completes_at, i.provider, Event::Completion));
+                let tick = i.next_run.map(|t| (t, i.provider, Event::Tick));
+                completion.into_iter().chain(tick)
+            })
+            .filter(|(t, _, _)| *t <= now)
+            .min_by_key(|&(t, p, e)| (t, e, p))
+    }
+
+    fn tick(&mut self, config: &SimConfig, provider: Provider, at: Timestamp) {
+        let Some(integ) = self.integrations[provider.index()].as_mut() else {
+            return;
+        };
+        integ.next_run = Some(at.plus(integ.interval.duration()));
+        let blocked = integ.running_job.is_some()
+            || !integ.sync_enabled
+            || integ.breaker.blocks_scheduled_syncs(&config.breaker, at);
+        if !blocked {
+            self.start_job(config, provider, JobKind::Scheduled, false, at);
+        }
+    }
+
+    /// Starts a job; one of duration zero completes at once.
+    fn start_job(
+        &mut self,
+        config: &SimConfig,
+        provider: Provider,
+        kind: JobKind,
+        full_resync: bool,
+        at: Timestamp,
+    ) -> Uuid {
+        let id = self.next_id();
+        let Some(integ) = self.integrations[provider.index()].as_mut() else {
+            return id;
+        };
+        let behaviour = integ
+            .credentials
+            .as_ref()
+            .map_or(Behaviour::Healthy, |c| Behaviour::of(&c.api_key));
+        let duration = behaviour.duration(config.sync_duration);
+        integ.status = IntegrationStatus::Syncing;
+        integ.updated_at = at;
+        integ.full_resyncs += u64::from(full_resync);
+        integ.running_job = Some(SyncJob {
+            id,
+            kind,
+            full_resync,
+            completes_at: at.plus(duration),
+        });
+        if duration.is_zero() {
+            self.complete_job(config, provider, at);
+        }
+        id
+    }
+
+    fn complete_job(&mut self, config: &SimConfig, provider: Provider, at: Timestamp) {
+        let i = provider.index();
+        let outage_failure = match &mut self.outages[i] {
+            Some(outage) => {
+                let (fails, over) = outage.strike(at);
+                if over {
+                    self.outages[i] = None;
+                }
+                fails
+            }
+            None => false,
+        };
+        let Some(integ) = self.integrations[i].as_mut() else {
+            return;
+        };
+        let behaviour = integ
+            .credentials
+            .as_ref()
+            .map_or(Behaviour::Healthy, |c| Behaviour::of(&c.api_key));
+        let result = if outage_failure {
+            Err(format!(
+                "{provider} is unavailable (simulated outage): 503 Service Unavailable"
+            ))
+        } else {
+            behaviour.sync_outcome(provider, integ.sync_attempts)
+        };
+        integ.sync_attempts += 1;
+        integ.running_job = None;
+        integ.last_sync_at = Some(at);
+        integ.updated_at = at;
+        match result {
+            Ok(()) => {
+                integ.status = IntegrationStatus::Connected;
+                integ.last_sync_error = None;
+                integ.last_success_at = Some(at);
+                integ.breaker.record_success();
+            }
+            Err(message) => {
+                integ.status = IntegrationStatus::Error;
+                integ.last_sync_error = Some(message);
+                integ.last_error_at = Some(at);
+                integ.breaker.record_failure(&config.breaker, at);
+            }
+        }
+    }
+
+    /// Runs one command on `provider`'s integration at `now` (after applying what time
+    /// has brought).
+    pub fn execute(
+        &mut self,
+        config: &SimConfig,
+        now: Timestamp,
+        provider: Provider,
+        command: Command,
+    ) -> Result<Outcome, SimError> {
+        self.advance(config, now);
+        let i = provider.index();
+        match command {
+            Command::Activate(input) => self.activate(config, now, provider, input),
+            Command::TestCredentials(c) => Ok(Outcome::Verdict(
+                Behaviour::of(&c.api_key).check_credentials(provider),
+            )),
+            Command::TriggerSync { full_resync } => {
+                let integ = self
+                    .active(provider)
+                    .ok_or(SimError::NotActive { provider })?;
+                if integ.breaker.state(&config.breaker, now) == BreakerState::Open {
+                    return Err(SimError::CircuitOpen {
+                        provider,
+                        consecutive_errors: integ.breaker.consecutive_errors(),
+                    });
+                }
+                let job_id = match &integ.running_job {
+                    Some(job) => job.id,
+                    None => self.start_job(config, provider, JobKind::Manual, full_resync, now),
+                };
+                Ok(Outcome::SyncEnqueued { job_id })
+            }
+            Command::ResumeSync => {
+                let integ = self
+                    .active_mut(provider)
+                    .ok_or(SimError::NotActive { provider })?;
+                integ.breaker.reset();
+                integ.updated_at = now;
+                let job_id = match &integ.running_job {
+                    Some(job) => job.id,
+                    None => self.start_job(config, provider, JobKind::Resume, false, now),
+                };
+                Ok(Outcome::Resumed { job_id })
+            }
+            Command::Deactivate { delete_credentials } => {
+                let integ = self
+                    .active_mut(provider)
+                    .ok_or(SimError::NotFound { provider })?;
+                integ.is_active = false;
+                integ.status = IntegrationStatus::Idle;
+                integ.next_run = None;
+                integ.running_job = None;
+                if delete_credentials {
+                    integ.credentials = None;
+                }
+                integ.updated_at = now;
+                Ok(Outcome::Deactivated {
+                    credentials_deleted: delete_credentials,
+                })
+            }
+            other => {
+                let integ = self.integrations[i]
+                    .as_mut()
+                    .filter(|x| x.is_active)
+                    .ok_or(SimError::NotFound { provider })?;
+                match other {
+                    Command::UpdateStatus {
+                        status,
+                        last_sync_error,
+                    } => {
+                        integ.status = status;
+                        integ.last_sync_error = last_sync_error;
+                        if matches!(
+                            status,
+                            IntegrationStatus::Connected | IntegrationStatus::Error
+                        ) {
+                            integ.last_sync_at = Some(now);
+                        }
+                    }
+                    Command::SetSyncEnabled(on) => integ.sync_enabled = on,
+                    Command::SetSyncInterval(m) => integ.interval = m,
+                    Command::SetInvoiceLookback(d) => integ.configuration.invoice_lookback_days = d,
+                    Command::SetAutoSendInvoices(on) => integ.configuration.auto_send_invoices = on,
+                    _ => unreachable!("handled above"),
+                }
+                integ.updated_at = now;
+                Ok(Outcome::Updated)
+            }
+        }
+    }
+
+    fn active(&self, provider: Provider) -> Option<&Integration> {
+        self.integration(provider).filter(|i| i.is_active)
+    }
+
+    fn active_mut(&mut self, provider: Provider) -> Option<&mut Integration> {
+        self.integrations[provider.index()]
+            .as_mut()
+            .filter(|i| i.is_active)
+    }
+
+    fn activate(
+        &mut self,
+        config: &SimConfig,
+        now: Timestamp,
+        provider: Provider,
+        input: ActivateInput,
+    ) -> Result<Outcome, SimError> {
+        if self.active(provider).is_some() {
+            return Err(SimError::AlreadyActive { provider });
+        }
+        Behaviour::of(&input.credentials.api_key)
+            .check_credentials(provider)
+            .map_err(|reason| SimError::CredentialsRejected { provider, reason })?;
+        let fresh_id = self.next_id();
+        let slot = &mut self.integrations[provider.index()];
+        let integ = slot.get_or_insert_with(|| Integration {
+            id: fresh_id,
+            provider,
+            is_active: false,
+            sync_enabled: true,
+            status: IntegrationStatus::Idle,
+            last_sync_at: None,
+            last_sync_error: None,
+            last_error_at: None,
+            last_success_at: None,
+            breaker: Default::default(),
+            interval: config.default_interval,
+            next_run: None,
+            running_job: None,
+            sync_attempts: 0,
+            full_resyncs: 0,
+            configuration: Configuration::default(),
+            credentials: None,
+            payment_mappings: Vec::new(),
+            created_at: now,
+            updated_at: now,
+        });
+        integ.is_active = true;
+        integ.status = IntegrationStatus::Connected;
+        integ.sync_enabled = input.sync_enabled.unwrap_or(true);
+        integ.last_sync_error = None;
+        integ.breaker.reset();
+        integ.sync_attempts = 0;
+        if let Some(m) = input.sync_interval {
+            integ.interval = m;
+        }
+        integ.next_run = Some(now.plus(FIRST_SYNC_DELAY));
+        integ.credentials = Some(input.credentials);
+        if let Some(on) = input.auto_send_invoices {
+            integ.configuration.auto_send_invoices = on;
+        }
+        if input.currency.is_some() {
+            integ.configuration.currency = input.currency;
+        }
+        integ.configuration.flags.extend(input.flags);
+        if let Some(mappings) = input.payment_mappings {
+            integ.payment_mappings = mappings;
+        }
+        integ.updated_at = now;
+        Ok(Outcome::Activated(Box::new(integ.clone())))
+    }
+}
+
+#[cfg(test)]
+#[path = "merchant_tests.rs"]
+mod tests;

@@ -1,0 +1,106 @@
+//! The simulator: the Integrations domain as a pure, deterministic model.
+//!
+//! No HTTP and no I/O. Time comes in as an argument (from [`Clock`]), ids from a seeded
+//! generator per merchant, so the same commands from the same start give the same
+//! state, byte for byte.
+//!
+//! ```
+//! use revkeen_mock::sim::*;
+//!
+//! let config = SimConfig::default();
+//! let mut merchant = Merchant::new(config.seed);
+//! let now = Timestamp::parse_rfc3339("2026-05-01T09:00:00Z").unwrap();
+//! let activate = Command::Activate(ActivateInput {
+//!     credentials: Credentials {
+//!         api_key: "fail_sync_demo".into(),
+//!         base_url: "https://clinic.example".into(),
+//!         app_name: None,
+//!         app_email: None,
+//!     },
+//!     sync_interval: None,
+//!     currency: None,
+//!     sync_enabled: None,
+//!     auto_send_invoices: None,
+//!     flags: Default::default(),
+//!     payment_mappings: None,
+//! });
+//! merchant.execute(&config, now, Provider::Wodify, activate).unwrap();
+//! // Five scheduled syncs fail (one minute after activation, then every 15 minutes)...
+//! merchant.advance(&config, now.plus(std::time::Duration::from_secs(61 * 60 + 60)));
+//! let wodify = merchant.integration(Provider::Wodify).unwrap();
+//! assert_eq!(wodify.breaker.consecutive_errors(), 5);
+//! // ...and the breaker is open: syncing is auto-paused.
+//! assert_eq!(wodify.health(&config.breaker, now), SyncHealth::Paused);
+//! ```
+
+mod breaker;
+mod command;
+mod idempotency;
+mod integration;
+mod key;
+mod merchant;
+mod provider;
+mod rate_limit;
+mod time;
+mod world;
+
+use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::time::Duration;
+
+pub use breaker::{BreakerConfig, BreakerState, CircuitBreaker};
+pub use command::{ActivateInput, Command, Outcome, SimError};
+pub use idempotency::{Begin, IdempotencyStore, StoredResponse};
+pub use integration::{
+    Configuration, Integration, IntegrationStatus, JobKind, LookbackDays, PaymentMapping,
+    SyncHealth, SyncIntervalMinutes, SyncJob,
+};
+pub use key::{ApiKey, Environment, KeyError, Scope};
+pub use merchant::{FIRST_SYNC_DELAY, MAX_CATCH_UP_RUNS, Merchant};
+pub use provider::{Behaviour, Credentials, Outage, Provider};
+pub use rate_limit::{Bucket, RateDecision, RateLimit};
+pub use time::{Clock, Timestamp};
+pub use world::{AuthError, KeyPolicy, Session, Tenant, World};
+
+/// Settings of the simulation, fixed at start-up.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimConfig {
+    /// The circuit breaker's threshold and cool-down.
+    pub breaker: BreakerConfig,
+    /// How long a sync job runs in simulated time (zero: completes at once).
+    pub sync_duration: Duration,
+    /// The interval of an integration activated without one.
+    pub default_interval: SyncIntervalMinutes,
+    /// The per-key rate limit; `None` (the default) does not throttle.
+    pub rate_limit: Option<RateLimit>,
+    /// Only keys declared by the fixture exist.
+    pub strict_keys: bool,
+    /// Seeds every merchant's id generator.
+    pub seed: u64,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        Self {
+            breaker: BreakerConfig::default(),
+            sync_duration: Duration::ZERO,
+            default_interval: SyncIntervalMinutes::DEFAULT,
+            rate_limit: None,
+            strict_keys: false,
+            seed: 0x5EED,
+        }
+    }
+}
+
+/// Locks a mutex, recovering it if a panic poisoned it: the mock keeps answering that
+/// key (the panic itself is a bug the tests hunt) instead of failing every later request.
+pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn read<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn write<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

@@ -1,0 +1,252 @@
+//! Providers and the provider simulation: how a simulated practicehub, wodify or
+//! terminal answers, decided by the credentials (like a payment processor's test card
+//! numbers) and by outages the control plane injects.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::time::Timestamp;
+
+/// An external system an integration connects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    /// PracticeHub.
+    Practicehub,
+    /// Wodify.
+    Wodify,
+    /// RevKeen Terminal.
+    Terminal,
+}
+
+impl Provider {
+    /// Every provider, in the order lists show them.
+    pub const ALL: [Provider; 3] = [Provider::Practicehub, Provider::Wodify, Provider::Terminal];
+
+    /// The provider's name on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Practicehub => "practicehub",
+            Provider::Wodify => "wodify",
+            Provider::Terminal => "terminal",
+        }
+    }
+
+    /// Position in [`Provider::ALL`], used to index a merchant's integrations.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl FromStr for Provider {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Provider::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| {
+                format!("unknown provider '{s}' (expected practicehub, wodify or terminal)")
+            })
+    }
+}
+
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Credentials for a provider, as sent to activate and test.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Credentials {
+    /// The provider API key; its prefix picks the simulated behaviour.
+    pub api_key: String,
+    /// The provider's base URL.
+    pub base_url: String,
+    /// Optional app name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_name: Option<String>,
+    /// Optional app e-mail.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app_email: Option<String>,
+}
+
+/// What the simulated provider does, chosen by the credentials' `apiKey` prefix.
+/// The README's table of test credentials lists these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Behaviour {
+    /// Any other key: every credential check passes and every sync succeeds.
+    Healthy,
+    /// `invalid…`: the provider rejects the credentials.
+    RejectsCredentials,
+    /// `fail_sync…`: every sync fails.
+    FailsEverySync,
+    /// `fail_first_<N>…`: the first N syncs fail, then every sync succeeds.
+    FailsFirst {
+        /// How many syncs fail.
+        n: u32,
+    },
+    /// `flap…`: syncs alternate: fail, succeed, fail, succeed…
+    Flaps,
+    /// `timeout…`: every sync runs for the time-out and then fails.
+    TimesOut,
+    /// `slow…`: every sync succeeds but runs for two simulated minutes.
+    Slow,
+}
+
+impl Behaviour {
+    /// How long a sync that times out runs before failing.
+    pub const TIMEOUT: Duration = Duration::from_secs(30);
+    /// How long a slow sync runs.
+    pub const SLOW: Duration = Duration::from_secs(120);
+
+    /// The behaviour the credentials' `apiKey` selects.
+    pub fn of(api_key: &str) -> Self {
+        if api_key.starts_with("invalid") {
+            Behaviour::RejectsCredentials
+        } else if api_key.starts_with("fail_sync") {
+            Behaviour::FailsEverySync
+        } else if let Some(rest) = api_key.strip_prefix("fail_first_") {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            match digits.parse() {
+                Ok(n) => Behaviour::FailsFirst { n },
+                Err(_) => Behaviour::Healthy,
+            }
+        } else if api_key.starts_with("flap") {
+            Behaviour::Flaps
+        } else if api_key.starts_with("timeout") {
+            Behaviour::TimesOut
+        } else if api_key.starts_with("slow") {
+            Behaviour::Slow
+        } else {
+            Behaviour::Healthy
+        }
+    }
+
+    /// The provider's verdict on the credentials: `Err(reason)` when it rejects them.
+    pub fn check_credentials(self, provider: Provider) -> Result<(), String> {
+        match self {
+            Behaviour::RejectsCredentials => Err(format!(
+                "{provider} rejected the API key: 401 Unauthorized (test credentials starting with 'invalid' are always rejected)"
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// How long a sync runs, given the configured default duration.
+    pub fn duration(self, default: Duration) -> Duration {
+        match self {
+            Behaviour::TimesOut => Self::TIMEOUT,
+            Behaviour::Slow => Self::SLOW.max(default),
+            _ => default,
+        }
+    }
+
+    /// The outcome of the `attempt`-th sync (0-based) for this behaviour:
+    /// `Err(message)` when it fails.
+    pub fn sync_outcome(self, provider: Provider, attempt: u64) -> Result<(), String> {
+        let fail = match self {
+            Behaviour::Healthy | Behaviour::Slow | Behaviour::RejectsCredentials => false,
+            Behaviour::FailsEverySync => true,
+            Behaviour::FailsFirst { n } => attempt < u64::from(n),
+            Behaviour::Flaps => attempt.is_multiple_of(2),
+            Behaviour::TimesOut => {
+                return Err(format!(
+                    "{provider} did not answer within {} s: sync timed out",
+                    Self::TIMEOUT.as_secs()
+                ));
+            }
+        };
+        if fail {
+            Err(format!("{provider} returned 503 Service Unavailable"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// A provider outage injected by the control plane: syncs fail whatever the credentials.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Outage {
+    /// The next `remaining` syncs fail.
+    NextSyncs {
+        /// Syncs left to fail.
+        remaining: u32,
+    },
+    /// Every sync that runs before `until` fails.
+    Until {
+        /// When the outage ends (simulated time).
+        until: Timestamp,
+    },
+}
+
+impl Outage {
+    /// Whether a sync at `at` fails because of this outage; consumes one failure of a
+    /// `NextSyncs` outage. Returns whether the outage is over afterwards, too.
+    pub fn strike(&mut self, at: Timestamp) -> (bool, bool) {
+        match self {
+            Outage::NextSyncs { remaining } => {
+                if *remaining == 0 {
+                    (false, true)
+                } else {
+                    *remaining -= 1;
+                    (true, *remaining == 0)
+                }
+            }
+            Outage::Until { until } => {
+                let fails = at < *until;
+                (fails, !fails)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credential_prefixes_pick_the_behaviour() {
+        assert_eq!(Behaviour::of("invalid_key"), Behaviour::RejectsCredentials);
+        assert_eq!(Behaviour::of("fail_sync_x"), Behaviour::FailsEverySync);
+        assert_eq!(
+            Behaviour::of("fail_first_3_x"),
+            Behaviour::FailsFirst { n: 3 }
+        );
+        assert_eq!(Behaviour::of("flap"), Behaviour::Flaps);
+        assert_eq!(Behaviour::of("timeout"), Behaviour::TimesOut);
+        assert_eq!(Behaviour::of("slow_x"), Behaviour::Slow);
+        assert_eq!(Behaviour::of("ph_live_3f9a"), Behaviour::Healthy);
+        assert_eq!(Behaviour::of("fail_first_x"), Behaviour::Healthy);
+    }
+
+    #[test]
+    fn fail_first_recovers_and_flap_alternates() {
+        let p = Provider::Wodify;
+        let ff = Behaviour::FailsFirst { n: 2 };
+        let outcomes: Vec<bool> = (0..4).map(|a| ff.sync_outcome(p, a).is_ok()).collect();
+        assert_eq!(outcomes, [false, false, true, true]);
+        let flap: Vec<bool> = (0..4)
+            .map(|a| Behaviour::Flaps.sync_outcome(p, a).is_ok())
+            .collect();
+        assert_eq!(flap, [false, true, false, true]);
+    }
+
+    #[test]
+    fn outages_fail_a_count_or_until_a_time() {
+        let mut o = Outage::NextSyncs { remaining: 2 };
+        assert_eq!(o.strike(Timestamp(0)), (true, false));
+        assert_eq!(o.strike(Timestamp(0)), (true, true));
+        let mut o = Outage::Until {
+            until: Timestamp(10),
+        };
+        assert_eq!(o.strike(Timestamp(9)), (true, false));
+        assert_eq!(o.strike(Timestamp(10)), (false, true));
+    }
+}

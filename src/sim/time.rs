@@ -1,0 +1,187 @@
+//! Simulated time: a millisecond timestamp and the virtual clock that produces it.
+//!
+//! The simulator never reads the system clock. The shell (server, tests) passes the
+//! wall time in; the clock turns it into simulated time, which follows wall time by
+//! default and can be frozen, set and advanced.
+
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+/// A point in simulated time, in milliseconds since the Unix epoch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    /// The timestamp of a `SystemTime` (the shell's wall clock).
+    pub fn from_system(t: SystemTime) -> Self {
+        match t.duration_since(UNIX_EPOCH) {
+            Ok(d) => Timestamp(d.as_millis() as i64),
+            Err(e) => Timestamp(-(e.duration().as_millis() as i64)),
+        }
+    }
+
+    /// Parses an RFC 3339 time (`2026-05-01T09:00:00Z`).
+    pub fn parse_rfc3339(s: &str) -> Result<Self, String> {
+        humantime::parse_rfc3339_weak(s)
+            .map(Self::from_system)
+            .map_err(|e| format!("'{s}' is not an RFC 3339 time: {e}"))
+    }
+
+    /// `self` plus a duration.
+    pub fn plus(self, d: Duration) -> Self {
+        Timestamp(
+            self.0
+                .saturating_add(d.as_millis().min(i64::MAX as u128) as i64),
+        )
+    }
+
+    /// How long after `earlier` this is (zero when it is not after).
+    pub fn since(self, earlier: Timestamp) -> Duration {
+        Duration::from_millis(self.0.saturating_sub(earlier.0).max(0) as u64)
+    }
+}
+
+impl fmt::Display for Timestamp {
+    /// RFC 3339 in UTC, to the second when whole (`2026-05-01T09:00:00Z`), else to the
+    /// millisecond.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = if self.0 >= 0 {
+            UNIX_EPOCH + Duration::from_millis(self.0 as u64)
+        } else {
+            UNIX_EPOCH - Duration::from_millis(self.0.unsigned_abs())
+        };
+        if self.0 % 1000 == 0 {
+            write!(f, "{}", humantime::format_rfc3339_seconds(t))
+        } else {
+            write!(f, "{}", humantime::format_rfc3339_millis(t))
+        }
+    }
+}
+
+/// How the clock relates to wall time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum Clock {
+    /// Simulated time is wall time plus an offset (built up by advances and sets).
+    Following {
+        /// Milliseconds added to wall time.
+        offset_ms: i64,
+    },
+    /// Simulated time stands still at `at` until advanced, set or resumed.
+    Frozen {
+        /// The frozen time.
+        at: Timestamp,
+    },
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock::Following { offset_ms: 0 }
+    }
+}
+
+impl Clock {
+    /// A clock frozen at `at` (tests and fixtures start here for exact replays).
+    pub fn frozen(at: Timestamp) -> Self {
+        Clock::Frozen { at }
+    }
+
+    /// Simulated time, given the wall time now.
+    pub fn now(&self, wall: Timestamp) -> Timestamp {
+        match *self {
+            Clock::Following { offset_ms } => Timestamp(wall.0.saturating_add(offset_ms)),
+            Clock::Frozen { at } => at,
+        }
+    }
+
+    /// Whether the clock is frozen.
+    pub fn is_frozen(&self) -> bool {
+        matches!(self, Clock::Frozen { .. })
+    }
+
+    /// Moves simulated time forward by `d`.
+    pub fn advance(&mut self, d: Duration) {
+        let ms = d.as_millis().min(i64::MAX as u128) as i64;
+        match self {
+            Clock::Following { offset_ms } => *offset_ms = offset_ms.saturating_add(ms),
+            Clock::Frozen { at } => *at = Timestamp(at.0.saturating_add(ms)),
+        }
+    }
+
+    /// Sets simulated time to `to`, keeping the mode.
+    pub fn set(&mut self, to: Timestamp, wall: Timestamp) {
+        match self {
+            Clock::Following { offset_ms } => *offset_ms = to.0.saturating_sub(wall.0),
+            Clock::Frozen { at } => *at = to,
+        }
+    }
+
+    /// Stops simulated time where it is.
+    pub fn freeze(&mut self, wall: Timestamp) {
+        *self = Clock::Frozen { at: self.now(wall) };
+    }
+
+    /// Lets simulated time run again with wall time, from where it stands.
+    pub fn resume(&mut self, wall: Timestamp) {
+        let now = self.now(wall);
+        *self = Clock::Following {
+            offset_ms: now.0.saturating_sub(wall.0),
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WALL: Timestamp = Timestamp(1_777_626_000_000); // 2026-05-01T09:00:00Z
+
+    #[test]
+    fn formats_rfc3339() {
+        assert_eq!(WALL.to_string(), "2026-05-01T09:00:00Z");
+        assert_eq!(
+            Timestamp(WALL.0 + 5).to_string(),
+            "2026-05-01T09:00:00.005Z"
+        );
+        assert_eq!(Timestamp::parse_rfc3339("2026-05-01T09:00:00Z"), Ok(WALL));
+    }
+
+    #[test]
+    fn a_following_clock_keeps_its_advance_as_wall_time_moves() {
+        let mut c = Clock::default();
+        c.advance(Duration::from_secs(60));
+        assert_eq!(c.now(WALL), Timestamp(WALL.0 + 60_000));
+        assert_eq!(c.now(Timestamp(WALL.0 + 1_000)), Timestamp(WALL.0 + 61_000));
+    }
+
+    #[test]
+    fn a_frozen_clock_stands_still_until_advanced_and_resumes_from_there() {
+        let mut c = Clock::default();
+        c.freeze(WALL);
+        assert_eq!(c.now(Timestamp(WALL.0 + 999_999)), WALL);
+        c.advance(Duration::from_secs(300));
+        assert_eq!(c.now(WALL), Timestamp(WALL.0 + 300_000));
+        c.resume(Timestamp(WALL.0 + 10_000));
+        assert_eq!(
+            c.now(Timestamp(WALL.0 + 10_000)),
+            Timestamp(WALL.0 + 300_000)
+        );
+        assert_eq!(
+            c.now(Timestamp(WALL.0 + 11_000)),
+            Timestamp(WALL.0 + 301_000)
+        );
+    }
+
+    #[test]
+    fn set_moves_either_mode_to_the_given_time() {
+        let mut c = Clock::default();
+        c.set(WALL, Timestamp(0));
+        assert_eq!(c.now(Timestamp(0)), WALL);
+        let mut f = Clock::frozen(Timestamp(0));
+        f.set(WALL, Timestamp(0));
+        assert_eq!(f.now(Timestamp(123)), WALL);
+    }
+}

@@ -1,0 +1,268 @@
+//! The world: every tenant (one merchant per sandbox key), the keys fixtures declare,
+//! and the virtual clock they share.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
+
+use super::idempotency::IdempotencyStore;
+use super::key::{ApiKey, Environment, KeyError, Scope};
+use super::merchant::Merchant;
+use super::rate_limit::{Bucket, RateDecision};
+use super::time::{Clock, Timestamp};
+use super::{SimConfig, lock, read, write};
+
+/// What a declared key may do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyPolicy {
+    /// The scopes it holds.
+    pub scopes: BTreeSet<Scope>,
+    /// A revoked key is refused with 401.
+    pub revoked: bool,
+}
+
+impl Default for KeyPolicy {
+    fn default() -> Self {
+        Self {
+            scopes: Scope::DEFAULT.into_iter().collect(),
+            revoked: false,
+        }
+    }
+}
+
+/// One tenant's state: its merchant and the per-key stores around it.
+#[derive(Debug, Clone)]
+pub struct Tenant {
+    /// The merchant's integrations.
+    pub merchant: Merchant,
+    /// Remembered `Idempotency-Key`s.
+    pub idempotency: IdempotencyStore,
+    /// The rate limiter's bucket, created on first use when limiting is on.
+    pub bucket: Option<Bucket>,
+}
+
+impl Tenant {
+    /// Takes a token from the key's bucket, when rate limiting is on.
+    pub fn take_token(&mut self, config: &SimConfig, now: Timestamp) -> Option<RateDecision> {
+        let limit = config.rate_limit?;
+        let bucket = self.bucket.get_or_insert_with(|| Bucket::full(limit, now));
+        Some(bucket.take(limit, now))
+    }
+}
+
+/// Why a request's key was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// No key, or an empty one.
+    #[error("{0}")]
+    Key(#[from] KeyError),
+    /// An `rk_live_` key.
+    #[error(
+        "live keys (rk_live_) are never accepted by the mock, which serves the sandbox environment only: use an rk_sandbox_ key"
+    )]
+    Live,
+    /// A key a fixture declared revoked.
+    #[error("this API key has been revoked: create a new rk_sandbox_ key")]
+    Revoked,
+    /// In strict mode, a key the loaded fixture does not declare.
+    #[error("unknown API key: strict mode only accepts the keys of the loaded fixture")]
+    Unknown,
+}
+
+/// An authenticated request's view of the world.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// The key.
+    pub key: ApiKey,
+    /// What it may do.
+    pub scopes: BTreeSet<Scope>,
+    /// Its tenant. A `std::sync::Mutex`: it is held only while a command runs, never
+    /// across an `.await`, so an async mutex would only add cost.
+    pub tenant: Arc<Mutex<Tenant>>,
+}
+
+/// Every tenant. The map has its own lock, taken briefly to find or create a tenant;
+/// each tenant has its own, so requests of different keys never wait on each other.
+#[derive(Debug)]
+pub struct World {
+    /// Settings of the simulation.
+    pub config: SimConfig,
+    /// Simulated time.
+    clock: RwLock<Clock>,
+    /// Keys declared by the fixture (scopes, revocation).
+    keys: RwLock<HashMap<ApiKey, KeyPolicy>>,
+    /// Tenants by key.
+    tenants: RwLock<HashMap<ApiKey, Arc<Mutex<Tenant>>>>,
+}
+
+impl World {
+    /// An empty world.
+    pub fn new(config: SimConfig, clock: Clock) -> Self {
+        Self {
+            config,
+            clock: RwLock::new(clock),
+            keys: RwLock::new(HashMap::new()),
+            tenants: RwLock::new(HashMap::new()),
+        }
+    }
+
+    /// Simulated time, given the wall time now.
+    pub fn now(&self, wall: Timestamp) -> Timestamp {
+        read(&self.clock).now(wall)
+    }
+
+    /// Changes the clock (advance, set, freeze, resume).
+    pub fn with_clock<R>(&self, f: impl FnOnce(&mut Clock) -> R) -> R {
+        f(&mut write(&self.clock))
+    }
+
+    /// A copy of the clock.
+    pub fn clock(&self) -> Clock {
+        *read(&self.clock)
+    }
+
+    /// Declares a key (fixtures): its scopes and whether it is revoked.
+    pub fn declare_key(&self, key: ApiKey, policy: KeyPolicy) {
+        write(&self.keys).insert(key, policy);
+    }
+
+    /// Checks the `x-api-key` value and finds (or creates) the key's tenant.
+    pub fn authenticate(&self, header: Option<&str>) -> Result<Session, AuthError> {
+        let key = ApiKey::parse(header.unwrap_or("").trim())?;
+        if key.environment() == Environment::Live {
+            return Err(AuthError::Live);
+        }
+        let policy = match read(&self.keys).get(&key) {
+            Some(p) if p.revoked => return Err(AuthError::Revoked),
+            Some(p) => p.clone(),
+            None if self.config.strict_keys => return Err(AuthError::Unknown),
+            None => KeyPolicy::default(),
+        };
+        let tenant = self.tenant_or_create(&key);
+        Ok(Session {
+            key,
+            scopes: policy.scopes,
+            tenant,
+        })
+    }
+
+    /// The tenant of `key`, created empty on first use.
+    pub fn tenant_or_create(&self, key: &ApiKey) -> Arc<Mutex<Tenant>> {
+        if let Some(t) = read(&self.tenants).get(key) {
+            return Arc::clone(t);
+        }
+        let mut tenants = write(&self.tenants);
+        Arc::clone(tenants.entry(key.clone()).or_insert_with(|| {
+            Arc::new(Mutex::new(Tenant {
+                merchant: Merchant::new(self.tenant_seed(key)),
+                idempotency: IdempotencyStore::default(),
+                bucket: None,
+            }))
+        }))
+    }
+
+    /// The tenant of `key`, if it exists.
+    pub fn tenant(&self, key: &ApiKey) -> Option<Arc<Mutex<Tenant>>> {
+        read(&self.tenants).get(key).cloned()
+    }
+
+    /// Every tenant's key, sorted.
+    pub fn tenant_keys(&self) -> Vec<ApiKey> {
+        let mut keys: Vec<ApiKey> = read(&self.tenants).keys().cloned().collect();
+        keys.sort();
+        keys
+    }
+
+    /// Applies what time has brought to every tenant (after a clock change).
+    pub fn advance_all(&self, now: Timestamp) {
+        let tenants: Vec<_> = read(&self.tenants).values().cloned().collect();
+        for t in tenants {
+            lock(&t).merchant.advance(&self.config, now);
+        }
+    }
+
+    /// Forgets every tenant and declared key.
+    pub fn clear(&self) {
+        write(&self.tenants).clear();
+        write(&self.keys).clear();
+    }
+
+    /// Forgets one tenant.
+    pub fn remove_tenant(&self, key: &ApiKey) {
+        write(&self.tenants).remove(key);
+    }
+
+    /// The seed of a tenant's id generator: a function of the world's seed and the key
+    /// only, so a tenant's ids do not depend on the order tenants were created.
+    fn tenant_seed(&self, key: &ApiKey) -> u64 {
+        key.as_str().bytes().fold(self.config.seed, |acc, b| {
+            fastrand::Rng::with_seed(acc ^ u64::from(b)).u64(..)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn world(strict: bool) -> World {
+        World::new(
+            SimConfig {
+                strict_keys: strict,
+                ..SimConfig::default()
+            },
+            Clock::frozen(Timestamp(0)),
+        )
+    }
+
+    const KEY: &str = "rk_sandbox_partner_one_000001";
+
+    #[test]
+    fn a_new_sandbox_key_gets_an_empty_merchant() {
+        let w = world(false);
+        let s = w.authenticate(Some(KEY)).unwrap();
+        assert_eq!(lock(&s.tenant).merchant.integrations().count(), 0);
+        assert!(s.scopes.contains(&Scope::IntegrationsWrite));
+        assert!(!s.scopes.contains(&Scope::IntegrationsWorker));
+    }
+
+    #[test]
+    fn missing_malformed_live_revoked_and_unknown_keys_are_refused() {
+        let w = world(true);
+        assert_eq!(
+            w.authenticate(None).unwrap_err(),
+            AuthError::Key(KeyError::Missing)
+        );
+        assert_eq!(
+            w.authenticate(Some("nope")).unwrap_err(),
+            AuthError::Key(KeyError::Malformed)
+        );
+        assert_eq!(
+            w.authenticate(Some("rk_live_abcdefghijklmnop"))
+                .unwrap_err(),
+            AuthError::Live
+        );
+        assert_eq!(w.authenticate(Some(KEY)).unwrap_err(), AuthError::Unknown);
+        let key = ApiKey::parse(KEY).unwrap();
+        w.declare_key(
+            key.clone(),
+            KeyPolicy {
+                revoked: true,
+                ..KeyPolicy::default()
+            },
+        );
+        assert_eq!(w.authenticate(Some(KEY)).unwrap_err(), AuthError::Revoked);
+        w.declare_key(key, KeyPolicy::default());
+        assert!(w.authenticate(Some(KEY)).is_ok());
+    }
+
+    #[test]
+    fn tenant_seeds_depend_on_the_key_only() {
+        let a = world(false);
+        let b = world(false);
+        let k1 = ApiKey::parse(KEY).unwrap();
+        let k2 = ApiKey::parse("rk_sandbox_partner_two_000002").unwrap();
+        b.tenant_or_create(&k2);
+        assert_eq!(a.tenant_seed(&k1), b.tenant_seed(&k1));
+        assert_ne!(a.tenant_seed(&k1), a.tenant_seed(&k2));
+    }
+}
