@@ -2,11 +2,16 @@
 
 use std::path::Path;
 use std::process::Command;
+use std::sync::OnceLock;
 
 use revkeen_mock::spec::{Contract, Method, RouteMatch, StatusKey};
 
-fn contract() -> Contract {
-    Contract::embedded().expect("the embedded spec compiles without blocking problems")
+/// Compiled once for the whole file: compiling costs far more than any check here.
+fn contract() -> &'static Contract {
+    static CONTRACT: OnceLock<Contract> = OnceLock::new();
+    CONTRACT.get_or_init(|| {
+        Contract::embedded().expect("the embedded spec compiles without blocking problems")
+    })
 }
 
 fn check_spec(path: Option<&str>) -> (i32, String, String) {

@@ -1,7 +1,7 @@
 //! Compiling a parsed document into a [`Contract`], collecting every problem on the way
 //! instead of stopping at the first, so `check-spec` can list them all.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use serde_json::Value;
 
@@ -22,6 +22,12 @@ struct Compiler<'a> {
     source: &'a str,
     schemas: SchemaCompiler,
     problems: Vec<Problem>,
+    /// Compiled schemas by pointer: shared components (`Error`, the standard headers)
+    /// are compiled once, however many operations use them.
+    schema_cache: HashMap<String, Option<Schema>>,
+    /// Media types by pointer, so a shared response's examples are checked (and their
+    /// problems reported) once.
+    media_cache: HashMap<String, Vec<MediaType>>,
 }
 
 impl<'a> Compiler<'a> {
@@ -85,18 +91,26 @@ impl<'a> Compiler<'a> {
 
     /// Compiles the schema at `pointer` (which may be a `$ref`).
     fn schema(&mut self, pointer: &str) -> Option<Schema> {
-        let raw = self.doc.pointer(pointer)?;
-        match self.schemas.compile(raw) {
+        let pointer = self
+            .follow(pointer)
+            .map_or_else(|| pointer.to_owned(), |(p, _)| p);
+        if let Some(cached) = self.schema_cache.get(&pointer) {
+            return cached.clone();
+        }
+        let raw = self.doc.pointer(&pointer)?;
+        let compiled = match self.schemas.compile(raw) {
             Ok(s) => Some(s),
             Err(e) => {
                 self.problem(
                     Severity::Error,
-                    pointer,
+                    &pointer,
                     format!("the schema does not compile: {e}"),
                 );
                 None
             }
-        }
+        };
+        self.schema_cache.insert(pointer, compiled.clone());
+        compiled
     }
 
     /// The scalar `type` of the schema at `pointer`, following `$ref`s.
@@ -155,6 +169,16 @@ impl<'a> Compiler<'a> {
     }
 
     fn media(&mut self, content_ptr: &str) -> Vec<MediaType> {
+        if let Some(cached) = self.media_cache.get(content_ptr) {
+            return cached.clone();
+        }
+        let media = self.compile_media(content_ptr);
+        self.media_cache
+            .insert(content_ptr.to_owned(), media.clone());
+        media
+    }
+
+    fn compile_media(&mut self, content_ptr: &str) -> Vec<MediaType> {
         let Some(Value::Object(content)) = self.doc.pointer(content_ptr) else {
             return Vec::new();
         };
@@ -366,6 +390,8 @@ pub(super) fn compile(doc: &Value, typed: &openapiv3::OpenAPI, source: &str) -> 
         source,
         schemas: SchemaCompiler::new(doc),
         problems: Vec::new(),
+        schema_cache: HashMap::new(),
+        media_cache: HashMap::new(),
     };
     c.check_refs(doc, "");
     let base_path = typed
