@@ -7,5 +7,6 @@
 //! - [`cli`] holds the command line of the `revkeen-mock` binary.
 
 pub mod cli;
+pub mod server;
 pub mod sim;
 pub mod spec;

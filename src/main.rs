@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use revkeen_mock::cli::{Cli, Command, check_spec};
+use revkeen_mock::cli::{Cli, Command, check_spec, run_serve};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -17,12 +17,20 @@ fn main() -> ExitCode {
             }
             ExitCode::from(outcome.exit_code)
         }
-        Some(Command::Serve(_)) | None => {
-            eprintln!("serve is not built yet");
+        Some(Command::Serve(args)) => serve(&args),
+        None => serve(&cli.serve),
+        Some(Command::Conform(_)) => {
+            eprintln!("error: conform is not available in this version yet (issue #7)");
             ExitCode::from(2)
         }
-        Some(Command::Conform(_)) => {
-            eprintln!("conform is not built yet");
+    }
+}
+
+fn serve(args: &revkeen_mock::cli::ServeArgs) -> ExitCode {
+    match run_serve(args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
             ExitCode::from(2)
         }
     }

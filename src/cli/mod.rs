@@ -3,12 +3,14 @@
 //! The binary is thin: it parses [`Cli`] and hands each subcommand to the library.
 
 mod check_spec;
+mod serve;
 
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use check_spec::{CheckOutcome, check_spec};
+pub use serve::{build_app, run_serve};
 
 /// An offline, stateful stand-in for the RevKeen v2 Integrations API.
 #[derive(Debug, Parser)]
@@ -77,6 +79,35 @@ pub struct ServeArgs {
     /// Log format.
     #[arg(long, env = "REVKEEN_MOCK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Validate every response against the spec and log any breach as an error.
+    #[arg(long, env = "REVKEEN_MOCK_STRICT")]
+    pub strict: bool,
+    /// Accept only the keys the fixture declares (otherwise any rk_sandbox_ key gets a merchant).
+    #[arg(long, env = "REVKEEN_MOCK_STRICT_KEYS")]
+    pub strict_keys: bool,
+    /// Seed of every generated id, so runs repeat.
+    #[arg(long, env = "REVKEEN_MOCK_SEED", default_value_t = 0x5EED)]
+    pub seed: u64,
+    /// Per-key rate limit: off, staging (100/min, burst 200), production (1000/min, burst 2000), N or N/BURST.
+    #[arg(
+        long,
+        env = "REVKEEN_MOCK_RATE_LIMIT",
+        default_value = "off",
+        value_name = "LIMIT"
+    )]
+    pub rate_limit: String,
+    /// Consecutive sync failures that open the circuit breaker.
+    #[arg(long, env = "REVKEEN_MOCK_BREAKER_THRESHOLD", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub breaker_threshold: u32,
+    /// Cool-down after which an open breaker turns half-open (e.g. 15m); off by default.
+    #[arg(long, env = "REVKEEN_MOCK_BREAKER_COOLDOWN", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub breaker_cooldown: Option<std::time::Duration>,
+    /// How long a sync job runs in simulated time (e.g. 30s); zero completes at once.
+    #[arg(long, env = "REVKEEN_MOCK_SYNC_DURATION", default_value = "0s", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub sync_duration: std::time::Duration,
+    /// Largest request body, in bytes.
+    #[arg(long, env = "REVKEEN_MOCK_BODY_LIMIT", default_value_t = 1024 * 1024)]
+    pub body_limit: usize,
 }
 
 /// Flags of `conform`.

@@ -22,6 +22,7 @@ mod compile;
 mod error;
 pub mod load;
 mod matcher;
+mod sample;
 mod schema;
 mod validate;
 
@@ -33,7 +34,7 @@ use serde_json::Value;
 pub use error::{Location, SpecError};
 pub use matcher::{PathTemplate, RouteMatch};
 pub use schema::{Schema, Violation};
-pub use validate::{HeaderLookup, ParsedParams};
+pub use validate::{HeaderLookup, ParsedParams, is_json};
 
 /// An HTTP method as OpenAPI names operations (`get`, `put`, ...).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -31,6 +31,9 @@ pub struct Schema {
     json: Arc<Value>,
     /// Compiled once at start-up; validation is then allocation-light.
     validator: Arc<jsonschema::Validator>,
+    /// The document's converted `components`, shared by every schema, to follow
+    /// `$ref`s when generating values.
+    components: Arc<Value>,
 }
 
 impl std::fmt::Debug for Schema {
@@ -66,6 +69,12 @@ impl Schema {
     pub fn json(&self) -> &Value {
         &self.json
     }
+
+    /// A value this schema accepts (its `example` when it has one), or `None` when
+    /// none can be generated.
+    pub fn sample(&self) -> Option<Value> {
+        super::sample::sample(&self.json, &self.components).filter(|v| self.is_valid(v))
+    }
 }
 
 fn join_field(prefix: &str, field: &str) -> String {
@@ -81,7 +90,7 @@ fn join_field(prefix: &str, field: &str) -> String {
 pub struct SchemaCompiler {
     /// `{"components": {"schemas": ...}}` with every schema converted; embedded in
     /// each compiled schema so its `$ref`s resolve without a network or file fetch.
-    components: Value,
+    components: Arc<Value>,
 }
 
 impl SchemaCompiler {
@@ -94,13 +103,15 @@ impl SchemaCompiler {
         let mut components = json!({ "schemas": convert(&schemas, true) });
         let root = json!({ "components": components.clone() });
         drop_dangling_refs(&mut components, &root);
-        Self { components }
+        Self {
+            components: Arc::new(components),
+        }
     }
 
     /// Compiles one OpenAPI schema object.
     pub fn compile(&self, openapi_schema: &Value) -> Result<Schema, String> {
         let mut converted = convert(openapi_schema, false);
-        let root = json!({ "components": self.components.clone() });
+        let root = json!({ "components": *self.components });
         drop_dangling_refs(&mut converted, &root);
         let mut root = match &converted {
             Value::Object(m) => m.clone(),
@@ -113,7 +124,7 @@ impl SchemaCompiler {
             }
             _ => return Err("a schema must be an object".into()),
         };
-        root.insert("components".into(), self.components.clone());
+        root.insert("components".into(), (*self.components).clone());
         let root = Value::Object(root);
         let validator = jsonschema::draft202012::options()
             .should_validate_formats(true)
@@ -122,6 +133,7 @@ impl SchemaCompiler {
         Ok(Schema {
             json: Arc::new(converted),
             validator: Arc::new(validator),
+            components: Arc::clone(&self.components),
         })
     }
 }
@@ -185,7 +197,7 @@ fn convert(value: &Value, is_map: bool) -> Value {
                 }
                 other => other.clone(),
             },
-            "nullable" | "example" | "discriminator" | "xml" | "externalDocs" => continue,
+            "nullable" | "discriminator" | "xml" | "externalDocs" => continue,
             _ => v.clone(),
         };
         out.insert(key.clone(), converted);

@@ -1,0 +1,278 @@
+//! Requests of the modelled operations turned into simulator commands, and outcomes
+//! into the spec's response bodies. Operations are recognised by `operationId`.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::error::ApiError;
+use super::render;
+use crate::sim::{
+    ActivateInput, Command, Credentials, IntegrationStatus, LookbackDays, Outcome, PaymentMapping,
+    Provider, SimConfig, SyncIntervalMinutes, Tenant, Timestamp,
+};
+use crate::spec::{ParsedParams, Violation};
+
+/// What a modelled operation does with the tenant.
+pub enum Action {
+    /// `GET /integrations`.
+    List {
+        /// Page size.
+        limit: usize,
+        /// First item.
+        offset: usize,
+    },
+    /// `GET /integrations/{provider}`.
+    Get(Provider),
+    /// Any command on one provider.
+    Run(Provider, Command),
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ActivateBody {
+    credentials: Credentials,
+    sync_interval_minutes: Option<u32>,
+    currency: Option<String>,
+    sync_enabled: Option<bool>,
+    auto_send_invoices: Option<bool>,
+    payment_mappings: Option<Vec<PaymentMapping>>,
+    #[serde(flatten)]
+    flags: BTreeMap<String, Value>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct DeactivateBody {
+    #[serde(default)]
+    delete_credentials: bool,
+}
+
+#[derive(Deserialize)]
+struct TestBody {
+    credentials: Credentials,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase")]
+struct SyncBody {
+    #[serde(default)]
+    full_resync: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StatusBody {
+    status: IntegrationStatus,
+    last_sync_error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ToggleBody {
+    enabled: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct IntervalBody {
+    sync_interval_minutes: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct LookbackBody {
+    invoice_lookback_days: u32,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AutoSendBody {
+    auto_send_invoices: bool,
+}
+
+/// Reads a body the contract has already validated. A failure here means the spec
+/// allows what the simulator's types do not; it is still the client's 400, never a 500.
+fn body<T: for<'de> Deserialize<'de> + Default>(body: Option<&Value>) -> Result<T, ApiError> {
+    match body {
+        None => Ok(T::default()),
+        Some(v) => required(v),
+    }
+}
+
+fn required<T: for<'de> Deserialize<'de>>(v: &Value) -> Result<T, ApiError> {
+    serde_json::from_value(v.clone()).map_err(|e| {
+        ApiError::validation(vec![Violation {
+            field: String::new(),
+            message: e.to_string(),
+        }])
+    })
+}
+
+fn required_body<T: for<'de> Deserialize<'de>>(b: Option<&Value>) -> Result<T, ApiError> {
+    match b {
+        Some(v) => required(v),
+        None => Err(ApiError::validation(vec![Violation {
+            field: String::new(),
+            message: "a JSON body is required".into(),
+        }])),
+    }
+}
+
+fn bounded<T>(r: Result<T, String>, field: &str) -> Result<T, ApiError> {
+    r.map_err(|message| {
+        ApiError::validation(vec![Violation {
+            field: field.to_owned(),
+            message,
+        }])
+    })
+}
+
+/// The action of a modelled operation, or `None` for an operation the simulator does
+/// not model (answered generically).
+pub fn action(
+    operation_id: &str,
+    params: &ParsedParams,
+    b: Option<&Value>,
+) -> Option<Result<Action, ApiError>> {
+    let provider = || -> Result<Provider, ApiError> {
+        let name = params.get("provider").and_then(Value::as_str).unwrap_or("");
+        name.parse().map_err(|message| {
+            ApiError::unknown_path_param(vec![Violation {
+                field: "provider".into(),
+                message,
+            }])
+        })
+    };
+    let run = |command: Result<Command, ApiError>| -> Result<Action, ApiError> {
+        Ok(Action::Run(provider()?, command?))
+    };
+    Some(match operation_id {
+        "listIntegrations" => {
+            let num = |n: &str, d: u64| params.get(n).and_then(Value::as_u64).unwrap_or(d) as usize;
+            Ok(Action::List {
+                limit: num("limit", 25),
+                offset: num("offset", 0),
+            })
+        }
+        "getIntegration" => provider().map(Action::Get),
+        "activateIntegration" => run(required_body::<ActivateBody>(b).and_then(|a| {
+            let sync_interval = match a.sync_interval_minutes {
+                Some(m) => Some(bounded(SyncIntervalMinutes::new(m), "syncIntervalMinutes")?),
+                None => None,
+            };
+            let flags = a
+                .flags
+                .into_iter()
+                .filter_map(|(k, v)| v.as_bool().map(|b| (k, b)))
+                .collect();
+            Ok(Command::Activate(ActivateInput {
+                credentials: a.credentials,
+                sync_interval,
+                currency: a.currency,
+                sync_enabled: a.sync_enabled,
+                auto_send_invoices: a.auto_send_invoices,
+                flags,
+                payment_mappings: a.payment_mappings,
+            }))
+        })),
+        "deactivateIntegration" => run(body::<DeactivateBody>(b).map(|d| Command::Deactivate {
+            delete_credentials: d.delete_credentials,
+        })),
+        "testIntegrationCredentials" => {
+            run(required_body::<TestBody>(b).map(|t| Command::TestCredentials(t.credentials)))
+        }
+        "triggerIntegrationSync" => run(body::<SyncBody>(b).map(|s| Command::TriggerSync {
+            full_resync: s.full_resync,
+        })),
+        "updateIntegrationStatus" => {
+            run(
+                required_body::<StatusBody>(b).map(|s| Command::UpdateStatus {
+                    status: s.status,
+                    last_sync_error: s.last_sync_error,
+                }),
+            )
+        }
+        "toggleIntegrationSync" => {
+            run(required_body::<ToggleBody>(b).map(|t| Command::SetSyncEnabled(t.enabled)))
+        }
+        "updateIntegrationSyncInterval" => run(required_body::<IntervalBody>(b).and_then(|i| {
+            Ok(Command::SetSyncInterval(bounded(
+                SyncIntervalMinutes::new(i.sync_interval_minutes),
+                "syncIntervalMinutes",
+            )?))
+        })),
+        "updateIntegrationInvoiceLookback" => run(required_body::<LookbackBody>(b).and_then(|l| {
+            Ok(Command::SetInvoiceLookback(bounded(
+                LookbackDays::new(l.invoice_lookback_days),
+                "invoiceLookbackDays",
+            )?))
+        })),
+        "updateIntegrationAutoSendInvoices" => run(required_body::<AutoSendBody>(b)
+            .map(|a| Command::SetAutoSendInvoices(a.auto_send_invoices))),
+        "resumeIntegrationSync" => run(Ok(Command::ResumeSync)),
+        _ => return None,
+    })
+}
+
+/// Runs an action on a tenant at `now` and renders the 200 body.
+pub fn perform(
+    action: Action,
+    tenant: &mut Tenant,
+    config: &SimConfig,
+    now: Timestamp,
+) -> Result<Value, ApiError> {
+    let merchant = &mut tenant.merchant;
+    match action {
+        Action::List { limit, offset } => {
+            merchant.advance(config, now);
+            let all: Vec<Value> = merchant
+                .integrations()
+                .map(|i| render::integration(i, &config.breaker, now))
+                .collect();
+            let total = all.len();
+            let data: Vec<Value> = all.into_iter().skip(offset).take(limit).collect();
+            let has_more = offset + data.len() < total;
+            Ok(json!({
+                "data": data,
+                "pagination": { "limit": limit, "offset": offset, "total": total, "hasMore": has_more },
+            }))
+        }
+        Action::Get(provider) => {
+            merchant.advance(config, now);
+            let data = merchant.integration(provider).map_or(Value::Null, |i| {
+                render::integration(i, &config.breaker, now)
+            });
+            Ok(json!({ "data": data }))
+        }
+        Action::Run(provider, command) => {
+            let outcome = merchant.execute(config, now, provider, command)?;
+            Ok(match outcome {
+                Outcome::Activated(i) => json!({
+                    "success": true,
+                    "data": render::integration(&i, &config.breaker, now),
+                }),
+                Outcome::Deactivated {
+                    credentials_deleted,
+                } => json!({
+                    "success": true,
+                    "message": format!(
+                        "{provider} integration deactivated; stored credentials {}",
+                        if credentials_deleted { "deleted" } else { "kept" }
+                    ),
+                }),
+                Outcome::Verdict(Ok(())) => json!({ "valid": true }),
+                Outcome::Verdict(Err(reason)) => json!({ "valid": false, "error": reason }),
+                Outcome::SyncEnqueued { job_id } => {
+                    json!({ "success": true, "jobId": job_id.to_string() })
+                }
+                Outcome::Resumed { job_id } => json!({
+                    "success": true,
+                    "message": "circuit breaker reset; trial sync enqueued",
+                    "jobId": job_id.to_string(),
+                }),
+                Outcome::Updated => json!({ "success": true }),
+            })
+        }
+    }
+}

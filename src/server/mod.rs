@@ -1,0 +1,186 @@
+//! The HTTP layer: hyper 1 on tokio. It accepts connections, runs each request through
+//! the [`pipeline`], and shuts down gracefully. Domain rules live in `sim`; routes and
+//! shapes come from the compiled contract.
+
+mod cors;
+mod dispatch;
+mod error;
+mod pipeline;
+mod render;
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use hyper_util::server::graceful::GracefulShutdown;
+use tokio::net::TcpListener;
+
+pub use error::{ApiError, ErrorType};
+
+use crate::sim::{World, lock};
+use crate::spec::Contract;
+
+/// The largest body accepted by default (1 MiB).
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+
+/// The API version this contract describes, echoed in `RevKeen-Version`.
+pub const API_VERSION: &str = "2026-05-01";
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Validate every response against the spec before sending it (on in tests).
+    pub strict: bool,
+    /// The largest request body, in bytes.
+    pub body_limit: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            strict: false,
+            body_limit: DEFAULT_BODY_LIMIT,
+        }
+    }
+}
+
+/// Everything a request needs, shared by every connection.
+pub struct App {
+    /// The compiled contract: routes, validators, examples.
+    pub contract: Contract,
+    /// The simulated world.
+    pub world: World,
+    /// HTTP settings.
+    pub config: ServerConfig,
+    /// When the server started (for the admin API's uptime).
+    pub started: Instant,
+    /// Responses strict mode found in breach of the spec.
+    strict_violations: AtomicU64,
+    /// The latest breaches' descriptions (at most [`App::KEPT_VIOLATIONS`]).
+    violation_log: std::sync::Mutex<Vec<String>>,
+}
+
+impl App {
+    /// How many breach descriptions are kept.
+    pub const KEPT_VIOLATIONS: usize = 100;
+
+    /// A new application state.
+    pub fn new(contract: Contract, world: World, config: ServerConfig) -> Self {
+        Self {
+            contract,
+            world,
+            config,
+            started: Instant::now(),
+            strict_violations: AtomicU64::new(0),
+            violation_log: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// How many responses breached the spec (strict mode only).
+    pub fn strict_violations(&self) -> u64 {
+        self.strict_violations.load(Ordering::Relaxed)
+    }
+
+    /// Descriptions of the latest breaches.
+    pub fn violation_log(&self) -> Vec<String> {
+        lock(&self.violation_log).clone()
+    }
+
+    fn record_violation(&self, description: String) {
+        self.strict_violations.fetch_add(1, Ordering::Relaxed);
+        let mut log = lock(&self.violation_log);
+        if log.len() < Self::KEPT_VIOLATIONS {
+            log.push(description);
+        }
+    }
+}
+
+/// Accepts connections on `listener` until `shutdown` completes, then stops accepting
+/// and lets in-flight requests finish (for up to ten seconds).
+pub async fn serve(
+    listener: TcpListener,
+    app: Arc<App>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of file descriptors and the like: wait instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = stream.set_nodelay(true);
+                let app = Arc::clone(&app);
+                let service = service_fn(move |req| {
+                    let app = Arc::clone(&app);
+                    async move { Ok::<_, Infallible>(pipeline::handle(&app, req).await) }
+                });
+                let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    let _ = conn.await;
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    tokio::select! {
+        () = graceful.shutdown() => {}
+        () = tokio::time::sleep(Duration::from_secs(10)) => {
+            tracing::warn!("in-flight requests did not finish within 10 s; closing them");
+        }
+    }
+}
+
+/// A server running in the background (tests and embedding).
+pub struct Running {
+    /// The address it listens on.
+    pub addr: SocketAddr,
+    /// Its shared state.
+    pub app: Arc<App>,
+    stop: tokio::sync::oneshot::Sender<()>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Running {
+    /// Binds `addr` (port 0 picks a free one) and serves in a background task.
+    pub async fn start(addr: &str, app: App) -> std::io::Result<Running> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let app = Arc::new(app);
+        let (stop, stopped) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(serve(listener, Arc::clone(&app), async {
+            let _ = stopped.await;
+        }));
+        Ok(Running {
+            addr,
+            app,
+            stop,
+            task,
+        })
+    }
+
+    /// The API's base URL (`http://127.0.0.1:PORT/v2`).
+    pub fn base_url(&self) -> String {
+        format!("http://{}{}", self.addr, self.app.contract.base_path)
+    }
+
+    /// Stops accepting, waits for in-flight requests.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(());
+        let _ = self.task.await;
+    }
+}

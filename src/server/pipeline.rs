@@ -1,0 +1,429 @@
+//! One request, start to finish: request id, CORS, route, authentication, scopes, rate
+//! limit, body limits, parameters, idempotency, the simulator, strict self-check, log.
+
+use std::hash::{Hash, Hasher};
+use std::time::{Instant, SystemTime};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{HeaderMap, HeaderName, HeaderValue};
+use hyper::{Request, Response, StatusCode};
+use serde_json::Value;
+
+use super::error::ApiError;
+use super::{API_VERSION, App, cors, dispatch};
+use crate::sim::{Begin, RateDecision, Session, StoredResponse, Timestamp, lock};
+use crate::spec::{HeaderLookup, Method, Operation, ParamLocation, RouteMatch, StatusKey};
+
+impl HeaderLookup for HeaderMap {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// What the pipeline decided to send, before the common headers are added.
+struct Reply {
+    status: u16,
+    headers: Vec<(String, String)>,
+    /// The JSON body, kept as a value for strict mode (absent for replays and 204s).
+    json: Option<Value>,
+    /// The bytes sent.
+    body: Bytes,
+    /// The operation answered, for strict mode (`None`: an answer outside any operation).
+    operation: Option<usize>,
+}
+
+impl Reply {
+    fn json(status: u16, value: Value, operation: Option<usize>) -> Self {
+        let body = Bytes::from(serde_json::to_vec(&value).unwrap_or_default());
+        Self {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            json: Some(value),
+            body,
+            operation,
+        }
+    }
+
+    fn error(e: &ApiError, request_id: &str, operation: Option<usize>) -> Self {
+        let mut r = Self::json(e.status, e.body(request_id), operation);
+        r.headers
+            .extend(e.headers.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+        r
+    }
+}
+
+/// What the log line of a request reports beyond method, path and status.
+#[derive(Default)]
+struct Context {
+    key_last4: Option<String>,
+    rate: Option<RateDecision>,
+}
+
+fn wall_now() -> Timestamp {
+    Timestamp::from_system(SystemTime::now())
+}
+
+/// The client's `X-Request-Id` when it is short visible ASCII, else a new UUID.
+fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .header("x-request-id")
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
+}
+
+/// Answers one request. Never fails: every problem becomes an answer in the envelope.
+pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let started = Instant::now();
+    let rid = request_id(req.headers());
+    let method_text = req.method().as_str().to_owned();
+    let path = req.uri().path().to_owned();
+    let origin = req.headers().header("origin").map(str::to_owned);
+    let version = req
+        .headers()
+        .header("revkeen-version")
+        .filter(|v| *v == API_VERSION)
+        .unwrap_or(API_VERSION)
+        .to_owned();
+    let mut ctx = Context::default();
+
+    let preflight = req.method() == hyper::Method::OPTIONS
+        && req.headers().contains_key("access-control-request-method");
+    let mut reply = if preflight {
+        let requested = req
+            .headers()
+            .header("access-control-request-headers")
+            .map(str::to_owned);
+        let mut r = Reply {
+            status: 204,
+            headers: Vec::new(),
+            json: None,
+            body: Bytes::new(),
+            operation: None,
+        };
+        let origin = origin.as_deref().unwrap_or("*");
+        r.headers.extend(
+            cors::preflight_headers(origin, requested.as_deref())
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v)),
+        );
+        r
+    } else {
+        api(app, req, &rid, &mut ctx).await
+    };
+
+    reply.headers.push(("x-request-id".into(), rid.clone()));
+    reply.headers.push(("revkeen-version".into(), version));
+    if let Some(decision) = ctx.rate {
+        let (limit, remaining, reset) = match decision {
+            RateDecision::Allowed {
+                limit,
+                remaining,
+                reset_secs,
+            } => (limit, remaining, reset_secs),
+            RateDecision::Limited {
+                limit,
+                retry_after_secs,
+            } => (limit, 0, retry_after_secs),
+        };
+        reply
+            .headers
+            .push(("ratelimit-limit".into(), limit.to_string()));
+        reply
+            .headers
+            .push(("ratelimit-remaining".into(), remaining.to_string()));
+        reply
+            .headers
+            .push(("ratelimit-reset".into(), reset.to_string()));
+    }
+    if let (Some(origin), false) = (&origin, preflight) {
+        reply.headers.extend(
+            cors::response_headers(origin)
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v)),
+        );
+    }
+
+    if app.config.strict && !preflight {
+        strict_check(app, &reply, &method_text, &path, &rid);
+    }
+
+    let latency = started.elapsed();
+    tracing::info!(
+        method = %method_text,
+        path = %path,
+        status = reply.status,
+        latency_us = latency.as_micros() as u64,
+        request_id = %rid,
+        key = %ctx.key_last4.as_deref().map_or_else(|| "-".to_owned(), |k| format!("…{k}")),
+        "request"
+    );
+    into_response(reply)
+}
+
+fn strict_check(app: &App, reply: &Reply, method: &str, path: &str, rid: &str) {
+    let headers: Vec<(String, String)> = reply.headers.clone();
+    let op = reply.operation.map(|i| &app.contract.operations[i]);
+    let body = match &reply.json {
+        Some(v) => Some(v.clone()),
+        None if reply.body.is_empty() => None,
+        None => serde_json::from_slice(&reply.body).ok(),
+    };
+    let violations =
+        app.contract
+            .response_violations(op, reply.status, &headers[..], body.as_ref());
+    if !violations.is_empty() {
+        let list: Vec<String> = violations.iter().map(ToString::to_string).collect();
+        let description = format!("{method} {path} → {}: {}", reply.status, list.join("; "));
+        tracing::error!(request_id = %rid, violations = %description, "response breaks the spec (strict mode)");
+        app.record_violation(description);
+    }
+}
+
+fn into_response(reply: Reply) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(reply.body));
+    *response.status_mut() =
+        StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let headers = response.headers_mut();
+    for (k, v) in reply.headers {
+        if let (Ok(name), Ok(value)) = (HeaderName::try_from(k), HeaderValue::try_from(v)) {
+            headers.append(name, value);
+        }
+    }
+    response
+}
+
+/// The API proper: everything but pre-flights and common headers.
+async fn api(app: &App, req: Request<Incoming>, rid: &str, ctx: &mut Context) -> Reply {
+    let path = req.uri().path().to_owned();
+    let method_text = req.method().as_str().to_owned();
+    let route = match method_text.parse::<Method>() {
+        Ok(m) => app.contract.resolve(m, &path),
+        // A method no operation can have: 405 on a known path, else 404.
+        Err(()) => match app.contract.resolve(Method::Get, &path) {
+            RouteMatch::NotFound => RouteMatch::NotFound,
+            _ => app.contract.resolve(Method::Trace, &path),
+        },
+    };
+    let (index, path_params) = match route {
+        RouteMatch::Found { operation, params } => (operation, params),
+        RouteMatch::MethodNotAllowed { allow } => {
+            let allow: Vec<&str> = allow.iter().map(|m| m.as_str()).collect();
+            return Reply::error(
+                &ApiError::method_not_allowed(&method_text, &allow.join(", ")),
+                rid,
+                None,
+            );
+        }
+        RouteMatch::NotFound => {
+            return Reply::error(&ApiError::route_not_found(&method_text, &path), rid, None);
+        }
+    };
+    let op = &app.contract.operations[index];
+    let fail = |e: ApiError| Reply::error(&e, rid, Some(index));
+
+    let session = match app.world.authenticate(req.headers().header("x-api-key")) {
+        Ok(s) => s,
+        Err(e) => return fail(e.into()),
+    };
+    ctx.key_last4 = Some(session.key.last4().to_owned());
+    if let Some(missing) = op
+        .required_scopes
+        .iter()
+        .find(|needed| !session.scopes.iter().any(|s| s.as_str() == needed.as_str()))
+    {
+        return fail(ApiError::insufficient_scope(missing, &op.id));
+    }
+    let now = app.world.now(wall_now());
+    let decision = lock(&session.tenant).take_token(&app.world.config, now);
+    ctx.rate = decision;
+    if let Some(RateDecision::Limited {
+        limit,
+        retry_after_secs,
+    }) = decision
+    {
+        return fail(ApiError::rate_limited(limit, retry_after_secs));
+    }
+
+    let (parts, body) = req.into_parts();
+    let bytes = match read_body(body, &parts.headers, app.config.body_limit).await {
+        Ok(b) => b,
+        Err(e) => return fail(e),
+    };
+    let params = op.parse_params(&path_params, parts.uri.query(), &parts.headers);
+    let idempotency_key = match &params {
+        Err(v)
+            if v.iter()
+                .any(|v| v.field.eq_ignore_ascii_case("idempotency-key")) =>
+        {
+            return fail(ApiError::validation(v.clone()));
+        }
+        _ if op.method.is_mutation() => parts.headers.header("idempotency-key").map(str::to_owned),
+        _ => None,
+    };
+    let scope = format!("{} {}", op.method, path);
+    if let Some(key) = &idempotency_key {
+        let fingerprint = {
+            let mut h = std::collections::hash_map::DefaultHasher::new();
+            bytes.hash(&mut h);
+            h.finish()
+        };
+        match lock(&session.tenant)
+            .idempotency
+            .begin(&scope, key, fingerprint, now)
+        {
+            Begin::FirstRun => {}
+            Begin::Replay(stored) => return replay(stored, index),
+            Begin::Conflict => return fail(ApiError::idempotency_conflict()),
+            Begin::InProgress => return fail(ApiError::idempotency_in_progress()),
+        }
+    }
+
+    let result = evaluate(app, op, params, &parts.headers, &bytes, &session, now);
+    let reply = match &result {
+        Ok((status, Some(value))) => Reply::json(*status, value.clone(), Some(index)),
+        Ok((status, None)) => Reply {
+            status: *status,
+            headers: Vec::new(),
+            json: None,
+            body: Bytes::new(),
+            operation: Some(index),
+        },
+        Err(e) => fail(e.clone()),
+    };
+    if let Some(key) = &idempotency_key {
+        let store = match &result {
+            Ok(_) => true,
+            Err(e) => e.is_stored_for_idempotency(),
+        };
+        let stored = store.then(|| StoredResponse {
+            status: reply.status,
+            headers: reply.headers.clone(),
+            body: reply.body.to_vec(),
+        });
+        lock(&session.tenant)
+            .idempotency
+            .finish(&scope, key, stored);
+    }
+    reply
+}
+
+fn replay(stored: StoredResponse, index: usize) -> Reply {
+    let mut headers = stored.headers;
+    headers.push(("idempotency-replayed".into(), "true".into()));
+    Reply {
+        status: stored.status,
+        headers,
+        json: None,
+        body: Bytes::from(stored.body),
+        operation: Some(index),
+    }
+}
+
+/// Reads the body within the limit: a declared length over it is refused before
+/// reading; a body that turns out longer is cut off and refused.
+async fn read_body(body: Incoming, headers: &HeaderMap, limit: usize) -> Result<Bytes, ApiError> {
+    let declared = headers
+        .header("content-length")
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::payload_too_large(limit));
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e)
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some() =>
+        {
+            Err(ApiError::payload_too_large(limit))
+        }
+        Err(e) => Err(ApiError::invalid_json(&format!(
+            "the body could not be read ({e})"
+        ))),
+    }
+}
+
+/// Validates the request against the operation and runs it: the status and JSON body
+/// of the success, or the refusal.
+fn evaluate(
+    app: &App,
+    op: &Operation,
+    params: Result<crate::spec::ParsedParams, Vec<crate::spec::Violation>>,
+    headers: &HeaderMap,
+    bytes: &Bytes,
+    session: &Session,
+    now: Timestamp,
+) -> Result<(u16, Option<Value>), ApiError> {
+    let params = params.map_err(|violations| {
+        let (path, other): (Vec<_>, Vec<_>) = violations.into_iter().partition(|v| {
+            op.parameters
+                .iter()
+                .any(|p| p.location == ParamLocation::Path && p.name == v.field)
+        });
+        if path.is_empty() {
+            ApiError::validation(other)
+        } else {
+            ApiError::unknown_path_param(path)
+        }
+    })?;
+    let body = if op.accepts_body() && !bytes.is_empty() {
+        let content_type = headers.header("content-type");
+        if !content_type.is_some_and(crate::spec::is_json) {
+            return Err(ApiError::unsupported_media_type(content_type));
+        }
+        Some(
+            serde_json::from_slice::<Value>(bytes)
+                .map_err(|e| ApiError::invalid_json(&e.to_string()))?,
+        )
+    } else {
+        None
+    };
+    let violations = op.body_violations(body.as_ref());
+    if !violations.is_empty() {
+        return Err(ApiError::validation(violations));
+    }
+    match dispatch::action(&op.id, &params, body.as_ref()) {
+        Some(action) => {
+            let action = action?;
+            let mut tenant = lock(&session.tenant);
+            dispatch::perform(action, &mut tenant, &app.world.config, now).map(|v| (200, Some(v)))
+        }
+        None => generic(op),
+    }
+}
+
+/// The answer of an operation the simulator does not model: its first success
+/// response's example, else a value generated from its schema (which validates).
+fn generic(op: &Operation) -> Result<(u16, Option<Value>), ApiError> {
+    let response = op
+        .responses
+        .iter()
+        .find(|r| matches!(r.status, StatusKey::Code(200..=299)))
+        .ok_or_else(|| ApiError::route_not_found(op.method.as_str(), &op.path))?;
+    let status = match response.status {
+        StatusKey::Code(c) => c,
+        _ => 200,
+    };
+    let media = response
+        .media
+        .iter()
+        .find(|m| crate::spec::is_json(&m.content_type));
+    let Some(media) = media else {
+        return Ok((status, None));
+    };
+    let value = media
+        .examples
+        .first()
+        .map(|(_, v)| v.clone())
+        .or_else(|| media.schema.as_ref().and_then(|s| s.sample()));
+    value.map(|v| (status, Some(v))).ok_or_else(|| ApiError {
+        status: 500,
+        kind: super::ErrorType::Api,
+        code: "internal_error",
+        message: format!("{} has no example and no value could be generated from its schema: add an example to the spec", op.id),
+        param: None,
+        fields: Vec::new(),
+        headers: Vec::new(),
+    })
+}

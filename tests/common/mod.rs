@@ -1,0 +1,164 @@
+//! A real server on an ephemeral port, in strict mode, and a real HTTP client for it.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use revkeen_mock::server::{App, Running, ServerConfig};
+use revkeen_mock::sim::{Clock, SimConfig, Timestamp, World};
+use revkeen_mock::spec::Contract;
+use serde_json::Value;
+
+/// A sandbox key of the default kind.
+pub const KEY: &str = "rk_sandbox_test_merchant_key_0001";
+/// Another tenant's key.
+pub const OTHER_KEY: &str = "rk_sandbox_other_merchant_key_002";
+/// 2026-05-01T09:00:00Z, where test clocks start frozen.
+pub const T0: Timestamp = Timestamp(1_777_626_000_000);
+
+/// A running mock and a client for it.
+pub struct Mock {
+    pub running: Running,
+    pub client: Client<HttpConnector, Full<Bytes>>,
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: hyper::HeaderMap,
+    pub body: Bytes,
+}
+
+impl Resp {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// Asserts the error envelope's status and code, returning the `error` object.
+    pub fn expect_error(&self, status: u16, code: &str) -> Value {
+        let body = self.json();
+        assert_eq!(self.status, status, "{body}");
+        assert_eq!(body["error"]["code"], code, "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{body}"
+        );
+        assert_eq!(
+            body["error"]["request_id"].as_str(),
+            self.header("x-request-id"),
+            "request_id matches the header"
+        );
+        body["error"].clone()
+    }
+}
+
+impl Mock {
+    /// A mock with a frozen clock at [`T0`] and the given simulator settings.
+    pub async fn start_with(config: SimConfig) -> Mock {
+        let contract = Contract::embedded().expect("embedded spec");
+        let world = World::new(config, Clock::frozen(T0));
+        let app = App::new(
+            contract,
+            world,
+            ServerConfig {
+                strict: true,
+                ..ServerConfig::default()
+            },
+        );
+        let running = Running::start("127.0.0.1:0", app).await.expect("bind");
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(5))
+            .build_http();
+        Mock { running, client }
+    }
+
+    pub async fn start() -> Mock {
+        Self::start_with(SimConfig::default()).await
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.running.addr, path)
+    }
+
+    /// Sends a request; `path` is absolute (`/v2/...`).
+    pub async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+    ) -> Resp {
+        let mut req = hyper::Request::builder().method(method).uri(self.url(path));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let body = body.map(|b| Bytes::from(b.to_owned())).unwrap_or_default();
+        let resp = self
+            .client
+            .request(req.body(Full::new(body)).expect("request"))
+            .await
+            .unwrap_or_else(|e| panic!("{method} {path}: the connection failed: {e:?}"));
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp.into_body().collect().await.expect("body").to_bytes();
+        Resp {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str, key: &str) -> Resp {
+        self.send("GET", path, &[("x-api-key", key)], None).await
+    }
+
+    /// A JSON request with a key.
+    pub async fn call(&self, method: &str, path: &str, key: &str, body: Option<Value>) -> Resp {
+        let text = body.map(|b| b.to_string());
+        let mut headers = vec![("x-api-key", key)];
+        if text.is_some() {
+            headers.push(("content-type", "application/json"));
+        }
+        self.send(method, path, &headers, text.as_deref()).await
+    }
+
+    pub async fn activate(&self, key: &str, provider: &str, api_key: &str) -> Resp {
+        let body = serde_json::json!({"credentials": {"apiKey": api_key, "baseUrl": "https://clinic.example"}});
+        self.call(
+            "POST",
+            &format!("/v2/integrations/{provider}/activate"),
+            key,
+            Some(body),
+        )
+        .await
+    }
+
+    pub fn advance(&self, secs: u64) {
+        let app = &self.running.app;
+        app.world
+            .with_clock(|c| c.advance(Duration::from_secs(secs)));
+    }
+
+    /// Fails the test if any response broke the spec.
+    pub fn assert_conformant(&self) {
+        let app = &self.running.app;
+        assert_eq!(
+            app.strict_violations(),
+            0,
+            "responses broke the spec: {:#?}",
+            app.violation_log()
+        );
+    }
+}
