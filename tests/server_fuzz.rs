@@ -1,0 +1,157 @@
+//! Thousands of random requests, valid, almost valid and garbage: the server never
+//! answers 5xx, never drops a connection, never panics, and every answer conforms.
+
+mod common;
+
+use std::sync::OnceLock;
+
+use common::{KEY, Mock, OTHER_KEY};
+use proptest::prelude::*;
+use serde_json::{Value, json};
+
+fn runtime() -> &'static tokio::runtime::Runtime {
+    static RT: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
+    RT.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap()
+    })
+}
+
+fn mock() -> &'static Mock {
+    static MOCK: OnceLock<Mock> = OnceLock::new();
+    MOCK.get_or_init(|| runtime().block_on(Mock::start()))
+}
+
+fn method() -> impl Strategy<Value = String> {
+    prop_oneof![
+        4 => Just("GET".to_owned()),
+        4 => Just("POST".to_owned()),
+        3 => Just("PUT".to_owned()),
+        1 => Just("DELETE".to_owned()),
+        1 => Just("PATCH".to_owned()),
+        1 => Just("OPTIONS".to_owned()),
+        1 => Just("HEAD".to_owned()),
+        1 => "[A-Z]{1,8}",
+    ]
+}
+
+fn path() -> impl Strategy<Value = String> {
+    let provider = prop_oneof![
+        6 => Just("practicehub".to_owned()),
+        3 => Just("wodify".to_owned()),
+        3 => Just("terminal".to_owned()),
+        2 => "[a-zA-Z0-9%._~-]{0,12}",
+    ];
+    let action = prop_oneof![
+        Just(""),
+        Just("/activate"),
+        Just("/deactivate"),
+        Just("/test"),
+        Just("/sync"),
+        Just("/status"),
+        Just("/sync-toggle"),
+        Just("/sync-interval"),
+        Just("/invoice-lookback"),
+        Just("/auto-send-invoices"),
+        Just("/resume-sync"),
+        Just("/unknown"),
+        Just("//"),
+    ];
+    prop_oneof![
+        2 => Just("/v2/integrations".to_owned()),
+        1 => "(/v2/integrations)?\\?(limit|offset|x)=[-0-9a-z]{0,4}".prop_map(|q| format!("/v2/integrations{q}")),
+        8 => (provider, action).prop_map(|(p, a)| format!("/v2/integrations/{p}{a}")),
+        1 => "/[ -~&&[^?#]]{0,40}",
+    ]
+}
+
+/// A value that is valid for some operation, or close to it, or not at all.
+fn body() -> impl Strategy<Value = Option<String>> {
+    let creds = prop_oneof![
+        Just(json!({"apiKey": "ph_key", "baseUrl": "https://clinic.example"})),
+        Just(json!({"apiKey": "fail_sync_x", "baseUrl": "https://clinic.example"})),
+        Just(json!({"apiKey": "invalid_x", "baseUrl": "https://clinic.example"})),
+        Just(json!({"apiKey": 3})),
+        Just(json!("creds")),
+    ];
+    let valid: BoxedStrategy<Value> = prop_oneof![
+        creds.clone().prop_map(|c| json!({"credentials": c})),
+        (creds, 0u32..2000).prop_map(|(c, m)| json!({"credentials": c, "syncIntervalMinutes": m})),
+        any::<bool>().prop_map(|b| json!({"enabled": b})),
+        (-5i64..2000).prop_map(|m| json!({"syncIntervalMinutes": m})),
+        (-5i64..4000).prop_map(|d| json!({"invoiceLookbackDays": d})),
+        any::<bool>().prop_map(|b| json!({"autoSendInvoices": b})),
+        any::<bool>().prop_map(|b| json!({"fullResync": b})),
+        any::<bool>().prop_map(|b| json!({"deleteCredentials": b})),
+        prop_oneof![
+            Just("connected"),
+            Just("error"),
+            Just("idle"),
+            Just("bogus")
+        ]
+        .prop_map(|s| json!({"status": s})),
+        Just(json!({"unexpected": [1, {"a": null}]})),
+        Just(json!(null)),
+    ]
+    .boxed();
+    prop_oneof![
+        2 => Just(None),
+        6 => valid.prop_map(|v| Some(v.to_string())),
+        1 => "\\PC{0,64}".prop_map(Some),
+        1 => proptest::collection::vec(any::<u8>(), 0..64).prop_map(|b| Some(String::from_utf8_lossy(&b).into_owned())),
+    ]
+}
+
+fn headers() -> impl Strategy<Value = Vec<(String, String)>> {
+    let key = prop_oneof![
+        6 => Just(Some(KEY.to_owned())),
+        2 => Just(Some(OTHER_KEY.to_owned())),
+        1 => Just(None),
+        1 => Just(Some("rk_live_abcdefghijklmnopqrst".to_owned())),
+        1 => "[ -~]{0,40}".prop_map(Some),
+    ];
+    let content_type = prop_oneof![
+        6 => Just(Some("application/json".to_owned())),
+        1 => Just(Some("application/json; charset=utf-8".to_owned())),
+        1 => Just(Some("text/plain".to_owned())),
+        1 => Just(None),
+    ];
+    let idempotency = prop_oneof![
+        6 => Just(None),
+        2 => "[a-z0-9]{1,6}".prop_map(Some),
+        1 => Just(Some(String::new())),
+        1 => Just(Some("k".repeat(300))),
+    ];
+    let version = prop_oneof![8 => Just(None), 1 => Just(Some("2026-05-01".to_owned())), 1 => Just(Some("1999-01-01".to_owned()))];
+    (key, content_type, idempotency, version).prop_map(|(k, c, i, v)| {
+        let mut h = Vec::new();
+        h.extend(k.map(|k| ("x-api-key".to_owned(), k)));
+        h.extend(c.map(|c| ("content-type".to_owned(), c)));
+        h.extend(i.map(|i| ("idempotency-key".to_owned(), i)));
+        h.extend(v.map(|v| ("revkeen-version".to_owned(), v)));
+        h
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(3000))]
+
+    /// Whatever arrives, the answer is a non-5xx, the connection stays up, and the
+    /// answer conforms to the spec (strict mode counts every breach).
+    #[test]
+    fn random_requests_never_break_the_server(method in method(), path in path(), headers in headers(), body in body()) {
+        let mock = mock();
+        let r = runtime().block_on(async {
+            let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            mock.try_send(&method, &path, &h, body.as_deref()).await
+        });
+        prop_assume!(r.is_some(), "not a sendable request");
+        let r = r.unwrap();
+        prop_assert!(r.status < 500, "{method} {path} {headers:?} {body:?} → {} {}", r.status, String::from_utf8_lossy(&r.body));
+        let app = &mock.running.app;
+        prop_assert_eq!(app.strict_violations(), 0, "{:#?}", app.violation_log());
+    }
+}
