@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::server::{App, ServerConfig, serve};
+use crate::server::{App, ServerConfig, log, serve};
 use crate::sim::{BreakerConfig, Clock, RateLimit, SimConfig, World};
 use crate::spec::Contract;
 
@@ -45,26 +45,18 @@ pub fn build_app(args: &ServeArgs) -> Result<App, String> {
     ))
 }
 
-fn init_logging(format: LogFormat) {
-    use std::io::IsTerminal;
-    let builder = tracing_subscriber::fmt()
-        .with_target(false)
-        .with_ansi(std::io::stdout().is_terminal());
-    let _ = match format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-    };
-}
-
 /// Serves until SIGINT or SIGTERM; returns a message for the user on failure.
 pub fn run_serve(args: &ServeArgs) -> Result<(), String> {
-    init_logging(args.log_format);
+    let logs = log::init(match args.log_format {
+        LogFormat::Text => log::LogFormat::Text,
+        LogFormat::Json => log::LogFormat::Json,
+    });
     let app = build_app(args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
-    runtime.block_on(async {
+    let result = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(&args.addr)
             .await
             .map_err(|e| {
@@ -80,10 +72,13 @@ pub fn run_serve(args: &ServeArgs) -> Result<(), String> {
             app.contract.source,
             app.contract.operations.len()
         );
+        logs.flush();
         serve(listener, Arc::new(app), shutdown_signal()).await;
         tracing::info!("stopped");
         Ok(())
-    })
+    });
+    logs.flush();
+    result
 }
 
 async fn shutdown_signal() {

@@ -9,8 +9,8 @@ use serde_json::{Value, json};
 use super::error::ApiError;
 use super::render;
 use crate::sim::{
-    ActivateInput, Command, Credentials, IntegrationStatus, LookbackDays, Outcome, PaymentMapping,
-    Provider, SimConfig, SyncIntervalMinutes, Tenant, Timestamp,
+    ActivateInput, Command, Credentials, Integration, IntegrationStatus, LookbackDays, Outcome,
+    PaymentMapping, Provider, SimConfig, SyncIntervalMinutes, Tenant, Timestamp,
 };
 use crate::spec::{ParsedParams, Violation};
 
@@ -215,64 +215,107 @@ pub fn action(
     })
 }
 
-/// Runs an action on a tenant at `now` and renders the 200 body.
+/// What an action produced, copied out of the tenant so that rendering happens after
+/// its lock is released (rendering is the costly part of a request).
+pub enum Done {
+    /// A page of the list.
+    List {
+        /// The page's integrations.
+        page: Vec<Integration>,
+        /// Page size.
+        limit: usize,
+        /// First item.
+        offset: usize,
+        /// Integrations in all.
+        total: usize,
+    },
+    /// One provider's integration, if any (boxed: an integration is large).
+    Get(Option<Box<Integration>>),
+    /// A command's outcome.
+    Ran(Provider, Outcome),
+}
+
+/// Runs an action on a tenant at `now` (the caller holds the tenant's lock).
 pub fn perform(
     action: Action,
     tenant: &mut Tenant,
     config: &SimConfig,
     now: Timestamp,
-) -> Result<Value, ApiError> {
+) -> Result<Done, ApiError> {
     let merchant = &mut tenant.merchant;
-    match action {
+    Ok(match action {
         Action::List { limit, offset } => {
             merchant.advance(config, now);
-            let all: Vec<Value> = merchant
-                .integrations()
-                .map(|i| render::integration(i, &config.breaker, now))
-                .collect();
-            let total = all.len();
-            let data: Vec<Value> = all.into_iter().skip(offset).take(limit).collect();
-            let has_more = offset + data.len() < total;
-            Ok(json!({
-                "data": data,
-                "pagination": { "limit": limit, "offset": offset, "total": total, "hasMore": has_more },
-            }))
+            Done::List {
+                page: merchant
+                    .integrations()
+                    .skip(offset)
+                    .take(limit)
+                    .cloned()
+                    .collect(),
+                limit,
+                offset,
+                total: merchant.integrations().count(),
+            }
         }
         Action::Get(provider) => {
             merchant.advance(config, now);
-            let data = merchant.integration(provider).map_or(Value::Null, |i| {
-                render::integration(i, &config.breaker, now)
-            });
-            Ok(json!({ "data": data }))
+            Done::Get(merchant.integration(provider).cloned().map(Box::new))
         }
         Action::Run(provider, command) => {
-            let outcome = merchant.execute(config, now, provider, command)?;
-            Ok(match outcome {
-                Outcome::Activated(i) => json!({
-                    "success": true,
-                    "data": render::integration(&i, &config.breaker, now),
-                }),
-                Outcome::Deactivated {
-                    credentials_deleted,
-                } => json!({
-                    "success": true,
-                    "message": format!(
-                        "{provider} integration deactivated; stored credentials {}",
-                        if credentials_deleted { "deleted" } else { "kept" }
-                    ),
-                }),
-                Outcome::Verdict(Ok(())) => json!({ "valid": true }),
-                Outcome::Verdict(Err(reason)) => json!({ "valid": false, "error": reason }),
-                Outcome::SyncEnqueued { job_id } => {
-                    json!({ "success": true, "jobId": job_id.to_string() })
-                }
-                Outcome::Resumed { job_id } => json!({
-                    "success": true,
-                    "message": "circuit breaker reset; trial sync enqueued",
-                    "jobId": job_id.to_string(),
-                }),
-                Outcome::Updated => json!({ "success": true }),
-            })
+            Done::Ran(provider, merchant.execute(config, now, provider, command)?)
         }
-    }
+    })
+}
+
+/// The 200 body of what an action produced, as JSON bytes.
+pub fn render(done: &Done, config: &SimConfig, now: Timestamp) -> Vec<u8> {
+    let view = |i| render::integration(i, &config.breaker, now);
+    let bytes = match done {
+        Done::List {
+            page,
+            limit,
+            offset,
+            total,
+        } => serde_json::to_vec(&render::ListBody {
+            data: page.iter().map(view).collect(),
+            pagination: render::Pagination {
+                limit: *limit,
+                offset: *offset,
+                total: *total,
+                has_more: offset + page.len() < *total,
+            },
+        }),
+        Done::Get(i) => serde_json::to_vec(&render::GetBody {
+            data: i.as_deref().map(view),
+        }),
+        Done::Ran(_, Outcome::Activated(i)) => serde_json::to_vec(&render::ActivatedBody {
+            success: true,
+            data: view(i),
+        }),
+        Done::Ran(provider, outcome) => serde_json::to_vec(&match outcome {
+            Outcome::Deactivated {
+                credentials_deleted,
+            } => json!({
+                "success": true,
+                "message": format!(
+                    "{provider} integration deactivated; stored credentials {}",
+                    if *credentials_deleted { "deleted" } else { "kept" }
+                ),
+            }),
+            Outcome::Verdict(Ok(())) => json!({ "valid": true }),
+            Outcome::Verdict(Err(reason)) => json!({ "valid": false, "error": reason }),
+            Outcome::SyncEnqueued { job_id } => {
+                json!({ "success": true, "jobId": job_id.to_string() })
+            }
+            Outcome::Resumed { job_id } => json!({
+                "success": true,
+                "message": "circuit breaker reset; trial sync enqueued",
+                "jobId": job_id.to_string(),
+            }),
+            Outcome::Updated | Outcome::Activated(_) => json!({ "success": true }),
+        }),
+    };
+    // Serializing plain structs and maps of strings to a Vec cannot fail.
+    bytes.unwrap_or_default()
 }

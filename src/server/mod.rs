@@ -5,6 +5,7 @@
 mod cors;
 mod dispatch;
 mod error;
+pub mod log;
 mod pipeline;
 mod render;
 

@@ -7,7 +7,7 @@ use std::time::{Instant, SystemTime};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::header::{HeaderMap, HeaderName, HeaderValue};
+use hyper::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use serde_json::Value;
 
@@ -22,10 +22,17 @@ impl HeaderLookup for HeaderMap {
     }
 }
 
+/// A success body: a value (generic answers) or bytes already serialized (the
+/// simulator's answers, rendered without an intermediate value).
+enum Body {
+    Json(Value),
+    Bytes(Vec<u8>),
+}
+
 /// What the pipeline decided to send, before the common headers are added.
 struct Reply {
     status: u16,
-    headers: Vec<(String, String)>,
+    headers: HeaderMap,
     /// The JSON body, kept as a value for strict mode (absent for replays and 204s).
     json: Option<Value>,
     /// The bytes sent.
@@ -35,22 +42,39 @@ struct Reply {
 }
 
 impl Reply {
-    fn json(status: u16, value: Value, operation: Option<usize>) -> Self {
-        let body = Bytes::from(serde_json::to_vec(&value).unwrap_or_default());
+    fn empty(status: u16, operation: Option<usize>) -> Self {
         Self {
             status,
-            headers: vec![("content-type".into(), "application/json".into())],
-            json: Some(value),
-            body,
+            headers: HeaderMap::with_capacity(12),
+            json: None,
+            body: Bytes::new(),
             operation,
         }
     }
 
+    fn json(status: u16, value: Value, operation: Option<usize>) -> Self {
+        let mut r = Self::empty(status, operation);
+        r.body = Bytes::from(serde_json::to_vec(&value).unwrap_or_default());
+        r.json = Some(value);
+        r.headers
+            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        r
+    }
+
     fn error(e: &ApiError, request_id: &str, operation: Option<usize>) -> Self {
         let mut r = Self::json(e.status, e.body(request_id), operation);
-        r.headers
-            .extend(e.headers.iter().map(|(k, v)| ((*k).to_owned(), v.clone())));
+        for (k, v) in &e.headers {
+            put(&mut r.headers, k, v);
+        }
         r
+    }
+}
+
+/// Sets a header whose name is a lower-case literal. A value that cannot be a header
+/// value (this server never makes one) is skipped rather than failing the answer.
+fn put(headers: &mut HeaderMap, name: &'static str, value: &str) {
+    if let Ok(v) = HeaderValue::from_str(value) {
+        headers.insert(HeaderName::from_static(name), v);
     }
 }
 
@@ -65,12 +89,20 @@ fn wall_now() -> Timestamp {
     Timestamp::from_system(SystemTime::now())
 }
 
-/// The client's `X-Request-Id` when it is short visible ASCII, else a new UUID.
+/// The client's `X-Request-Id` when it is short visible ASCII, else a new UUID (v4
+/// layout from a fast thread-local generator: ids must be unique, not secret).
 fn request_id(headers: &HeaderMap) -> String {
     headers
         .header("x-request-id")
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
-        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
+        .map_or_else(
+            || {
+                uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes())
+                    .into_uuid()
+                    .to_string()
+            },
+            str::to_owned,
+        )
 }
 
 /// Answers one request. Never fails: every problem becomes an answer in the envelope.
@@ -80,41 +112,24 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Full<Bytes>> 
     let method_text = req.method().as_str().to_owned();
     let path = req.uri().path().to_owned();
     let origin = req.headers().header("origin").map(str::to_owned);
-    let version = req
-        .headers()
-        .header("revkeen-version")
-        .filter(|v| *v == API_VERSION)
-        .unwrap_or(API_VERSION)
-        .to_owned();
     let mut ctx = Context::default();
 
     let preflight = req.method() == hyper::Method::OPTIONS
         && req.headers().contains_key("access-control-request-method");
     let mut reply = if preflight {
-        let requested = req
-            .headers()
-            .header("access-control-request-headers")
-            .map(str::to_owned);
-        let mut r = Reply {
-            status: 204,
-            headers: Vec::new(),
-            json: None,
-            body: Bytes::new(),
-            operation: None,
-        };
-        let origin = origin.as_deref().unwrap_or("*");
-        r.headers.extend(
-            cors::preflight_headers(origin, requested.as_deref())
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v)),
-        );
+        let requested = req.headers().header("access-control-request-headers");
+        let mut r = Reply::empty(204, None);
+        for (k, v) in cors::preflight_headers(origin.as_deref().unwrap_or("*"), requested) {
+            put(&mut r.headers, k, &v);
+        }
         r
     } else {
         api(app, req, &rid, &mut ctx).await
     };
 
-    reply.headers.push(("x-request-id".into(), rid.clone()));
-    reply.headers.push(("revkeen-version".into(), version));
+    put(&mut reply.headers, "x-request-id", &rid);
+    // One version exists: another is refused by validation and answered with this one.
+    put(&mut reply.headers, "revkeen-version", API_VERSION);
     if let Some(decision) = ctx.rate {
         let (limit, remaining, reset) = match decision {
             RateDecision::Allowed {
@@ -127,22 +142,18 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Full<Bytes>> 
                 retry_after_secs,
             } => (limit, 0, retry_after_secs),
         };
-        reply
-            .headers
-            .push(("ratelimit-limit".into(), limit.to_string()));
-        reply
-            .headers
-            .push(("ratelimit-remaining".into(), remaining.to_string()));
-        reply
-            .headers
-            .push(("ratelimit-reset".into(), reset.to_string()));
+        put(&mut reply.headers, "ratelimit-limit", &limit.to_string());
+        put(
+            &mut reply.headers,
+            "ratelimit-remaining",
+            &remaining.to_string(),
+        );
+        put(&mut reply.headers, "ratelimit-reset", &reset.to_string());
     }
     if let (Some(origin), false) = (&origin, preflight) {
-        reply.headers.extend(
-            cors::response_headers(origin)
-                .into_iter()
-                .map(|(k, v)| (k.to_owned(), v)),
-        );
+        for (k, v) in cors::response_headers(origin) {
+            put(&mut reply.headers, k, &v);
+        }
     }
 
     if app.config.strict && !preflight {
@@ -156,23 +167,26 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Full<Bytes>> 
         status = reply.status,
         latency_us = latency.as_micros() as u64,
         request_id = %rid,
-        key = %ctx.key_last4.as_deref().map_or_else(|| "-".to_owned(), |k| format!("…{k}")),
+        key_last4 = ctx.key_last4.as_deref().unwrap_or("-"),
         "request"
     );
     into_response(reply)
 }
 
 fn strict_check(app: &App, reply: &Reply, method: &str, path: &str, rid: &str) {
-    let headers: Vec<(String, String)> = reply.headers.clone();
     let op = reply.operation.map(|i| &app.contract.operations[i]);
+    let parsed;
     let body = match &reply.json {
-        Some(v) => Some(v.clone()),
+        Some(v) => Some(v),
         None if reply.body.is_empty() => None,
-        None => serde_json::from_slice(&reply.body).ok(),
+        None => {
+            parsed = serde_json::from_slice::<Value>(&reply.body).ok();
+            parsed.as_ref()
+        }
     };
-    let violations =
-        app.contract
-            .response_violations(op, reply.status, &headers[..], body.as_ref());
+    let violations = app
+        .contract
+        .response_violations(op, reply.status, &reply.headers, body);
     if !violations.is_empty() {
         let list: Vec<String> = violations.iter().map(ToString::to_string).collect();
         let description = format!("{method} {path} → {}: {}", reply.status, list.join("; "));
@@ -185,12 +199,7 @@ fn into_response(reply: Reply) -> Response<Full<Bytes>> {
     let mut response = Response::new(Full::new(reply.body));
     *response.status_mut() =
         StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let headers = response.headers_mut();
-    for (k, v) in reply.headers {
-        if let (Ok(name), Ok(value)) = (HeaderName::try_from(k), HeaderValue::try_from(v)) {
-            headers.append(name, value);
-        }
-    }
+    *response.headers_mut() = reply.headers;
     response
 }
 
@@ -231,12 +240,15 @@ async fn api(app: &App, req: Request<Incoming>, rid: &str, ctx: &mut Context) ->
     if let Some(missing) = op
         .required_scopes
         .iter()
-        .find(|needed| !session.scopes.iter().any(|s| s.as_str() == needed.as_str()))
+        .find(|needed| !session.scopes.contains_named(needed))
     {
         return fail(ApiError::insufficient_scope(missing, &op.id));
     }
     let now = app.world.now(wall_now());
-    let decision = lock(&session.tenant).take_token(&app.world.config, now);
+    let decision = match app.world.config.rate_limit {
+        Some(_) => lock(&session.tenant).take_token(&app.world.config, now),
+        None => None,
+    };
     ctx.rate = decision;
     if let Some(RateDecision::Limited {
         limit,
@@ -281,25 +293,30 @@ async fn api(app: &App, req: Request<Incoming>, rid: &str, ctx: &mut Context) ->
     }
 
     let result = evaluate(app, op, params, &parts.headers, &bytes, &session, now);
-    let reply = match &result {
-        Ok((status, Some(value))) => Reply::json(*status, value.clone(), Some(index)),
-        Ok((status, None)) => Reply {
-            status: *status,
-            headers: Vec::new(),
-            json: None,
-            body: Bytes::new(),
-            operation: Some(index),
-        },
-        Err(e) => fail(e.clone()),
+    let store = match &result {
+        Ok(_) => true,
+        Err(e) => e.is_stored_for_idempotency(),
+    };
+    let reply = match result {
+        Ok((status, Some(Body::Json(value)))) => Reply::json(status, value, Some(index)),
+        Ok((status, Some(Body::Bytes(bytes)))) => {
+            let mut r = Reply::empty(status, Some(index));
+            r.body = Bytes::from(bytes);
+            r.headers
+                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+            r
+        }
+        Ok((status, None)) => Reply::empty(status, Some(index)),
+        Err(e) => fail(e),
     };
     if let Some(key) = &idempotency_key {
-        let store = match &result {
-            Ok(_) => true,
-            Err(e) => e.is_stored_for_idempotency(),
-        };
         let stored = store.then(|| StoredResponse {
             status: reply.status,
-            headers: reply.headers.clone(),
+            headers: reply
+                .headers
+                .iter()
+                .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+                .collect(),
             body: reply.body.to_vec(),
         });
         lock(&session.tenant)
@@ -310,15 +327,18 @@ async fn api(app: &App, req: Request<Incoming>, rid: &str, ctx: &mut Context) ->
 }
 
 fn replay(stored: StoredResponse, index: usize) -> Reply {
-    let mut headers = stored.headers;
-    headers.push(("idempotency-replayed".into(), "true".into()));
-    Reply {
-        status: stored.status,
-        headers,
-        json: None,
-        body: Bytes::from(stored.body),
-        operation: Some(index),
+    let mut reply = Reply::empty(stored.status, Some(index));
+    for (k, v) in &stored.headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::try_from(k.as_str()),
+            HeaderValue::try_from(v.as_str()),
+        ) {
+            reply.headers.insert(name, value);
+        }
     }
+    put(&mut reply.headers, "idempotency-replayed", "true");
+    reply.body = Bytes::from(stored.body);
+    reply
 }
 
 /// Reads the body within the limit: a declared length over it is refused before
@@ -354,7 +374,7 @@ fn evaluate(
     bytes: &Bytes,
     session: &Session,
     now: Timestamp,
-) -> Result<(u16, Option<Value>), ApiError> {
+) -> Result<(u16, Option<Body>), ApiError> {
     let params = params.map_err(|violations| {
         let (path, other): (Vec<_>, Vec<_>) = violations.into_iter().partition(|v| {
             op.parameters
@@ -386,8 +406,15 @@ fn evaluate(
     match dispatch::action(&op.id, &params, body.as_ref()) {
         Some(action) => {
             let action = action?;
-            let mut tenant = lock(&session.tenant);
-            dispatch::perform(action, &mut tenant, &app.world.config, now).map(|v| (200, Some(v)))
+            let done = {
+                let mut tenant = lock(&session.tenant);
+                dispatch::perform(action, &mut tenant, &app.world.config, now)?
+                // The tenant's lock is released here, before rendering.
+            };
+            Ok((
+                200,
+                Some(Body::Bytes(dispatch::render(&done, &app.world.config, now))),
+            ))
         }
         None => generic(op),
     }
@@ -395,7 +422,7 @@ fn evaluate(
 
 /// The answer of an operation the simulator does not model: its first success
 /// response's example, else a value generated from its schema (which validates).
-fn generic(op: &Operation) -> Result<(u16, Option<Value>), ApiError> {
+fn generic(op: &Operation) -> Result<(u16, Option<Body>), ApiError> {
     let response = op
         .responses
         .iter()
@@ -417,7 +444,7 @@ fn generic(op: &Operation) -> Result<(u16, Option<Value>), ApiError> {
         .first()
         .map(|(_, v)| v.clone())
         .or_else(|| media.schema.as_ref().and_then(|s| s.sample()));
-    value.map(|v| (status, Some(v))).ok_or_else(|| ApiError {
+    value.map(|v| (status, Some(Body::Json(v)))).ok_or_else(|| ApiError {
         status: 500,
         kind: super::ErrorType::Api,
         code: "internal_error",

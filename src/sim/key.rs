@@ -160,6 +160,59 @@ impl FromStr for Scope {
     }
 }
 
+/// A set of scopes, as a bit set: copied, not allocated, on every request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+pub struct Scopes(u8);
+
+impl Scopes {
+    /// What an ordinary sandbox key holds.
+    pub fn default_sandbox() -> Self {
+        Scope::DEFAULT.into_iter().collect()
+    }
+
+    /// Whether the set holds `scope`.
+    pub fn contains(self, scope: Scope) -> bool {
+        self.0 & (1 << scope as u8) != 0
+    }
+
+    /// Whether the set holds the scope named `name` (`false` for unknown names).
+    pub fn contains_named(self, name: &str) -> bool {
+        name.parse::<Scope>().is_ok_and(|s| self.contains(s))
+    }
+
+    /// Adds `scope`.
+    pub fn insert(&mut self, scope: Scope) {
+        self.0 |= 1 << scope as u8;
+    }
+
+    /// The scopes held, in [`Scope::ALL`] order.
+    pub fn iter(self) -> impl Iterator<Item = Scope> {
+        Scope::ALL.into_iter().filter(move |s| self.contains(*s))
+    }
+}
+
+impl FromIterator<Scope> for Scopes {
+    fn from_iter<I: IntoIterator<Item = Scope>>(iter: I) -> Self {
+        let mut set = Scopes::default();
+        for s in iter {
+            set.insert(s);
+        }
+        set
+    }
+}
+
+impl Serialize for Scopes {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+impl<'de> Deserialize<'de> for Scopes {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(Vec::<Scope>::deserialize(d)?.into_iter().collect())
+    }
+}
+
 impl fmt::Display for Scope {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -200,5 +253,19 @@ mod tests {
             assert_eq!(s.as_str().parse::<Scope>(), Ok(s));
         }
         assert!("integrations:*".parse::<Scope>().is_err());
+    }
+
+    #[test]
+    fn scope_sets_hold_exactly_what_was_inserted() {
+        let set: Scopes = [Scope::IntegrationsRead, Scope::SyncRead]
+            .into_iter()
+            .collect();
+        assert!(set.contains(Scope::IntegrationsRead) && set.contains_named("sync:read"));
+        assert!(!set.contains(Scope::IntegrationsWrite) && !set.contains_named("bogus"));
+        assert_eq!(
+            set.iter().collect::<Vec<_>>(),
+            [Scope::IntegrationsRead, Scope::SyncRead]
+        );
+        assert!(!Scopes::default_sandbox().contains(Scope::IntegrationsWorker));
     }
 }

@@ -54,7 +54,7 @@ pub use integration::{
     Configuration, Integration, IntegrationStatus, JobKind, LookbackDays, PaymentMapping,
     SyncHealth, SyncIntervalMinutes, SyncJob,
 };
-pub use key::{ApiKey, Environment, KeyError, Scope};
+pub use key::{ApiKey, Environment, KeyError, Scope, Scopes};
 pub use merchant::{FIRST_SYNC_DELAY, MAX_CATCH_UP_RUNS, Merchant};
 pub use provider::{Behaviour, Credentials, Outage, Provider};
 pub use rate_limit::{Bucket, RateDecision, RateLimit};

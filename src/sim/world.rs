@@ -1,11 +1,11 @@
 //! The world: every tenant (one merchant per sandbox key), the keys fixtures declare,
 //! and the virtual clock they share.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
 use super::idempotency::IdempotencyStore;
-use super::key::{ApiKey, Environment, KeyError, Scope};
+use super::key::{ApiKey, Environment, KeyError, Scopes};
 use super::merchant::Merchant;
 use super::rate_limit::{Bucket, RateDecision};
 use super::time::{Clock, Timestamp};
@@ -15,7 +15,7 @@ use super::{SimConfig, lock, read, write};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyPolicy {
     /// The scopes it holds.
-    pub scopes: BTreeSet<Scope>,
+    pub scopes: Scopes,
     /// A revoked key is refused with 401.
     pub revoked: bool,
 }
@@ -23,7 +23,7 @@ pub struct KeyPolicy {
 impl Default for KeyPolicy {
     fn default() -> Self {
         Self {
-            scopes: Scope::DEFAULT.into_iter().collect(),
+            scopes: Scopes::default_sandbox(),
             revoked: false,
         }
     }
@@ -74,7 +74,7 @@ pub struct Session {
     /// The key.
     pub key: ApiKey,
     /// What it may do.
-    pub scopes: BTreeSet<Scope>,
+    pub scopes: Scopes,
     /// Its tenant. A `std::sync::Mutex`: it is held only while a command runs, never
     /// across an `.await`, so an async mutex would only add cost.
     pub tenant: Arc<Mutex<Tenant>>,
@@ -203,6 +203,7 @@ impl World {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::sim::Scope;
 
     fn world(strict: bool) -> World {
         World::new(
@@ -221,8 +222,8 @@ mod tests {
         let w = world(false);
         let s = w.authenticate(Some(KEY)).unwrap();
         assert_eq!(lock(&s.tenant).merchant.integrations().count(), 0);
-        assert!(s.scopes.contains(&Scope::IntegrationsWrite));
-        assert!(!s.scopes.contains(&Scope::IntegrationsWorker));
+        assert!(s.scopes.contains(Scope::IntegrationsWrite));
+        assert!(!s.scopes.contains(Scope::IntegrationsWorker));
     }
 
     #[test]

@@ -50,6 +50,9 @@ impl Schema {
 
     /// Every violation of the schema by `value`, each naming its field.
     pub fn violations(&self, value: &Value) -> Vec<Violation> {
+        if self.is_valid(value) {
+            return Vec::new();
+        }
         self.validator
             .iter_errors(value)
             .map(|e| describe(&e))
@@ -58,6 +61,10 @@ impl Schema {
 
     /// Every violation, with fields prefixed by `prefix` (a parameter's name).
     pub fn violations_at(&self, value: &Value, prefix: &str) -> Vec<Violation> {
+        if self.is_valid(value) {
+            // The common case, without collecting errors.
+            return Vec::new();
+        }
         let mut out = self.violations(value);
         for v in &mut out {
             v.field = join_field(prefix, &v.field);

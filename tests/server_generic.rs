@@ -1,0 +1,97 @@
+//! Operations of a larger spec that the simulator does not model are answered from
+//! their examples or from values generated from their schemas, after the usual
+//! request validation.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{KEY, Resp};
+use revkeen_mock::server::{App, Running, ServerConfig};
+use revkeen_mock::sim::{Clock, SimConfig, World};
+use revkeen_mock::spec::{Contract, load};
+use serde_json::json;
+
+/// The embedded spec plus two operations the simulator knows nothing of: one with an
+/// example, one with only a schema.
+fn larger_spec() -> Contract {
+    let mut doc = load::parse_text(load::EMBEDDED_SPEC, "embedded").unwrap();
+    doc["paths"]["/integrations/{provider}/sync-states"] = json!({
+        "parameters": [{"$ref": "#/components/parameters/Provider"}],
+        "get": {
+            "operationId": "listSyncStates",
+            "x-required-scopes": ["sync:read"],
+            "responses": {
+                "401": {"$ref": "#/components/responses/Unauthorized"},
+                "404": {"$ref": "#/components/responses/NotFound"},
+                "200": {"description": "ok", "content": {"application/json": {
+                "schema": {"type": "object", "additionalProperties": false, "required": ["success", "data"],
+                    "properties": {"success": {"type": "boolean"}, "data": {"type": "array", "items": {
+                        "type": "object", "required": ["resourceType"], "properties": {"resourceType": {"type": "string"}}}}}},
+                "example": {"success": true, "data": [{"resourceType": "invoices"}]}}}}}
+        }
+    });
+    doc["paths"]["/integrations/{provider}/payment-mappings"] = json!({
+        "parameters": [{"$ref": "#/components/parameters/Provider"}],
+        "put": {
+            "operationId": "updatePaymentMappings",
+            "requestBody": {"required": true, "content": {"application/json": {"schema": {
+                "type": "object", "required": ["mappings"], "additionalProperties": false,
+                "properties": {"mappings": {"type": "array", "items": {"type": "string"}}}}}}},
+            "responses": {
+                "400": {"$ref": "#/components/responses/BadRequest"},
+                "200": {"description": "ok", "content": {"application/json": {"schema": {
+                "type": "object", "required": ["success", "updatedAt"],
+                "properties": {"success": {"type": "boolean"}, "updatedAt": {"type": "string", "format": "date-time"}}}}}}}
+        }
+    });
+    Contract::load_str(&doc.to_string(), "larger.json")
+        .unwrap()
+        .into_servable()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn unmodelled_operations_answer_with_examples_or_generated_values() {
+    let app = App::new(
+        larger_spec(),
+        World::new(SimConfig::default(), Clock::default()),
+        ServerConfig {
+            strict: true,
+            ..ServerConfig::default()
+        },
+    );
+    let running = Running::start("127.0.0.1:0", app).await.unwrap();
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .pool_idle_timeout(Duration::from_secs(5))
+        .build_http();
+    let mock = common::Mock { running, client };
+
+    let r: Resp = mock.get("/v2/integrations/wodify/sync-states", KEY).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.json(),
+        json!({"success": true, "data": [{"resourceType": "invoices"}]})
+    );
+
+    let path = "/v2/integrations/wodify/payment-mappings";
+    let r = mock
+        .call("PUT", path, KEY, Some(json!({"mappings": ["a"]})))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    assert_eq!(r.json()["success"], true);
+    assert!(r.json()["updatedAt"].is_string());
+
+    let e = mock
+        .call("PUT", path, KEY, Some(json!({"mappings": [1]})))
+        .await
+        .expect_error(400, "validation_error");
+    assert_eq!(e["param"], "mappings.0");
+    mock.get("/v2/integrations/nope/sync-states", KEY)
+        .await
+        .expect_error(404, "resource_not_found");
+    mock.send("GET", "/v2/integrations/wodify/sync-states", &[], None)
+        .await
+        .expect_error(401, "missing_api_key");
+    mock.assert_conformant();
+}
