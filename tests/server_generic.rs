@@ -7,6 +7,7 @@ mod common;
 use std::time::Duration;
 
 use common::{KEY, Resp};
+use revkeen_mock::control::{AdminAccess, Control};
 use revkeen_mock::server::{App, Running, ServerConfig};
 use revkeen_mock::sim::{Clock, SimConfig, World};
 use revkeen_mock::spec::{Contract, load};
@@ -60,6 +61,7 @@ async fn unmodelled_operations_answer_with_examples_or_generated_values() {
             strict: true,
             ..ServerConfig::default()
         },
+        Control::new(AdminAccess::Open, 7),
     );
     let running = Running::start("127.0.0.1:0", app).await.unwrap();
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())

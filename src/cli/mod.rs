@@ -70,12 +70,26 @@ pub struct ServeArgs {
     /// OpenAPI 3.0 spec to serve instead of the embedded one.
     #[arg(long, env = "REVKEEN_MOCK_SPEC", value_name = "PATH")]
     pub spec: Option<PathBuf>,
-    /// Starting world: a fixture name from fixtures/ or a path to a fixture file.
-    #[arg(long, env = "REVKEEN_MOCK_FIXTURE", value_name = "NAME|PATH")]
-    pub fixture: Option<String>,
-    /// File that keeps the state across restarts.
+    /// Starting world: default, breaker-open, degraded, partners, auth-cases, or a fixture file.
+    #[arg(
+        long,
+        env = "REVKEEN_MOCK_FIXTURE",
+        value_name = "NAME|PATH",
+        default_value = "default"
+    )]
+    pub fixture: String,
+    /// File that keeps the state across restarts (written atomically).
     #[arg(long, env = "REVKEEN_MOCK_STATE_FILE", value_name = "PATH")]
     pub state_file: Option<PathBuf>,
+    /// Ignore an existing state file and start from the fixture.
+    #[arg(long, env = "REVKEEN_MOCK_RESET_STATE")]
+    pub reset_state: bool,
+    /// Turn the admin API (/__mock) off.
+    #[arg(long, env = "REVKEEN_MOCK_NO_ADMIN")]
+    pub no_admin: bool,
+    /// Token the admin API requires (Authorization: Bearer ...); needed off loopback.
+    #[arg(long, env = "REVKEEN_MOCK_ADMIN_TOKEN", value_name = "TOKEN")]
+    pub admin_token: Option<String>,
     /// Log format.
     #[arg(long, env = "REVKEEN_MOCK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

@@ -1,14 +1,18 @@
 //! `revkeen-mock serve`: build the world from the flags and serve until a signal.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, SystemTime};
 
+use crate::control::{AdminAccess, Control, fixture, persist};
 use crate::server::{App, ServerConfig, log, serve};
-use crate::sim::{BreakerConfig, Clock, RateLimit, SimConfig, World};
+use crate::sim::{BreakerConfig, Clock, RateLimit, SimConfig, Timestamp, World, lock};
 use crate::spec::Contract;
 
 use super::{LogFormat, ServeArgs};
 
-/// Builds the application state the flags describe.
+/// Builds the application state the flags describe: the contract, the world (from the
+/// state file when there is one, else from the fixture) and the control plane.
 pub fn build_app(args: &ServeArgs) -> Result<App, String> {
     let contract = match &args.spec {
         Some(path) => Contract::load_file(path).and_then(|c| c.into_servable()),
@@ -21,9 +25,6 @@ pub fn build_app(args: &ServeArgs) -> Result<App, String> {
         "off" | "" => None,
         other => Some(other.parse::<RateLimit>()?),
     };
-    if args.fixture.is_some() || args.state_file.is_some() {
-        return Err("--fixture and --state-file need the control plane, which this version does not have yet".into());
-    }
     let config = SimConfig {
         breaker: BreakerConfig {
             threshold: args.breaker_threshold,
@@ -35,14 +36,78 @@ pub fn build_app(args: &ServeArgs) -> Result<App, String> {
         seed: args.seed,
         ..SimConfig::default()
     };
+    let access = admin_access(args)?;
+    let world = World::new(config, Clock::default());
+    let fixture = fixture::find(&args.fixture)?;
+    fixture.validate(&world.config)?;
+    let saved = match (&args.state_file, args.reset_state) {
+        (Some(path), false) => persist::load(path)?,
+        _ => None,
+    };
+    let wall = Timestamp::from_system(SystemTime::now());
+    match saved {
+        Some(state) => world.restore(state)?,
+        None => fixture.apply(&world, world.now(wall))?,
+    }
+    let mut control = Control::new(access, args.seed);
+    *lock(&control.fixture) = Some(fixture);
+    control.state_file = args.state_file.clone();
     Ok(App::new(
         contract,
-        World::new(config, Clock::default()),
+        world,
         ServerConfig {
             strict: args.strict,
             body_limit: args.body_limit,
         },
+        control,
     ))
+}
+
+/// The admin API is open on loopback, needs a token elsewhere, and can be turned off.
+fn admin_access(args: &ServeArgs) -> Result<AdminAccess, String> {
+    if args.no_admin {
+        return Ok(AdminAccess::Off);
+    }
+    if let Some(token) = &args.admin_token {
+        if token.is_empty() {
+            return Err("--admin-token must not be empty".into());
+        }
+        return Ok(AdminAccess::Token(token.clone()));
+    }
+    let loopback = args
+        .addr
+        .parse::<std::net::SocketAddr>()
+        .map(|a| a.ip().is_loopback())
+        .unwrap_or_else(|_| args.addr.starts_with("localhost:"));
+    if loopback {
+        Ok(AdminAccess::Open)
+    } else {
+        Err(format!(
+            "the admin API on {} would be open to the network: pass --admin-token TOKEN, or --no-admin",
+            args.addr
+        ))
+    }
+}
+
+/// Saves the state file shortly after changes (checked twice a second).
+async fn write_state_periodically(app: Arc<App>) {
+    let Some(path) = app.control.state_file.clone() else {
+        return;
+    };
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if app.control.dirty.swap(false, Ordering::Relaxed) {
+            save_state(&app, &path);
+        }
+    }
+}
+
+fn save_state(app: &App, path: &std::path::Path) {
+    let wall = Timestamp::from_system(SystemTime::now());
+    app.world.advance_all(app.world.now(wall));
+    if let Err(e) = persist::save(path, &app.world.snapshot(None)) {
+        tracing::error!(error = %e, file = %path.display(), "cannot write the state file");
+    }
 }
 
 /// Serves until SIGINT or SIGTERM; returns a message for the user on failure.
@@ -73,7 +138,13 @@ pub fn run_serve(args: &ServeArgs) -> Result<(), String> {
             app.contract.operations.len()
         );
         logs.flush();
-        serve(listener, Arc::new(app), shutdown_signal()).await;
+        let app = Arc::new(app);
+        let writer = tokio::spawn(write_state_periodically(Arc::clone(&app)));
+        serve(listener, Arc::clone(&app), shutdown_signal()).await;
+        writer.abort();
+        if let Some(path) = &app.control.state_file {
+            save_state(&app, path);
+        }
         tracing::info!("stopped");
         Ok(())
     });

@@ -208,6 +208,58 @@ impl ApiError {
         )
     }
 
+    /// A resource of the admin API that does not exist.
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(
+            404,
+            ErrorType::InvalidRequest,
+            "resource_not_found",
+            message,
+        )
+    }
+
+    /// The admin API without its token.
+    pub fn admin_token_required() -> Self {
+        Self::new(
+            401,
+            ErrorType::Authentication,
+            "admin_token_required",
+            "The admin API needs the token given to --admin-token, sent as Authorization: Bearer <token>.",
+        )
+    }
+
+    /// An injected fault's error.
+    pub fn injected(status: u16) -> Self {
+        let code = match status {
+            502 => "bad_gateway",
+            503 => "service_unavailable",
+            504 => "gateway_timeout",
+            _ => "internal_error",
+        };
+        Self::new(
+            status,
+            ErrorType::Api,
+            code,
+            format!(
+                "Injected fault: the mock was told to answer {status} (see /__mock/faults). Retry with backoff."
+            ),
+        )
+    }
+
+    /// An injected 429.
+    pub fn injected_rate_limit(retry_after: u64) -> Self {
+        let mut e = Self::new(
+            429,
+            ErrorType::RateLimit,
+            "rate_limit_exceeded",
+            format!(
+                "Rate limit exceeded (injected fault, see /__mock/faults): retry after {retry_after} seconds."
+            ),
+        );
+        e.headers.push(("retry-after", retry_after.to_string()));
+        e
+    }
+
     /// Whether a first run that ended in this error may be replayed for its key.
     pub fn is_stored_for_idempotency(&self) -> bool {
         self.status < 500

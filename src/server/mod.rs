@@ -9,7 +9,6 @@ pub mod log;
 mod pipeline;
 mod render;
 
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,7 +21,9 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
 pub use error::{ApiError, ErrorType};
+pub use pipeline::Dropped;
 
+use crate::control::Control;
 use crate::sim::{World, lock};
 use crate::spec::Contract;
 
@@ -58,6 +59,8 @@ pub struct App {
     pub world: World,
     /// HTTP settings.
     pub config: ServerConfig,
+    /// The control plane: admin API, fixtures, faults, journal, persistence.
+    pub control: Control,
     /// When the server started (for the admin API's uptime).
     pub started: Instant,
     /// Responses strict mode found in breach of the spec.
@@ -71,11 +74,12 @@ impl App {
     pub const KEPT_VIOLATIONS: usize = 100;
 
     /// A new application state.
-    pub fn new(contract: Contract, world: World, config: ServerConfig) -> Self {
+    pub fn new(contract: Contract, world: World, config: ServerConfig, control: Control) -> Self {
         Self {
             contract,
             world,
             config,
+            control,
             started: Instant::now(),
             strict_violations: AtomicU64::new(0),
             violation_log: std::sync::Mutex::new(Vec::new()),
@@ -126,7 +130,9 @@ pub async fn serve(
                 let app = Arc::clone(&app);
                 let service = service_fn(move |req| {
                     let app = Arc::clone(&app);
-                    async move { Ok::<_, Infallible>(pipeline::handle(&app, req).await) }
+                    // An injected `drop_connection` fault is the only error: hyper then
+                    // closes the connection without an answer.
+                    async move { pipeline::handle(&app, req).await }
                 });
                 let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
                 let conn = graceful.watch(conn);

@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use super::error::ApiError;
 use super::{API_VERSION, App, cors, dispatch};
+use crate::control::{admin, faults, journal};
 use crate::sim::{Begin, RateDecision, Session, StoredResponse, Timestamp, lock};
 use crate::spec::{HeaderLookup, Method, Operation, ParamLocation, RouteMatch, StatusKey};
 
@@ -78,12 +79,27 @@ fn put(headers: &mut HeaderMap, name: &'static str, value: &str) {
     }
 }
 
-/// What the log line of a request reports beyond method, path and status.
+/// What the log line and the journal report beyond method, path and status.
 #[derive(Default)]
 struct Context {
+    key: Option<String>,
     key_last4: Option<String>,
     rate: Option<RateDecision>,
+    /// An injected fault asked for the connection to be dropped.
+    drop: bool,
 }
+
+/// The connection is dropped without an answer (an injected fault).
+#[derive(Debug)]
+pub struct Dropped;
+
+impl std::fmt::Display for Dropped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped by an injected fault")
+    }
+}
+
+impl std::error::Error for Dropped {}
 
 fn wall_now() -> Timestamp {
     Timestamp::from_system(SystemTime::now())
@@ -105,8 +121,9 @@ fn request_id(headers: &HeaderMap) -> String {
         )
 }
 
-/// Answers one request. Never fails: every problem becomes an answer in the envelope.
-pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Full<Bytes>> {
+/// Answers one request. Every problem becomes an answer in the envelope; the only
+/// error is an injected `drop_connection` fault.
+pub async fn handle(app: &App, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Dropped> {
     let started = Instant::now();
     let rid = request_id(req.headers());
     let method_text = req.method().as_str().to_owned();
@@ -114,9 +131,13 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Full<Bytes>> 
     let origin = req.headers().header("origin").map(str::to_owned);
     let mut ctx = Context::default();
 
+    let query = req.uri().query().map(str::to_owned);
     let preflight = req.method() == hyper::Method::OPTIONS
         && req.headers().contains_key("access-control-request-method");
-    let mut reply = if preflight {
+    let admin = !preflight && admin::is_admin_path(&app.control, &path);
+    let mut reply = if admin {
+        admin_request(app, req, &rid).await
+    } else if preflight {
         let requested = req.headers().header("access-control-request-headers");
         let mut r = Reply::empty(204, None);
         for (k, v) in cors::preflight_headers(origin.as_deref().unwrap_or("*"), requested) {
@@ -156,11 +177,32 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Full<Bytes>> 
         }
     }
 
-    if app.config.strict && !preflight {
-        strict_check(app, &reply, &method_text, &path, &rid);
+    if app.config.strict && !preflight && !ctx.drop {
+        strict_check(app, &reply, admin, &method_text, &path, &rid);
     }
 
     let latency = started.elapsed();
+    if !admin && !preflight {
+        if method_text != "GET" && reply.status < 500 {
+            app.control
+                .dirty
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+        lock(&app.control.journal).record(journal::Entry {
+            id: 0,
+            at: app.world.now(wall_now()),
+            method: method_text.clone(),
+            path: path.clone(),
+            query,
+            status: if ctx.drop { 0 } else { reply.status },
+            key: ctx.key.take(),
+            request_id: rid.clone(),
+            operation_id: reply
+                .operation
+                .map(|i| app.contract.operations[i].id.clone()),
+            latency_micros: latency.as_micros() as u64,
+        });
+    }
     tracing::info!(
         method = %method_text,
         path = %path,
@@ -170,11 +212,47 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Response<Full<Bytes>> 
         key_last4 = ctx.key_last4.as_deref().unwrap_or("-"),
         "request"
     );
-    into_response(reply)
+    if ctx.drop {
+        return Err(Dropped);
+    }
+    Ok(into_response(reply))
 }
 
-fn strict_check(app: &App, reply: &Reply, method: &str, path: &str, rid: &str) {
-    let op = reply.operation.map(|i| &app.contract.operations[i]);
+/// A `/__mock` request: read, answered by the control plane, rendered in the envelope.
+async fn admin_request(app: &App, req: Request<Incoming>, rid: &str) -> Reply {
+    let (parts, body) = req.into_parts();
+    let bytes = match read_body(body, &parts.headers, app.config.body_limit).await {
+        Ok(b) => b,
+        Err(e) => return Reply::error(&e, rid, None),
+    };
+    let request = admin::AdminRequest {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query(),
+        authorization: parts.headers.header("authorization"),
+        body: &bytes,
+    };
+    let answer = admin::handle(
+        &app.control,
+        &app.world,
+        &request,
+        wall_now(),
+        &app.contract.title,
+        app.started.elapsed(),
+    );
+    match answer.result {
+        Ok(value) => Reply::json(200, value, answer.operation),
+        Err(e) => Reply::error(&e, rid, answer.operation),
+    }
+}
+
+fn strict_check(app: &App, reply: &Reply, admin: bool, method: &str, path: &str, rid: &str) {
+    let contract = if admin {
+        &app.control.contract
+    } else {
+        &app.contract
+    };
+    let op = reply.operation.map(|i| &contract.operations[i]);
     let parsed;
     let body = match &reply.json {
         Some(v) => Some(v),
@@ -184,9 +262,7 @@ fn strict_check(app: &App, reply: &Reply, method: &str, path: &str, rid: &str) {
             parsed.as_ref()
         }
     };
-    let violations = app
-        .contract
-        .response_violations(op, reply.status, &reply.headers, body);
+    let violations = contract.response_violations(op, reply.status, &reply.headers, body);
     if !violations.is_empty() {
         let list: Vec<String> = violations.iter().map(ToString::to_string).collect();
         let description = format!("{method} {path} → {}: {}", reply.status, list.join("; "));
@@ -232,11 +308,15 @@ async fn api(app: &App, req: Request<Incoming>, rid: &str, ctx: &mut Context) ->
     let op = &app.contract.operations[index];
     let fail = |e: ApiError| Reply::error(&e, rid, Some(index));
 
+    if let Some(reply) = inject_faults(app, op, index, &path_params, &req, rid, ctx).await {
+        return reply;
+    }
     let session = match app.world.authenticate(req.headers().header("x-api-key")) {
         Ok(s) => s,
         Err(e) => return fail(e.into()),
     };
     ctx.key_last4 = Some(session.key.last4().to_owned());
+    ctx.key = Some(session.key.as_str().to_owned());
     if let Some(missing) = op
         .required_scopes
         .iter()
@@ -324,6 +404,55 @@ async fn api(app: &App, req: Request<Incoming>, rid: &str, ctx: &mut Context) ->
             .finish(&scope, key, stored);
     }
     reply
+}
+
+/// Applies the fault rules matching this request: delays are waited out; an error,
+/// a 429 or a dropped connection replaces the answer.
+async fn inject_faults(
+    app: &App,
+    op: &Operation,
+    index: usize,
+    path_params: &[(String, String)],
+    req: &Request<Incoming>,
+    rid: &str,
+    ctx: &mut Context,
+) -> Option<Reply> {
+    let effects = {
+        let mut book = lock(&app.control.faults);
+        if book.rules().is_empty() {
+            return None;
+        }
+        let provider = path_params
+            .iter()
+            .find(|(n, _)| n == "provider")
+            .and_then(|(_, v)| v.parse().ok());
+        book.effects(&faults::RequestFacts {
+            method: op.method.as_str(),
+            template: &op.path,
+            provider,
+            key: req.headers().header("x-api-key"),
+        })
+    };
+    for effect in effects {
+        match effect {
+            faults::Effect::Delay(d) => tokio::time::sleep(d).await,
+            faults::Effect::Error(status) => {
+                return Some(Reply::error(&ApiError::injected(status), rid, Some(index)));
+            }
+            faults::Effect::RateLimit(secs) => {
+                return Some(Reply::error(
+                    &ApiError::injected_rate_limit(secs),
+                    rid,
+                    Some(index),
+                ));
+            }
+            faults::Effect::Drop => {
+                ctx.drop = true;
+                return Some(Reply::empty(0, Some(index)));
+            }
+        }
+    }
+    None
 }
 
 fn replay(stored: StoredResponse, index: usize) -> Reply {

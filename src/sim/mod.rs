@@ -59,7 +59,7 @@ pub use merchant::{FIRST_SYNC_DELAY, MAX_CATCH_UP_RUNS, Merchant};
 pub use provider::{Behaviour, Credentials, Outage, Provider};
 pub use rate_limit::{Bucket, RateDecision, RateLimit};
 pub use time::{Clock, Timestamp};
-pub use world::{AuthError, KeyPolicy, Session, Tenant, World};
+pub use world::{AuthError, DeclaredKey, KeyPolicy, Session, Tenant, World, WorldState};
 
 /// Settings of the simulation, fixed at start-up.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -49,6 +49,37 @@ impl Tenant {
     }
 }
 
+/// A declared key, as kept in a snapshot.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DeclaredKey {
+    /// The key.
+    pub key: ApiKey,
+    /// Its scopes.
+    pub scopes: Scopes,
+    /// Whether it is revoked.
+    #[serde(default)]
+    pub revoked: bool,
+}
+
+/// Everything that defines a world's state, in the state file's and the admin API's
+/// format. Idempotency keys and rate-limit buckets are not kept: they are transient.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct WorldState {
+    /// The format's version (1).
+    pub version: u32,
+    /// The clock.
+    pub clock: Clock,
+    /// Keys declared by fixtures.
+    pub keys: Vec<DeclaredKey>,
+    /// Merchants by key.
+    pub merchants: std::collections::BTreeMap<ApiKey, Merchant>,
+}
+
+impl WorldState {
+    /// The current format version.
+    pub const VERSION: u32 = 1;
+}
+
 /// Why a request's key was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
@@ -180,15 +211,82 @@ impl World {
         }
     }
 
+    /// A snapshot of every tenant (or only `only`), with the clock and declared keys.
+    pub fn snapshot(&self, only: Option<&ApiKey>) -> WorldState {
+        let mut keys: Vec<DeclaredKey> = read(&self.keys)
+            .iter()
+            .filter(|(k, _)| only.is_none_or(|o| o == *k))
+            .map(|(k, p)| DeclaredKey {
+                key: k.clone(),
+                scopes: p.scopes,
+                revoked: p.revoked,
+            })
+            .collect();
+        keys.sort_by(|a, b| a.key.cmp(&b.key));
+        let tenants: Vec<(ApiKey, Arc<Mutex<Tenant>>)> = read(&self.tenants)
+            .iter()
+            .filter(|(k, _)| only.is_none_or(|o| o == *k))
+            .map(|(k, t)| (k.clone(), Arc::clone(t)))
+            .collect();
+        let merchants = tenants
+            .into_iter()
+            .map(|(k, t)| (k, lock(&t).merchant.clone()))
+            .collect();
+        WorldState {
+            version: WorldState::VERSION,
+            clock: self.clock(),
+            keys,
+            merchants,
+        }
+    }
+
+    /// Replaces the whole state with a snapshot.
+    pub fn restore(&self, state: WorldState) -> Result<(), String> {
+        if state.version != WorldState::VERSION {
+            return Err(format!(
+                "state format version {} is not supported (expected {})",
+                state.version,
+                WorldState::VERSION
+            ));
+        }
+        *write(&self.clock) = state.clock;
+        let mut keys = write(&self.keys);
+        keys.clear();
+        for k in state.keys {
+            keys.insert(
+                k.key,
+                KeyPolicy {
+                    scopes: k.scopes,
+                    revoked: k.revoked,
+                },
+            );
+        }
+        drop(keys);
+        let mut tenants = write(&self.tenants);
+        tenants.clear();
+        for (key, merchant) in state.merchants {
+            tenants.insert(
+                key,
+                Arc::new(Mutex::new(Tenant {
+                    merchant,
+                    idempotency: IdempotencyStore::default(),
+                    bucket: None,
+                })),
+            );
+        }
+        Ok(())
+    }
+
     /// Forgets every tenant and declared key.
     pub fn clear(&self) {
         write(&self.tenants).clear();
         write(&self.keys).clear();
     }
 
-    /// Forgets one tenant.
+    /// Forgets one tenant and its declared key.
     pub fn remove_tenant(&self, key: &ApiKey) {
         write(&self.tenants).remove(key);
+        write(&self.keys).remove(key);
     }
 
     /// The seed of a tenant's id generator: a function of the world's seed and the key
@@ -254,6 +352,26 @@ mod tests {
         assert_eq!(w.authenticate(Some(KEY)).unwrap_err(), AuthError::Revoked);
         w.declare_key(key, KeyPolicy::default());
         assert!(w.authenticate(Some(KEY)).is_ok());
+    }
+
+    #[test]
+    fn a_snapshot_restores_to_an_identical_world() {
+        let w = world(false);
+        let key = ApiKey::parse(KEY).unwrap();
+        w.declare_key(
+            key.clone(),
+            KeyPolicy {
+                revoked: true,
+                ..KeyPolicy::default()
+            },
+        );
+        w.tenant_or_create(&ApiKey::parse("rk_sandbox_partner_two_000002").unwrap());
+        let snap = w.snapshot(None);
+        let json = serde_json::to_string(&snap).unwrap();
+        let other = world(false);
+        other.restore(serde_json::from_str(&json).unwrap()).unwrap();
+        assert_eq!(other.snapshot(None), snap);
+        assert_eq!(w.snapshot(Some(&key)).keys.len(), 1);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use revkeen_mock::control::{AdminAccess, Control};
 use revkeen_mock::server::{App, Running, ServerConfig};
 use revkeen_mock::sim::{Clock, SimConfig, Timestamp, World};
 use revkeen_mock::spec::Contract;
@@ -76,6 +77,7 @@ impl Mock {
                 strict: true,
                 ..ServerConfig::default()
             },
+            Control::new(AdminAccess::Open, 7),
         );
         let running = Running::start("127.0.0.1:0", app).await.expect("bind");
         let client = Client::builder(TokioExecutor::new())

@@ -1,0 +1,346 @@
+//! The admin API's operations. The HTTP layer hands each `/__mock` request here,
+//! already routed by the admin contract; every change goes through the simulator.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use subtle::ConstantTimeEq;
+
+use super::faults::{FaultAction, FaultBook, RuleInput};
+use super::journal::Matcher;
+use super::{AdminAccess, Control, fixture};
+use crate::server::ApiError;
+use crate::sim::{ApiKey, Outage, Timestamp, World, WorldState, lock};
+use crate::spec::{Method, ParsedParams, RouteMatch, Violation};
+
+/// An admin request, as the HTTP layer read it.
+pub struct AdminRequest<'a> {
+    /// The method.
+    pub method: &'a str,
+    /// The path (starting with `/__mock`).
+    pub path: &'a str,
+    /// The raw query.
+    pub query: Option<&'a str>,
+    /// The `Authorization` header.
+    pub authorization: Option<&'a str>,
+    /// The body.
+    pub body: &'a [u8],
+}
+
+/// The answer: status and JSON body, or an error; with the admin operation answered.
+pub struct AdminAnswer {
+    /// The admin operation's index in the admin contract, when routed.
+    pub operation: Option<usize>,
+    /// The result.
+    pub result: Result<Value, ApiError>,
+}
+
+/// Whether a path belongs to the admin API.
+pub fn is_admin_path(control: &Control, path: &str) -> bool {
+    control.access != AdminAccess::Off
+        && path
+            .strip_prefix(control.contract.base_path.as_str())
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+}
+
+fn bad(message: impl Into<String>) -> ApiError {
+    ApiError::validation(vec![Violation {
+        field: String::new(),
+        message: message.into(),
+    }])
+}
+
+fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes)
+        .map_err(|e| bad(format!("the body does not fit this operation: {e}")))
+}
+
+fn done(message: impl Into<String>) -> Result<Value, ApiError> {
+    Ok(json!({ "success": true, "message": message.into() }))
+}
+
+/// Answers one admin request at simulated time `now` (wall time `wall`).
+pub fn handle(
+    control: &Control,
+    world: &World,
+    req: &AdminRequest<'_>,
+    wall: Timestamp,
+    spec_title: &str,
+    uptime: Duration,
+) -> AdminAnswer {
+    let route = match req.method.parse::<Method>() {
+        Ok(m) => control.contract.resolve(m, req.path),
+        Err(()) => RouteMatch::NotFound,
+    };
+    let (index, path_params) = match route {
+        RouteMatch::Found { operation, params } => (operation, params),
+        RouteMatch::MethodNotAllowed { allow } => {
+            let allow: Vec<&str> = allow.iter().map(|m| m.as_str()).collect();
+            return AdminAnswer {
+                operation: None,
+                result: Err(ApiError::method_not_allowed(req.method, &allow.join(", "))),
+            };
+        }
+        RouteMatch::NotFound => {
+            return AdminAnswer {
+                operation: None,
+                result: Err(ApiError::route_not_found(req.method, req.path)),
+            };
+        }
+    };
+    let answer = |result| AdminAnswer {
+        operation: Some(index),
+        result,
+    };
+    if let AdminAccess::Token(token) = &control.access {
+        let sent = req
+            .authorization
+            .and_then(|a| a.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if !bool::from(sent.as_bytes().ct_eq(token.as_bytes())) {
+            return answer(Err(ApiError::admin_token_required()));
+        }
+    }
+    let op = &control.contract.operations[index];
+    let params = match op.parse_params(&path_params, req.query, &[][..]) {
+        Ok(p) => p,
+        Err(v) => return answer(Err(ApiError::validation(v))),
+    };
+    if op.accepts_body() {
+        let value: Option<Value> = if req.body.is_empty() {
+            None
+        } else {
+            match serde_json::from_slice(req.body) {
+                Ok(v) => Some(v),
+                Err(e) => return answer(Err(ApiError::invalid_json(&e.to_string()))),
+            }
+        };
+        let violations = op.body_violations(value.as_ref());
+        if !violations.is_empty() {
+            return answer(Err(ApiError::validation(violations)));
+        }
+    }
+    let now = world.now(wall);
+    let result = run(
+        &op.id, control, world, req, &params, now, wall, spec_title, uptime,
+    );
+    if result.is_ok() && op.method != Method::Get {
+        control.dirty.store(true, Ordering::Relaxed);
+    }
+    answer(result)
+}
+
+fn key_param(params: &ParsedParams) -> Result<Option<ApiKey>, ApiError> {
+    params
+        .get("key")
+        .and_then(Value::as_str)
+        .map(|k| ApiKey::parse(k).map_err(|e| bad(format!("key: {e}"))))
+        .transpose()
+}
+
+fn clock_view(world: &World, wall: Timestamp) -> Value {
+    json!({ "now": world.now(wall).to_string(), "frozen": world.clock().is_frozen() })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run(
+    operation_id: &str,
+    control: &Control,
+    world: &World,
+    req: &AdminRequest<'_>,
+    params: &ParsedParams,
+    now: Timestamp,
+    wall: Timestamp,
+    spec_title: &str,
+    uptime: Duration,
+) -> Result<Value, ApiError> {
+    match operation_id {
+        "adminHealth" => Ok(json!({
+            "status": "ok",
+            "version": env!("CARGO_PKG_VERSION"),
+            "uptimeSeconds": uptime.as_secs(),
+            "specTitle": spec_title,
+            "tenants": world.tenant_keys().len(),
+            "fixture": lock(&control.fixture).as_ref().map(|f| f.source.clone()),
+            "now": now.to_string(),
+        })),
+        "adminReset" => {
+            let fixture = lock(&control.fixture).clone();
+            match key_param(params)? {
+                Some(key) => {
+                    world.remove_tenant(&key);
+                    if let Some(f) = &fixture {
+                        f.apply_key(&key, world, now).map_err(bad)?;
+                    }
+                    done(format!("tenant {} reset", key.last4()))
+                }
+                None => {
+                    world.clear();
+                    if let Some(f) = &fixture {
+                        f.apply(world, now).map_err(bad)?;
+                    }
+                    done("every tenant reset")
+                }
+            }
+        }
+        "adminLoadFixture" => {
+            let name = params.get("name").and_then(Value::as_str).unwrap_or("");
+            let f = fixture::find(name).map_err(|e| {
+                if e.starts_with("no fixture") {
+                    ApiError::not_found(e)
+                } else {
+                    bad(e)
+                }
+            })?;
+            f.validate(&world.config).map_err(bad)?;
+            world.clear();
+            f.apply(world, now).map_err(bad)?;
+            let source = f.source.clone();
+            *lock(&control.fixture) = Some(f);
+            done(format!("fixture {source} loaded"))
+        }
+        "adminGetState" => {
+            let key = key_param(params)?;
+            serde_json::to_value(world.snapshot(key.as_ref())).map_err(|e| bad(e.to_string()))
+        }
+        "adminPutState" => {
+            let state: WorldState = body(req.body)?;
+            world.restore(state).map_err(bad)?;
+            done("state restored")
+        }
+        "adminGetClock" => Ok(clock_view(world, wall)),
+        "adminSetClock" => {
+            #[derive(serde::Deserialize)]
+            struct SetClock {
+                now: String,
+            }
+            let to = Timestamp::parse_rfc3339(&body::<SetClock>(req.body)?.now).map_err(bad)?;
+            world.with_clock(|c| c.set(to, wall));
+            world.advance_all(world.now(wall));
+            Ok(clock_view(world, wall))
+        }
+        "adminAdvanceClock" => {
+            #[derive(serde::Deserialize)]
+            struct Advance {
+                seconds: u64,
+            }
+            let seconds = body::<Advance>(req.body)?.seconds;
+            world.with_clock(|c| c.advance(Duration::from_secs(seconds)));
+            world.advance_all(world.now(wall));
+            Ok(clock_view(world, wall))
+        }
+        "adminFreezeClock" => {
+            world.with_clock(|c| c.freeze(wall));
+            Ok(clock_view(world, wall))
+        }
+        "adminResumeClock" => {
+            world.with_clock(|c| c.resume(wall));
+            Ok(clock_view(world, wall))
+        }
+        "adminListFaults" => Ok(json!({ "rules": lock(&control.faults).rules() })),
+        "adminAddFaults" => {
+            #[derive(serde::Deserialize)]
+            struct AddFaults {
+                rules: Vec<RuleInput>,
+            }
+            let rules = body::<AddFaults>(req.body)?.rules;
+            for r in &rules {
+                FaultBook::validate(r).map_err(bad)?;
+                if matches!(r.action, FaultAction::ProviderOutage { .. })
+                    && r.matcher.provider.is_none()
+                {
+                    return Err(bad("a provider_outage rule needs match.provider"));
+                }
+            }
+            let mut book = lock(&control.faults);
+            for r in rules {
+                match r.action {
+                    FaultAction::ProviderOutage { syncs, seconds } => {
+                        let outage = match (syncs, seconds) {
+                            (Some(n), _) => Outage::NextSyncs { remaining: n },
+                            (None, s) => Outage::Until {
+                                until: now.plus(Duration::from_secs(s.unwrap_or(0))),
+                            },
+                        };
+                        inject_outage(world, &r, outage)?;
+                    }
+                    _ => {
+                        book.add(r);
+                    }
+                }
+            }
+            Ok(json!({ "rules": book.rules() }))
+        }
+        "adminClearFaults" => {
+            lock(&control.faults).clear();
+            for key in world.tenant_keys() {
+                if let Some(t) = world.tenant(&key) {
+                    lock(&t).merchant.clear_outages();
+                }
+            }
+            done("every fault rule and provider outage cleared")
+        }
+        "adminDeleteFault" => {
+            let id = params.get("id").and_then(Value::as_str).unwrap_or("");
+            if lock(&control.faults).remove(id) {
+                done(format!("{id} deleted"))
+            } else {
+                Err(ApiError::not_found(format!(
+                    "no fault rule '{id}' (GET /__mock/faults lists them)"
+                )))
+            }
+        }
+        "adminListRequests" => {
+            let m = Matcher {
+                key: params.get("key").and_then(Value::as_str).map(str::to_owned),
+                path: params
+                    .get("path")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                status: params
+                    .get("status")
+                    .and_then(Value::as_u64)
+                    .map(|s| s as u16),
+                since: params
+                    .get("since")
+                    .and_then(Value::as_str)
+                    .map(Timestamp::parse_rfc3339)
+                    .transpose()
+                    .map_err(bad)?,
+                method: None,
+            };
+            let limit = params.get("limit").and_then(Value::as_u64).unwrap_or(1000) as usize;
+            Ok(json!({ "data": lock(&control.journal).query(&m, limit) }))
+        }
+        "adminClearRequests" => {
+            lock(&control.journal).clear();
+            done("journal cleared")
+        }
+        "adminCountRequests" => {
+            let m: Matcher = body(req.body)?;
+            Ok(json!({ "count": lock(&control.journal).count(&m) }))
+        }
+        other => Err(ApiError::route_not_found(
+            req.method,
+            &format!("{} ({other})", req.path),
+        )),
+    }
+}
+
+/// Injects an outage into the tenants the rule's key selects (every existing tenant
+/// when it names none).
+fn inject_outage(world: &World, rule: &RuleInput, outage: Outage) -> Result<(), ApiError> {
+    let Some(provider) = rule.matcher.provider else {
+        return Err(bad("a provider_outage rule needs match.provider"));
+    };
+    let keys = match &rule.matcher.key {
+        Some(k) => vec![ApiKey::parse(k).map_err(|e| bad(format!("match.key: {e}")))?],
+        None => world.tenant_keys(),
+    };
+    for key in keys {
+        let tenant = world.tenant_or_create(&key);
+        lock(&tenant).merchant.inject_outage(provider, outage);
+    }
+    Ok(())
+}

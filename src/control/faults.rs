@@ -1,0 +1,309 @@
+//! Fault injection: rules that make matching requests slow, fail, drop, or hit a rate
+//! limit, and provider outages that make syncs fail. Random choices come from one
+//! seeded generator, so a run with the same seed and requests repeats.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::sim::Provider;
+
+/// What a rule matches; every field given must match.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultMatch {
+    /// The method.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// The operation's path template (`/integrations/{provider}/sync`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    /// The provider in the path.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<Provider>,
+    /// The API key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+/// What a matching request gets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum FaultAction {
+    /// A delay before the answer: fixed (`ms`) or drawn from `minMs..=maxMs`.
+    Latency {
+        /// Fixed delay.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        ms: Option<u64>,
+        /// Range low end.
+        #[serde(rename = "minMs", skip_serializing_if = "Option::is_none")]
+        min_ms: Option<u64>,
+        /// Range high end.
+        #[serde(rename = "maxMs", skip_serializing_if = "Option::is_none")]
+        max_ms: Option<u64>,
+    },
+    /// An error in the API's envelope: 500, 502, 503 or 504.
+    Error {
+        /// The status.
+        status: u16,
+    },
+    /// The connection is closed without an answer.
+    DropConnection,
+    /// `429` with `Retry-After`.
+    RateLimit {
+        /// Retry-After seconds.
+        #[serde(rename = "retryAfter", default = "one")]
+        retry_after: u64,
+    },
+    /// The provider's syncs fail: the next `syncs`, or all for `seconds` of simulated time.
+    ProviderOutage {
+        /// The next N syncs fail.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        syncs: Option<u32>,
+        /// Every sync fails for this long.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        seconds: Option<u64>,
+    },
+}
+
+fn one() -> u64 {
+    1
+}
+
+/// A rule as submitted.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleInput {
+    /// What it matches.
+    #[serde(default, rename = "match")]
+    pub matcher: FaultMatch,
+    /// What it does.
+    pub action: FaultAction,
+    /// The chance it fires on a match.
+    #[serde(default = "certain")]
+    pub probability: f64,
+    /// Stop after this many hits.
+    pub count: Option<u32>,
+}
+
+fn certain() -> f64 {
+    1.0
+}
+
+/// An active rule.
+#[derive(Debug, Clone, Serialize)]
+pub struct Rule {
+    /// Its id (`fault-N`).
+    pub id: String,
+    /// What it matches.
+    #[serde(rename = "match")]
+    pub matcher: FaultMatch,
+    /// What it does.
+    pub action: FaultAction,
+    /// The chance it fires on a match.
+    pub probability: f64,
+    /// Hits left; `None` for unlimited.
+    pub remaining: Option<u32>,
+    /// Times it fired.
+    pub hits: u64,
+}
+
+/// What a request is about, for matching.
+pub struct RequestFacts<'a> {
+    /// The method.
+    pub method: &'a str,
+    /// The operation's path template.
+    pub template: &'a str,
+    /// The provider in the path, if valid.
+    pub provider: Option<Provider>,
+    /// The key sent.
+    pub key: Option<&'a str>,
+}
+
+/// A fault to apply to one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Wait this long, then answer normally.
+    Delay(Duration),
+    /// Answer with this error status.
+    Error(u16),
+    /// Close the connection.
+    Drop,
+    /// Answer 429.
+    RateLimit(u64),
+}
+
+/// The rules and the seeded generator.
+#[derive(Debug)]
+pub struct FaultBook {
+    rules: Vec<Rule>,
+    next_id: u64,
+    rng: fastrand::Rng,
+}
+
+impl FaultBook {
+    /// An empty book whose random choices derive from `seed`.
+    pub fn new(seed: u64) -> Self {
+        Self {
+            rules: Vec::new(),
+            next_id: 0,
+            rng: fastrand::Rng::with_seed(seed),
+        }
+    }
+
+    /// Checks and adds a rule; provider outages are not kept as rules (the caller
+    /// injects them into the simulator at once).
+    pub fn validate(input: &RuleInput) -> Result<(), String> {
+        if !(0.0..=1.0).contains(&input.probability) {
+            return Err("probability must be between 0 and 1".into());
+        }
+        match &input.action {
+            FaultAction::Latency { ms, min_ms, max_ms } => match (ms, min_ms, max_ms) {
+                (Some(_), None, None) => Ok(()),
+                (None, Some(lo), Some(hi)) if lo <= hi => Ok(()),
+                _ => Err("latency takes either ms, or minMs and maxMs with minMs <= maxMs".into()),
+            },
+            FaultAction::Error { status } if ![500, 502, 503, 504].contains(status) => Err(
+                format!("error status must be 500, 502, 503 or 504, not {status}"),
+            ),
+            FaultAction::ProviderOutage { syncs, seconds } => match (syncs, seconds) {
+                (Some(_), None) | (None, Some(_)) => Ok(()),
+                _ => Err("provider_outage takes either syncs or seconds".into()),
+            },
+            _ => Ok(()),
+        }
+    }
+
+    /// Adds a request rule; returns it.
+    pub fn add(&mut self, input: RuleInput) -> Rule {
+        self.next_id += 1;
+        let rule = Rule {
+            id: format!("fault-{}", self.next_id),
+            matcher: input.matcher,
+            action: input.action,
+            probability: input.probability,
+            remaining: input.count,
+            hits: 0,
+        };
+        self.rules.push(rule.clone());
+        rule
+    }
+
+    /// The active rules.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// Removes every rule.
+    pub fn clear(&mut self) {
+        self.rules.clear();
+    }
+
+    /// Removes one rule; whether it existed.
+    pub fn remove(&mut self, id: &str) -> bool {
+        let before = self.rules.len();
+        self.rules.retain(|r| r.id != id);
+        self.rules.len() != before
+    }
+
+    /// The effects of every rule that fires for this request, in rule order. Rules that
+    /// reach their count are removed.
+    pub fn effects(&mut self, facts: &RequestFacts<'_>) -> Vec<Effect> {
+        let mut out = Vec::new();
+        for rule in &mut self.rules {
+            let m = &rule.matcher;
+            let matches = m
+                .method
+                .as_ref()
+                .is_none_or(|x| x.eq_ignore_ascii_case(facts.method))
+                && m.path.as_ref().is_none_or(|x| x == facts.template)
+                && m.provider.is_none_or(|p| Some(p) == facts.provider)
+                && m.key.as_ref().is_none_or(|k| Some(k.as_str()) == facts.key);
+            if !matches || self.rng.f64() >= rule.probability {
+                continue;
+            }
+            rule.hits += 1;
+            if let Some(r) = &mut rule.remaining {
+                *r = r.saturating_sub(1);
+            }
+            out.push(match &rule.action {
+                FaultAction::Latency { ms: Some(ms), .. } => {
+                    Effect::Delay(Duration::from_millis(*ms))
+                }
+                FaultAction::Latency { min_ms, max_ms, .. } => {
+                    let (lo, hi) = (min_ms.unwrap_or(0), max_ms.unwrap_or(0));
+                    Effect::Delay(Duration::from_millis(self.rng.u64(lo..=hi.max(lo))))
+                }
+                FaultAction::Error { status } => Effect::Error(*status),
+                FaultAction::DropConnection => Effect::Drop,
+                FaultAction::RateLimit { retry_after } => Effect::RateLimit(*retry_after),
+                FaultAction::ProviderOutage { .. } => continue,
+            });
+        }
+        self.rules.retain(|r| r.remaining != Some(0));
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(provider: Provider) -> RequestFacts<'static> {
+        RequestFacts {
+            method: "GET",
+            template: "/integrations/{provider}",
+            provider: Some(provider),
+            key: Some("k"),
+        }
+    }
+
+    fn rule(provider: Provider, count: Option<u32>, probability: f64) -> RuleInput {
+        RuleInput {
+            matcher: FaultMatch {
+                provider: Some(provider),
+                ..FaultMatch::default()
+            },
+            action: FaultAction::Error { status: 503 },
+            probability,
+            count,
+        }
+    }
+
+    #[test]
+    fn rules_touch_only_what_they_match_and_stop_after_their_count() {
+        let mut book = FaultBook::new(1);
+        book.add(rule(Provider::Wodify, Some(2), 1.0));
+        assert!(book.effects(&facts(Provider::Practicehub)).is_empty());
+        assert_eq!(book.effects(&facts(Provider::Wodify)), [Effect::Error(503)]);
+        assert_eq!(book.effects(&facts(Provider::Wodify)), [Effect::Error(503)]);
+        assert!(book.effects(&facts(Provider::Wodify)).is_empty());
+        assert!(book.rules().is_empty());
+    }
+
+    #[test]
+    fn probabilities_repeat_with_the_seed() {
+        let run = |seed| {
+            let mut book = FaultBook::new(seed);
+            book.add(rule(Provider::Wodify, None, 0.5));
+            (0..64)
+                .map(|_| book.effects(&facts(Provider::Wodify)).len())
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(run(7), run(7));
+        let fired: usize = run(7).iter().sum();
+        assert!((16..48).contains(&fired), "{fired}");
+    }
+
+    #[test]
+    fn invalid_rules_are_explained() {
+        let mut r = rule(Provider::Wodify, None, 1.0);
+        r.action = FaultAction::Error { status: 418 };
+        assert!(FaultBook::validate(&r).unwrap_err().contains("500, 502"));
+        r.action = FaultAction::ProviderOutage {
+            syncs: None,
+            seconds: None,
+        };
+        assert!(FaultBook::validate(&r).is_err());
+    }
+}

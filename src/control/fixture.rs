@@ -1,0 +1,331 @@
+//! Fixtures: named starting worlds (keys, merchants, integration states) in
+//! `fixtures/*.yaml`, validated on load with errors naming the file and the field, and
+//! applied through the simulator's own commands so a fixture can only stage states the
+//! API itself could reach.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::sim::{
+    ActivateInput, ApiKey, Command, Credentials, KeyPolicy, LookbackDays, Merchant, Outage,
+    Provider, Scope, Scopes, SimConfig, SyncIntervalMinutes, Timestamp, World, lock,
+};
+use crate::spec::load::parse_text;
+
+/// The fixtures shipped in `fixtures/`, embedded so `--fixture NAME` works anywhere.
+pub const BUILT_IN: [(&str, &str); 5] = [
+    ("default", include_str!("../../fixtures/default.yaml")),
+    (
+        "breaker-open",
+        include_str!("../../fixtures/breaker-open.yaml"),
+    ),
+    ("degraded", include_str!("../../fixtures/degraded.yaml")),
+    ("partners", include_str!("../../fixtures/partners.yaml")),
+    ("auth-cases", include_str!("../../fixtures/auth-cases.yaml")),
+];
+
+/// A starting world.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Fixture {
+    /// What the fixture stages, for people.
+    #[serde(default)]
+    pub description: String,
+    /// The merchants, one per key.
+    #[serde(default)]
+    pub merchants: Vec<MerchantFixture>,
+    /// Where the fixture came from (a name or a path), set on load.
+    #[serde(skip)]
+    pub source: String,
+}
+
+/// One key and its merchant.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MerchantFixture {
+    /// The sandbox key.
+    pub key: ApiKey,
+    /// A label for people.
+    #[serde(default)]
+    pub name: String,
+    /// The key's scopes (default: every scope but the worker's).
+    pub scopes: Option<Vec<Scope>>,
+    /// A revoked key gets 401.
+    #[serde(default)]
+    pub revoked: bool,
+    /// The merchant's integrations.
+    #[serde(default)]
+    pub integrations: Vec<IntegrationFixture>,
+}
+
+/// One integration, staged by activating it and running syncs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct IntegrationFixture {
+    /// Which provider.
+    pub provider: Provider,
+    /// The credentials to activate with (their `apiKey` picks the behaviour).
+    pub credentials: Credentials,
+    /// The sync interval (default 15).
+    pub sync_interval_minutes: Option<SyncIntervalMinutes>,
+    /// Automatic sync on or off (default on).
+    pub sync_enabled: Option<bool>,
+    /// Currency, kept in `configuration`.
+    pub currency: Option<String>,
+    /// Auto-send invoices.
+    pub auto_send_invoices: Option<bool>,
+    /// Invoice lookback days.
+    pub invoice_lookback_days: Option<LookbackDays>,
+    /// Syncs that have already happened: successes first, then failures.
+    #[serde(default)]
+    pub syncs: SyncHistory,
+    /// Deactivated after staging (the record stays).
+    #[serde(default)]
+    pub deactivated: bool,
+}
+
+/// Syncs to stage.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyncHistory {
+    /// Successful syncs.
+    #[serde(default)]
+    pub succeeded: u32,
+    /// Consecutive failed syncs after them (at most the breaker's threshold).
+    #[serde(default)]
+    pub failed: u32,
+}
+
+/// Parses a fixture's text; errors name the source, the line or the field.
+pub fn parse(text: &str, source: &str) -> Result<Fixture, String> {
+    let value = parse_text(text, source).map_err(|e| e.to_string())?;
+    let mut fixture: Fixture = serde_path_to_error::deserialize(&value)
+        .map_err(|e| format!("{source}: at {}: {}", e.path(), e.inner()))?;
+    fixture.source = source.to_owned();
+    Ok(fixture)
+}
+
+/// Finds a fixture by built-in name or by path.
+pub fn find(name_or_path: &str) -> Result<Fixture, String> {
+    if let Some((name, text)) = BUILT_IN.iter().find(|(n, _)| *n == name_or_path) {
+        return parse(text, &format!("fixtures/{name}.yaml"));
+    }
+    let path = Path::new(name_or_path);
+    if path.exists() {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| format!("cannot read fixture {}: {e}", path.display()))?;
+        return parse(&text, &path.display().to_string());
+    }
+    let names: Vec<&str> = BUILT_IN.iter().map(|(n, _)| *n).collect();
+    Err(format!(
+        "no fixture '{name_or_path}': use one of {} or the path of a fixture file",
+        names.join(", ")
+    ))
+}
+
+impl Fixture {
+    /// Checks rules that serde cannot: unique keys, one integration per provider,
+    /// failures within the breaker's threshold.
+    pub fn validate(&self, config: &SimConfig) -> Result<(), String> {
+        let mut keys = BTreeMap::new();
+        for (m_index, m) in self.merchants.iter().enumerate() {
+            if keys.insert(m.key.clone(), m_index).is_some() {
+                return Err(format!(
+                    "{}: at merchants[{m_index}].key: the key {} appears twice",
+                    self.source, m.key
+                ));
+            }
+            let mut providers = Vec::new();
+            for (i_index, i) in m.integrations.iter().enumerate() {
+                let at = format!(
+                    "{}: at merchants[{m_index}].integrations[{i_index}]",
+                    self.source
+                );
+                if providers.contains(&i.provider) {
+                    return Err(format!(
+                        "{at}.provider: a merchant has at most one {} integration",
+                        i.provider
+                    ));
+                }
+                providers.push(i.provider);
+                if i.syncs.failed > config.breaker.threshold {
+                    return Err(format!(
+                        "{at}.syncs.failed: {} is more than the breaker's threshold ({}), which opens the breaker and stops syncs",
+                        i.syncs.failed, config.breaker.threshold
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies the fixture to `world` at `now`: declares keys and stages integrations
+    /// through simulator commands. Merchants of other keys are left alone.
+    pub fn apply(&self, world: &World, now: Timestamp) -> Result<(), String> {
+        self.validate(&world.config)?;
+        for m in &self.merchants {
+            self.apply_merchant(m, world, now)?;
+        }
+        Ok(())
+    }
+
+    /// Applies the part of the fixture about one key (for a reset of that key).
+    pub fn apply_key(&self, key: &ApiKey, world: &World, now: Timestamp) -> Result<(), String> {
+        match self.merchants.iter().find(|m| &m.key == key) {
+            Some(m) => self.apply_merchant(m, world, now),
+            None => Ok(()),
+        }
+    }
+
+    fn apply_merchant(
+        &self,
+        m: &MerchantFixture,
+        world: &World,
+        now: Timestamp,
+    ) -> Result<(), String> {
+        let scopes = m
+            .scopes
+            .as_ref()
+            .map_or_else(Scopes::default_sandbox, |s| s.iter().copied().collect());
+        world.declare_key(
+            m.key.clone(),
+            KeyPolicy {
+                scopes,
+                revoked: m.revoked,
+            },
+        );
+        world.remove_tenant(&m.key);
+        let tenant = world.tenant_or_create(&m.key);
+        let mut tenant = lock(&tenant);
+        // Staged syncs complete at once, whatever the configured duration.
+        let config = SimConfig {
+            sync_duration: std::time::Duration::ZERO,
+            ..world.config.clone()
+        };
+        let merchant = &mut tenant.merchant;
+        for i in &m.integrations {
+            let who = format!("{}: staging {} of {}", self.source, i.provider, m.key);
+            let run = |merchant: &mut Merchant, command: Command| {
+                merchant
+                    .execute(&config, now, i.provider, command)
+                    .map(|_| ())
+                    .map_err(|e| format!("{who}: {e}"))
+            };
+            run(
+                merchant,
+                Command::Activate(ActivateInput {
+                    credentials: i.credentials.clone(),
+                    sync_interval: i.sync_interval_minutes,
+                    currency: i.currency.clone(),
+                    sync_enabled: i.sync_enabled,
+                    auto_send_invoices: i.auto_send_invoices,
+                    flags: BTreeMap::new(),
+                    payment_mappings: None,
+                }),
+            )?;
+            if let Some(days) = i.invoice_lookback_days {
+                run(merchant, Command::SetInvoiceLookback(days))?;
+            }
+            for _ in 0..i.syncs.succeeded {
+                run(merchant, Command::TriggerSync { full_resync: false })?;
+            }
+            if i.syncs.failed > 0 {
+                let remaining = i.syncs.failed;
+                merchant.inject_outage(i.provider, Outage::NextSyncs { remaining });
+            }
+            for _ in 0..i.syncs.failed {
+                run(merchant, Command::TriggerSync { full_resync: false })?;
+            }
+            if i.deactivated {
+                let delete_credentials = false;
+                run(merchant, Command::Deactivate { delete_credentials })?;
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sim::{BreakerState, Clock, SyncHealth};
+
+    const NOW: Timestamp = Timestamp(1_777_626_000_000);
+
+    fn world() -> World {
+        World::new(SimConfig::default(), Clock::frozen(NOW))
+    }
+
+    #[test]
+    fn every_built_in_fixture_parses_validates_and_applies() {
+        for (name, _) in BUILT_IN {
+            let w = world();
+            find(name)
+                .unwrap()
+                .apply(&w, NOW)
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(!w.tenant_keys().is_empty(), "{name}");
+        }
+    }
+
+    #[test]
+    fn the_default_world_has_practicehub_healthy_terminal_deactivated_and_no_wodify() {
+        let w = world();
+        find("default").unwrap().apply(&w, NOW).unwrap();
+        let key = ApiKey::parse("rk_sandbox_demo_merchant_key_01").unwrap();
+        let t = w.tenant(&key).unwrap();
+        let t = lock(&t);
+        let ph = t.merchant.integration(Provider::Practicehub).unwrap();
+        assert!(ph.is_active);
+        assert_eq!(ph.health(&w.config.breaker, NOW), SyncHealth::Healthy);
+        assert!(ph.last_sync_at.is_some());
+        assert!(
+            !t.merchant
+                .integration(Provider::Terminal)
+                .unwrap()
+                .is_active
+        );
+        assert!(t.merchant.integration(Provider::Wodify).is_none());
+    }
+
+    #[test]
+    fn breaker_open_is_open() {
+        let w = world();
+        find("breaker-open").unwrap().apply(&w, NOW).unwrap();
+        let key = ApiKey::parse("rk_sandbox_breaker_open_key_001").unwrap();
+        let t = w.tenant(&key).unwrap();
+        let i = lock(&t)
+            .merchant
+            .integration(Provider::Wodify)
+            .unwrap()
+            .clone();
+        assert_eq!(i.breaker.state(&w.config.breaker, NOW), BreakerState::Open);
+    }
+
+    #[test]
+    fn errors_name_the_file_and_the_field() {
+        let bad = "merchants:\n  - key: rk_sandbox_abcdefghijklmnop\n    integrations:\n      - provider: stripe\n";
+        let e = parse(bad, "mine.yaml").unwrap_err();
+        assert!(
+            e.contains("mine.yaml") && e.contains("merchants[0].integrations[0].provider"),
+            "{e}"
+        );
+        let bad = "merchants:\n  - key: not-a-key\n";
+        let e = parse(bad, "mine.yaml").unwrap_err();
+        assert!(
+            e.contains("merchants[0].key") && e.contains("malformed"),
+            "{e}"
+        );
+        let e = parse("merchants: [\n", "broken.yaml").unwrap_err();
+        assert!(e.contains("broken.yaml") && e.contains("line"), "{e}");
+        let twice = "merchants:\n  - key: rk_sandbox_abcdefghijklmnop\n  - key: rk_sandbox_abcdefghijklmnop\n";
+        let e = parse(twice, "t.yaml")
+            .unwrap()
+            .validate(&SimConfig::default())
+            .unwrap_err();
+        assert!(e.contains("merchants[1].key"), "{e}");
+        assert!(find("nope").unwrap_err().contains("default"));
+    }
+}
