@@ -154,3 +154,213 @@ fn a_port_in_use_is_a_clear_error() {
         "{err}"
     );
 }
+
+fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> String {
+    let mut s = TcpStream::connect(addr).unwrap();
+    let mut req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\ncontent-length: {}\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    req.push_str(body);
+    s.write_all(req.as_bytes()).unwrap();
+    let mut out = String::new();
+    s.read_to_string(&mut out).unwrap();
+    out
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("revkeen-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+const ACTIVATE_BODY: &str = r#"{"credentials":{"apiKey":"k","baseUrl":"https://c.example"}}"#;
+
+#[test]
+fn a_plain_serve_starts_with_the_default_fixture() {
+    let server = start(&[]);
+    let r = http(
+        &server.addr,
+        "GET",
+        "/v2/integrations",
+        &[("x-api-key", "rk_sandbox_demo_merchant_key_01")],
+        "",
+    );
+    assert!(
+        r.contains("\"provider\":\"practicehub\"") && r.contains("\"provider\":\"terminal\""),
+        "{r}"
+    );
+    assert!(!r.contains("wodify"), "{r}");
+}
+
+#[test]
+fn state_survives_a_restart() {
+    let dir = temp_dir("restart");
+    let file = dir.join("state.json");
+    let file_arg = file.to_str().unwrap();
+    let mut server = start(&["--state-file", file_arg]);
+    let r = http(
+        &server.addr,
+        "POST",
+        "/v2/integrations/wodify/activate",
+        &[("x-api-key", KEY), ("content-type", "application/json")],
+        ACTIVATE_BODY,
+    );
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    server.signal("-TERM");
+    assert!(server.child.wait().unwrap().success());
+    let server = start(&["--state-file", file_arg]);
+    let r = http(
+        &server.addr,
+        "GET",
+        "/v2/integrations/wodify",
+        &[("x-api-key", KEY)],
+        "",
+    );
+    assert!(r.contains("\"isActive\":true"), "{r}");
+    drop(server);
+    let server = start(&["--state-file", file_arg, "--reset-state"]);
+    let r = http(
+        &server.addr,
+        "GET",
+        "/v2/integrations/wodify",
+        &[("x-api-key", KEY)],
+        "",
+    );
+    assert!(
+        r.contains("{\"data\":null}"),
+        "--reset-state starts from the fixture: {r}"
+    );
+    drop(server);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_corrupt_state_file_stops_the_start_with_a_clear_error() {
+    let dir = temp_dir("corrupt");
+    let file = dir.join("state.json");
+    std::fs::write(&file, "{\"version\": 1, \"clock\": ").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_revkeen-mock"))
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--state-file",
+            file.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("state.json") && err.contains("--reset-state"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Killed with SIGKILL at arbitrary moments while writing, the state file is always
+/// either absent or a complete, loadable state.
+#[test]
+fn sigkill_while_writing_never_leaves_an_unreadable_state_file() {
+    let dir = temp_dir("sigkill");
+    let file = dir.join("state.json");
+    let file_arg = file.to_str().unwrap().to_owned();
+    for round in 0..6u64 {
+        let mut server = start(&["--state-file", &file_arg]);
+        let addr = server.addr.clone();
+        let writer = std::thread::spawn(move || {
+            for i in 0..400 {
+                let minutes = 5 + (i % 50);
+                let body = format!("{{\"syncIntervalMinutes\": {minutes}}}");
+                let path = if i % 25 == 0 {
+                    "/v2/integrations/terminal/activate"
+                } else {
+                    "/v2/integrations/terminal/sync-interval"
+                };
+                let body = if path.ends_with("activate") {
+                    ACTIVATE_BODY.to_owned()
+                } else {
+                    body
+                };
+                let method = if path.ends_with("activate") {
+                    "POST"
+                } else {
+                    "PUT"
+                };
+                let Ok(mut s) = TcpStream::connect(&addr) else {
+                    return;
+                };
+                let req = format!(
+                    "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nx-api-key: {KEY}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                if s.write_all(req.as_bytes()).is_err() {
+                    return;
+                }
+                let mut out = String::new();
+                let _ = s.read_to_string(&mut out);
+            }
+        });
+        std::thread::sleep(Duration::from_millis(300 + round * 170));
+        server.child.kill().unwrap();
+        server.child.wait().unwrap();
+        let _ = writer.join();
+        if file.exists() {
+            let text = std::fs::read_to_string(&file).unwrap();
+            let state: serde_json::Value = serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("round {round}: unreadable state file ({e})"));
+            assert_eq!(state["version"], 1);
+        }
+    }
+    assert!(file.exists(), "the state was written at least once");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn the_admin_api_refuses_requests_without_its_token() {
+    let server = start(&["--admin-token", "s3cret"]);
+    let r = http(&server.addr, "GET", "/__mock/health", &[], "");
+    assert!(
+        r.starts_with("HTTP/1.1 401") && r.contains("admin_token_required"),
+        "{r}"
+    );
+    let r = http(
+        &server.addr,
+        "GET",
+        "/__mock/health",
+        &[("authorization", "Bearer wrong")],
+        "",
+    );
+    assert!(r.starts_with("HTTP/1.1 401"), "{r}");
+    let r = http(
+        &server.addr,
+        "GET",
+        "/__mock/health",
+        &[("authorization", "Bearer s3cret")],
+        "",
+    );
+    assert!(r.starts_with("HTTP/1.1 200"), "{r}");
+    let off = start(&["--no-admin"]);
+    let r = http(&off.addr, "GET", "/__mock/health", &[], "");
+    assert!(r.starts_with("HTTP/1.1 404"), "{r}");
+}
+
+#[test]
+fn off_loopback_the_admin_api_needs_a_token() {
+    let out = Command::new(env!("CARGO_BIN_EXE_revkeen-mock"))
+        .args(["serve", "--addr", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--admin-token") && err.contains("--no-admin"),
+        "{err}"
+    );
+}

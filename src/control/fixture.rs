@@ -189,6 +189,7 @@ impl Fixture {
             .scopes
             .as_ref()
             .map_or_else(Scopes::default_sandbox, |s| s.iter().copied().collect());
+        world.remove_tenant(&m.key);
         world.declare_key(
             m.key.clone(),
             KeyPolicy {
@@ -196,7 +197,6 @@ impl Fixture {
                 revoked: m.revoked,
             },
         );
-        world.remove_tenant(&m.key);
         let tenant = world.tenant_or_create(&m.key);
         let mut tenant = lock(&tenant);
         // Staged syncs complete at once, whatever the configured duration.

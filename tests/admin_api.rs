@@ -1,0 +1,410 @@
+//! The admin API (`/__mock`): every endpoint, fault rules, the breaker's whole cycle
+//! driven by an outage and the clock, and verification through the journal. Strict
+//! mode validates every admin answer against specs/admin.yaml.
+
+mod common;
+
+use common::{KEY, Mock, OTHER_KEY};
+use revkeen_mock::control::fixture;
+use revkeen_mock::sim::{BreakerConfig, SimConfig};
+use serde_json::{Value, json};
+
+async fn admin(mock: &Mock, method: &str, path: &str, body: Option<Value>) -> Value {
+    let text = body.map(|b| b.to_string());
+    let headers: &[(&str, &str)] = if text.is_some() {
+        &[("content-type", "application/json")]
+    } else {
+        &[]
+    };
+    let r = mock
+        .send(method, &format!("/__mock{path}"), headers, text.as_deref())
+        .await;
+    assert_eq!(
+        r.status,
+        200,
+        "{method} {path}: {}",
+        String::from_utf8_lossy(&r.body)
+    );
+    r.json()
+}
+
+async fn integration(mock: &Mock, key: &str, provider: &str) -> Value {
+    mock.get(&format!("/v2/integrations/{provider}"), key)
+        .await
+        .json()["data"]
+        .clone()
+}
+
+#[tokio::test]
+async fn health_reports_the_spec_and_tenants() {
+    let mock = Mock::start().await;
+    mock.get("/v2/integrations", KEY).await;
+    let h = admin(&mock, "GET", "/health", None).await;
+    assert_eq!(h["status"], "ok");
+    assert_eq!(h["specTitle"], "RevKeen v2 Integrations API");
+    assert_eq!(h["tenants"], 1);
+    assert_eq!(h["now"], "2026-05-01T09:00:00Z");
+    mock.assert_conformant();
+}
+
+#[tokio::test]
+async fn fixtures_load_and_reset_goes_back_to_them() {
+    let mock = Mock::start().await;
+    admin(&mock, "POST", "/fixtures/default", None).await;
+    let demo = "rk_sandbox_demo_merchant_key_01";
+    let ph = integration(&mock, demo, "practicehub").await;
+    assert_eq!(
+        (ph["isActive"].clone(), ph["syncHealth"].clone()),
+        (json!(true), json!("healthy"))
+    );
+    assert_eq!(
+        integration(&mock, demo, "terminal").await["isActive"],
+        false
+    );
+    assert!(integration(&mock, demo, "wodify").await.is_null());
+
+    mock.call(
+        "POST",
+        "/v2/integrations/practicehub/deactivate",
+        demo,
+        None,
+    )
+    .await;
+    mock.activate(OTHER_KEY, "wodify", "k").await;
+    admin(&mock, "POST", &format!("/reset?key={demo}"), None).await;
+    assert_eq!(
+        integration(&mock, demo, "practicehub").await["isActive"],
+        true,
+        "the fixture again"
+    );
+    assert_eq!(
+        integration(&mock, OTHER_KEY, "wodify").await["isActive"],
+        true,
+        "other tenants untouched"
+    );
+    admin(&mock, "POST", "/reset", None).await;
+    assert!(
+        integration(&mock, OTHER_KEY, "wodify").await.is_null(),
+        "a full reset forgets other tenants"
+    );
+
+    let r = mock.send("POST", "/__mock/fixtures/nope", &[], None).await;
+    r.expect_error(404, "resource_not_found");
+    mock.assert_conformant();
+}
+
+#[tokio::test]
+async fn state_snapshots_restore_exactly() {
+    let mock = Mock::start().await;
+    mock.activate(KEY, "terminal", "k").await;
+    let snapshot = admin(&mock, "GET", "/state", None).await;
+    mock.call("POST", "/v2/integrations/terminal/deactivate", KEY, None)
+        .await;
+    admin(&mock, "PUT", "/state", Some(snapshot.clone())).await;
+    assert_eq!(integration(&mock, KEY, "terminal").await["isActive"], true);
+    assert_eq!(admin(&mock, "GET", "/state", None).await, snapshot);
+    let one = admin(&mock, "GET", &format!("/state?key={OTHER_KEY}"), None).await;
+    assert_eq!(one["merchants"], json!({}));
+    let r = mock
+        .send(
+            "PUT",
+            "/__mock/state",
+            &[("content-type", "application/json")],
+            Some("{\"version\": 2}"),
+        )
+        .await;
+    r.expect_error(400, "validation_error");
+    mock.assert_conformant();
+}
+
+#[tokio::test]
+async fn the_clock_advances_freezes_resumes_and_is_set() {
+    let mock = Mock::start().await;
+    assert_eq!(
+        admin(&mock, "GET", "/clock", None).await,
+        json!({"now": "2026-05-01T09:00:00Z", "frozen": true})
+    );
+    mock.activate(KEY, "practicehub", "k").await;
+    let next = integration(&mock, KEY, "practicehub").await["syncInterval"]["nextRun"].clone();
+    assert_eq!(next, "2026-05-01T09:01:00Z");
+    let c = admin(
+        &mock,
+        "POST",
+        "/clock/advance",
+        Some(json!({"seconds": 60})),
+    )
+    .await;
+    assert_eq!(c["now"], "2026-05-01T09:01:00Z");
+    let ph = integration(&mock, KEY, "practicehub").await;
+    assert_eq!(
+        ph["lastSyncAt"], "2026-05-01T09:01:00Z",
+        "the scheduled sync ran when the clock passed nextRun"
+    );
+    assert_eq!(ph["syncInterval"]["nextRun"], "2026-05-01T09:16:00Z");
+    let c = admin(
+        &mock,
+        "PUT",
+        "/clock",
+        Some(json!({"now": "2026-05-02T00:00:00Z"})),
+    )
+    .await;
+    assert_eq!(c, json!({"now": "2026-05-02T00:00:00Z", "frozen": true}));
+    assert_eq!(
+        admin(&mock, "POST", "/clock/resume", None).await["frozen"],
+        false
+    );
+    assert_eq!(
+        admin(&mock, "POST", "/clock/freeze", None).await["frozen"],
+        true
+    );
+    mock.assert_conformant();
+}
+
+#[tokio::test]
+async fn fault_rules_touch_only_what_they_match_and_stop_after_their_count() {
+    let mock = Mock::start().await;
+    let rules = json!({"rules": [{"match": {"provider": "wodify", "method": "GET"}, "action": {"type": "error", "status": 503}, "count": 2}]});
+    let listed = admin(&mock, "POST", "/faults", Some(rules)).await;
+    assert_eq!(listed["rules"][0]["id"], "fault-1");
+    mock.get("/v2/integrations/practicehub", KEY).await;
+    assert_eq!(
+        mock.get("/v2/integrations/practicehub", KEY).await.status,
+        200,
+        "unmatched"
+    );
+    mock.get("/v2/integrations/wodify", KEY)
+        .await
+        .expect_error(503, "service_unavailable");
+    mock.get("/v2/integrations/wodify", OTHER_KEY)
+        .await
+        .expect_error(503, "service_unavailable");
+    assert_eq!(
+        mock.get("/v2/integrations/wodify", KEY).await.status,
+        200,
+        "the count is used up"
+    );
+    assert_eq!(
+        admin(&mock, "GET", "/faults", None).await["rules"],
+        json!([])
+    );
+
+    let storm = json!({"rules": [{"match": {"key": KEY}, "action": {"type": "rate_limit", "retryAfter": 7}}]});
+    admin(&mock, "POST", "/faults", Some(storm)).await;
+    let r = mock.get("/v2/integrations", KEY).await;
+    r.expect_error(429, "rate_limit_exceeded");
+    assert_eq!(r.header("retry-after"), Some("7"));
+    assert_eq!(mock.get("/v2/integrations", OTHER_KEY).await.status, 200);
+    admin(&mock, "DELETE", "/faults/fault-2", None).await;
+    assert_eq!(mock.get("/v2/integrations", KEY).await.status, 200);
+    mock.send("DELETE", "/__mock/faults/fault-2", &[], None)
+        .await
+        .expect_error(404, "resource_not_found");
+    let bad = json!({"rules": [{"action": {"type": "error", "status": 418}}]});
+    let r = mock
+        .send(
+            "POST",
+            "/__mock/faults",
+            &[("content-type", "application/json")],
+            Some(&bad.to_string()),
+        )
+        .await;
+    r.expect_error(400, "validation_error");
+    mock.assert_conformant();
+}
+
+#[tokio::test]
+async fn a_dropped_connection_fault_closes_without_an_answer() {
+    let mock = Mock::start().await;
+    let rules = json!({"rules": [{"match": {"path": "/integrations"}, "action": {"type": "drop_connection"}, "count": 1}]});
+    admin(&mock, "POST", "/faults", Some(rules)).await;
+    let req = hyper::Request::get(mock.url("/v2/integrations"))
+        .header("x-api-key", KEY)
+        .body(http_body_util::Full::new(bytes::Bytes::new()))
+        .unwrap();
+    assert!(
+        mock.client.request(req).await.is_err(),
+        "the connection was dropped"
+    );
+    assert_eq!(
+        mock.get("/v2/integrations", KEY).await.status,
+        200,
+        "only once"
+    );
+    mock.assert_conformant();
+}
+
+/// closed → degraded → open (auto-paused) → resumed by resume-sync → closed, driven by
+/// an injected outage and clock advances, seen through GET.
+#[tokio::test]
+async fn the_breakers_whole_cycle_through_an_outage_and_the_clock() {
+    let mock = Mock::start().await;
+    mock.activate(KEY, "wodify", "healthy_key").await;
+    let outage = json!({"rules": [{"match": {"provider": "wodify", "key": KEY}, "action": {"type": "provider_outage", "seconds": 7200}}]});
+    admin(&mock, "POST", "/faults", Some(outage)).await;
+    admin(
+        &mock,
+        "POST",
+        "/clock/advance",
+        Some(json!({"seconds": 60})),
+    )
+    .await;
+    let w = integration(&mock, KEY, "wodify").await;
+    assert_eq!(
+        (w["syncHealth"].clone(), w["providerState"]["mode"].clone()),
+        (json!("degraded"), json!("closed"))
+    );
+    admin(
+        &mock,
+        "POST",
+        "/clock/advance",
+        Some(json!({"seconds": 3600})),
+    )
+    .await;
+    let w = integration(&mock, KEY, "wodify").await;
+    assert_eq!(w["providerState"]["consecutiveErrors"], 5);
+    assert_eq!(
+        (w["syncHealth"].clone(), w["providerState"]["mode"].clone()),
+        (json!("paused"), json!("open"))
+    );
+    let paused_at = w["lastSyncAt"].clone();
+    admin(
+        &mock,
+        "POST",
+        "/clock/advance",
+        Some(json!({"seconds": 3600})),
+    )
+    .await;
+    assert_eq!(
+        integration(&mock, KEY, "wodify").await["lastSyncAt"],
+        paused_at,
+        "scheduled syncs skipped while open"
+    );
+    // The outage ended after two hours: resume-sync's trial succeeds.
+    mock.call("POST", "/v2/integrations/wodify/resume-sync", KEY, None)
+        .await;
+    let w = integration(&mock, KEY, "wodify").await;
+    assert_eq!(
+        (
+            w["syncHealth"].clone(),
+            w["providerState"]["consecutiveErrors"].clone()
+        ),
+        (json!("healthy"), json!(0))
+    );
+    assert_eq!(w["status"], "connected");
+    mock.assert_conformant();
+}
+
+#[tokio::test]
+async fn with_a_cooldown_the_breaker_recovers_by_itself() {
+    let mock = Mock::start_with(SimConfig {
+        breaker: BreakerConfig {
+            threshold: 2,
+            cooldown: Some(std::time::Duration::from_secs(20 * 60)),
+        },
+        ..SimConfig::default()
+    })
+    .await;
+    mock.activate(KEY, "terminal", "healthy_key").await;
+    let outage = json!({"rules": [{"match": {"provider": "terminal"}, "action": {"type": "provider_outage", "syncs": 2}}]});
+    admin(&mock, "POST", "/faults", Some(outage)).await;
+    admin(
+        &mock,
+        "POST",
+        "/clock/advance",
+        Some(json!({"seconds": 16 * 60})),
+    )
+    .await;
+    assert_eq!(
+        integration(&mock, KEY, "terminal").await["providerState"]["mode"],
+        "open"
+    );
+    // Opened at 09:16; the cool-down ends at 09:36; the next tick, the trial, is at 09:46.
+    admin(
+        &mock,
+        "POST",
+        "/clock/advance",
+        Some(json!({"seconds": 24 * 60})),
+    )
+    .await;
+    let t = integration(&mock, KEY, "terminal").await;
+    assert_eq!(
+        (t["providerState"]["mode"].clone(), t["syncHealth"].clone()),
+        (json!("half_open"), json!("paused"))
+    );
+    admin(
+        &mock,
+        "POST",
+        "/clock/advance",
+        Some(json!({"seconds": 6 * 60})),
+    )
+    .await;
+    let t = integration(&mock, KEY, "terminal").await;
+    assert_eq!(
+        (t["providerState"]["mode"].clone(), t["syncHealth"].clone()),
+        (json!("closed"), json!("healthy"))
+    );
+    mock.assert_conformant();
+}
+
+#[tokio::test]
+async fn the_journal_lists_filters_counts_and_clears() {
+    let mock = Mock::start().await;
+    mock.activate(KEY, "wodify", "k").await;
+    mock.call("POST", "/v2/integrations/wodify/sync", KEY, None)
+        .await;
+    mock.get("/v2/integrations", OTHER_KEY).await;
+    let all = admin(&mock, "GET", "/requests", None).await["data"].clone();
+    assert_eq!(all.as_array().unwrap().len(), 3);
+    assert_eq!(all[0]["path"], "/v2/integrations", "latest first");
+    assert_eq!(all[2]["operationId"], "activateIntegration");
+    let mine = admin(
+        &mock,
+        "GET",
+        &format!("/requests?key={KEY}&path=/v2/integrations/wodify"),
+        None,
+    )
+    .await;
+    assert_eq!(mine["data"].as_array().unwrap().len(), 2);
+    let once = admin(
+        &mock,
+        "POST",
+        "/requests/count",
+        Some(json!({"method": "POST", "path": "/v2/integrations/wodify/sync", "status": 200})),
+    )
+    .await;
+    assert_eq!(once, json!({"count": 1}));
+    admin(&mock, "DELETE", "/requests", None).await;
+    assert_eq!(
+        admin(&mock, "GET", "/requests", None).await["data"],
+        json!([])
+    );
+    mock.assert_conformant();
+}
+
+#[tokio::test]
+async fn every_built_in_fixture_loads_through_the_admin_api() {
+    let mock = Mock::start().await;
+    for (name, _) in fixture::BUILT_IN {
+        let r = admin(&mock, "POST", &format!("/fixtures/{name}"), None).await;
+        assert_eq!(r["success"], true, "{name}");
+    }
+    let h = admin(&mock, "GET", "/health", None).await;
+    assert_eq!(h["fixture"], "fixtures/auth-cases.yaml");
+    mock.get("/v2/integrations", "rk_sandbox_auth_revoked_00002")
+        .await
+        .expect_error(401, "revoked_api_key");
+    mock.activate("rk_sandbox_auth_read_only_003", "terminal", "k")
+        .await
+        .expect_error(403, "insufficient_scope");
+    let worker = "rk_sandbox_auth_sync_worker_04";
+    let r = mock
+        .call(
+            "PUT",
+            "/v2/integrations/practicehub/status",
+            worker,
+            Some(json!({"status": "syncing"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    mock.assert_conformant();
+}
