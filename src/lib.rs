@@ -7,6 +7,7 @@
 //! - [`cli`] holds the command line of the `revkeen-mock` binary.
 
 pub mod cli;
+pub mod conform;
 pub mod control;
 pub mod server;
 pub mod sim;

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use revkeen_mock::cli::{Cli, Command, check_spec, run_serve};
+use revkeen_mock::cli::{Cli, Command, check_spec, run_conform, run_serve};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -19,10 +19,14 @@ fn main() -> ExitCode {
         }
         Some(Command::Serve(args)) => serve(&args),
         None => serve(&cli.serve),
-        Some(Command::Conform(_)) => {
-            eprintln!("error: conform is not available in this version yet (issue #7)");
-            ExitCode::from(2)
-        }
+        Some(Command::Conform(args)) => match run_conform(&args) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::from(1),
+            Err(message) => {
+                eprintln!("error: {message}");
+                ExitCode::from(2)
+            }
+        },
     }
 }
 

@@ -3,6 +3,7 @@
 //! The binary is thin: it parses [`Cli`] and hands each subcommand to the library.
 
 mod check_spec;
+mod conform;
 mod serve;
 
 use std::path::PathBuf;
@@ -10,6 +11,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use check_spec::{CheckOutcome, check_spec};
+pub use conform::run_conform;
 pub use serve::{build_app, run_serve};
 
 /// An offline, stateful stand-in for the RevKeen v2 Integrations API.
@@ -127,15 +129,51 @@ pub struct ServeArgs {
 /// Flags of `conform`.
 #[derive(Debug, Clone, Args)]
 pub struct ConformArgs {
-    /// Base URL of the deployment to check (e.g. https://staging-api.revkeen.com/v2).
+    /// Base URL of the deployment to check (e.g. http://127.0.0.1:4010/v2).
     #[arg(long, env = "REVKEEN_MOCK_TARGET", value_name = "URL")]
     pub target: String,
-    /// API key to send in x-api-key.
+    /// API key of the merchant the run may change (sent in x-api-key).
     #[arg(long, env = "REVKEEN_MOCK_API_KEY", value_name = "KEY")]
     pub api_key: String,
+    /// A second key: checks that the first key's changes never show under it.
+    #[arg(long, env = "REVKEEN_MOCK_SECOND_KEY", value_name = "KEY")]
+    pub second_key: Option<String>,
     /// OpenAPI spec to check against instead of the embedded one.
     #[arg(long, env = "REVKEEN_MOCK_SPEC", value_name = "PATH")]
     pub spec: Option<PathBuf>,
+    /// Seed of every random choice (printed first; repeat a run with it).
+    #[arg(long, env = "REVKEEN_MOCK_SEED")]
+    pub seed: Option<u64>,
+    /// Random operation sequences to run.
+    #[arg(long, default_value_t = 200)]
+    pub cases: u32,
+    /// Total time budget (e.g. 5m).
+    #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
+    pub max_time: std::time::Duration,
+    /// Only these checks, comma-separated (default: all).
+    #[arg(long, value_delimiter = ',')]
+    pub checks: Vec<String>,
+    /// Directory of scenario files (default: the built-in conformance/ scenarios).
+    #[arg(long, value_name = "DIR")]
+    pub scenarios: Option<PathBuf>,
+    /// Reports to write: junit:PATH or json:PATH (repeatable).
+    #[arg(long, value_name = "KIND:PATH")]
+    pub report: Vec<String>,
+    /// Send only GETs and authentication negatives.
+    #[arg(long)]
+    pub read_only: bool,
+    /// Accept an rk_live_ key (production: think twice).
+    #[arg(long)]
+    pub allow_live: bool,
+    /// Client-side limit in requests per second (default: 1 for remote targets, none on loopback).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Per-request time-out (e.g. 5s).
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub timeout: std::time::Duration,
+    /// JSON file with the provider credentials to activate with.
+    #[arg(long, value_name = "FILE")]
+    pub credentials: Option<PathBuf>,
 }
 
 /// Flags of `check-spec`.

@@ -1,0 +1,97 @@
+//! The checks, by name, and the conformance of one exchange to the contract.
+
+use std::time::Duration;
+
+use super::client::{Failure, Response};
+use crate::spec::{Contract, Method, RouteMatch};
+
+/// Every check the runner knows, in report order.
+pub const ALL: [&str; 10] = [
+    "status_documented",
+    "content_type",
+    "response_schema",
+    "documented_headers",
+    "no_server_error",
+    "no_dropped_connection",
+    "response_time",
+    "authentication",
+    "negative_inputs",
+    "idempotency",
+];
+
+/// The stateful check's name.
+pub const STATEFUL: &str = "stateful";
+
+/// The scenarios' check name.
+pub const SCENARIOS: &str = "scenarios";
+
+/// A problem found by a check in one exchange.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finding {
+    /// The check.
+    pub check: &'static str,
+    /// What is wrong.
+    pub message: String,
+}
+
+fn finding(check: &'static str, message: impl Into<String>) -> Finding {
+    Finding {
+        check,
+        message: message.into(),
+    }
+}
+
+/// Checks one exchange against the contract: transport, time, status, content type,
+/// headers and body. `path` is the path under the base (with no query).
+pub fn exchange(
+    contract: &Contract,
+    method: &str,
+    path: &str,
+    result: &Result<Response, Failure>,
+    timeout: Duration,
+) -> Vec<Finding> {
+    let resp = match result {
+        Err(Failure::Connection(e)) => {
+            return vec![finding("no_dropped_connection", format!("no answer: {e}"))];
+        }
+        Err(Failure::Timeout(t)) => {
+            return vec![finding("response_time", format!("no answer within {t:?}"))];
+        }
+        Ok(r) => r,
+    };
+    let mut out = Vec::new();
+    if resp.elapsed > timeout {
+        out.push(finding(
+            "response_time",
+            format!("answered in {:?}, over {timeout:?}", resp.elapsed),
+        ));
+    }
+    if resp.status >= 500 {
+        out.push(finding(
+            "no_server_error",
+            format!("{} {}", resp.status, String::from_utf8_lossy(&resp.body)),
+        ));
+    }
+    let full_path = format!("{}{}", contract.base_path, path);
+    let op = match method.parse::<Method>() {
+        Ok(m) => match contract.resolve(m, &full_path) {
+            RouteMatch::Found { operation, .. } => Some(&contract.operations[operation]),
+            _ => None,
+        },
+        Err(()) => None,
+    };
+    let headers = resp.headers.clone();
+    for v in contract.response_violations(op, resp.status, &headers[..], resp.json.as_ref()) {
+        let check = if v.field == "status" {
+            "status_documented"
+        } else if v.field == "header content-type" {
+            "content_type"
+        } else if v.field.starts_with("header ") {
+            "documented_headers"
+        } else {
+            "response_schema"
+        };
+        out.push(finding(check, v.to_string()));
+    }
+    out
+}

@@ -1,0 +1,282 @@
+//! The runner's HTTP client: one target, a client-side rate limit, a per-request
+//! time-out, and a record of every exchange that can be replayed as `curl`.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client as Hyper;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use serde_json::Value;
+
+/// The deployment under test: scheme, authority and base path of `--target`.
+#[derive(Debug, Clone)]
+pub struct Target {
+    /// `http://host:port`.
+    pub origin: String,
+    /// `/v2`.
+    pub base_path: String,
+    /// Whether the host is loopback (no rate limit by default).
+    pub loopback: bool,
+}
+
+impl Target {
+    /// Parses `--target` (only `http://` is supported by this build).
+    pub fn parse(url: &str) -> Result<Target, String> {
+        let rest = url.strip_prefix("http://").ok_or_else(|| {
+            if url.starts_with("https://") {
+                format!("{url}: this build speaks plain http only; run conform against an http:// URL (a local mock, or a TLS-terminating proxy)")
+            } else {
+                format!("{url} is not an http:// URL")
+            }
+        })?;
+        let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
+        if authority.is_empty() {
+            return Err(format!("{url} has no host"));
+        }
+        let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
+        let loopback = matches!(host, "localhost" | "127.0.0.1" | "[::1]");
+        Ok(Target {
+            origin: format!("http://{authority}"),
+            base_path: format!("/{}", path.trim_end_matches('/'))
+                .trim_end_matches('/')
+                .to_owned(),
+            loopback,
+        })
+    }
+}
+
+/// One request as sent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request {
+    /// The method.
+    pub method: String,
+    /// The path under the base path, with the query (`/integrations?limit=5`).
+    pub path: String,
+    /// Headers (name, value).
+    pub headers: Vec<(String, String)>,
+    /// The body, if any.
+    pub body: Option<String>,
+}
+
+impl Request {
+    /// A request with the key and, for a body, the JSON content type.
+    pub fn new(method: &str, path: &str, key: Option<&str>, body: Option<Value>) -> Self {
+        let mut headers = Vec::new();
+        if let Some(k) = key {
+            headers.push(("x-api-key".to_owned(), k.to_owned()));
+        }
+        if body.is_some() {
+            headers.push(("content-type".to_owned(), "application/json".to_owned()));
+        }
+        Request {
+            method: method.to_owned(),
+            path: path.to_owned(),
+            headers,
+            body: body.map(|b| b.to_string()),
+        }
+    }
+
+    /// Adds a header.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// The request as a `curl` command line (the key shown as `$REVKEEN_API_KEY`).
+    pub fn curl(&self, target: &Target, key: &str) -> String {
+        let mut out = format!(
+            "curl -i -X {} '{}{}{}'",
+            self.method, target.origin, target.base_path, self.path
+        );
+        for (k, v) in &self.headers {
+            let v = if !key.is_empty() && v == key {
+                "$REVKEEN_API_KEY".to_owned()
+            } else {
+                v.replace('\'', "'\\''")
+            };
+            out.push_str(&format!(" -H \"{k}: {v}\""));
+        }
+        if let Some(b) = &self.body {
+            out.push_str(&format!(" --data '{}'", b.replace('\'', "'\\''")));
+        }
+        out
+    }
+}
+
+/// What came back.
+#[derive(Debug, Clone)]
+pub struct Response {
+    /// The status.
+    pub status: u16,
+    /// Headers (lower-case names).
+    pub headers: Vec<(String, String)>,
+    /// The body parsed as JSON, if it was JSON.
+    pub json: Option<Value>,
+    /// The raw body.
+    pub body: Bytes,
+    /// How long it took.
+    pub elapsed: Duration,
+}
+
+impl Response {
+    /// A header's value.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Why no response came back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// The connection failed or was dropped.
+    Connection(String),
+    /// No answer within the time-out.
+    Timeout(Duration),
+}
+
+/// The client.
+pub struct Client {
+    target: Target,
+    hyper: Hyper<HttpConnector, Full<Bytes>>,
+    runtime: tokio::runtime::Runtime,
+    timeout: Duration,
+    /// Minimum gap between requests (the client-side rate limit).
+    gap: Option<Duration>,
+    last: Option<Instant>,
+    /// Requests sent.
+    pub sent: u64,
+}
+
+impl Client {
+    /// A client for `target`; `rate` is requests per second (`None`: unlimited).
+    pub fn new(target: Target, timeout: Duration, rate: Option<f64>) -> Result<Client, String> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        let hyper = Hyper::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(10))
+            .build_http();
+        Ok(Client {
+            target,
+            hyper,
+            runtime,
+            timeout,
+            gap: rate
+                .filter(|r| *r > 0.0)
+                .map(|r| Duration::from_secs_f64(1.0 / r)),
+            last: None,
+            sent: 0,
+        })
+    }
+
+    /// The target.
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    /// Sends a request to the target (never anywhere else).
+    pub fn send(&mut self, req: &Request) -> Result<Response, Failure> {
+        if let (Some(gap), Some(last)) = (self.gap, self.last) {
+            let since = last.elapsed();
+            if since < gap {
+                std::thread::sleep(gap - since);
+            }
+        }
+        self.last = Some(Instant::now());
+        self.sent += 1;
+        let uri = format!(
+            "{}{}{}",
+            self.target.origin, self.target.base_path, req.path
+        );
+        let mut builder = hyper::Request::builder()
+            .method(req.method.as_str())
+            .uri(&uri);
+        for (k, v) in &req.headers {
+            builder = builder.header(k.as_str(), v.as_str());
+        }
+        let body = Full::new(Bytes::from(req.body.clone().unwrap_or_default()));
+        let request = builder
+            .body(body)
+            .map_err(|e| Failure::Connection(format!("cannot build the request: {e}")))?;
+        let started = Instant::now();
+        let timeout = self.timeout;
+        let hyper = self.hyper.clone();
+        self.runtime.block_on(async move {
+            let exchange = async {
+                let resp = hyper
+                    .request(request)
+                    .await
+                    .map_err(|e| Failure::Connection(format!("{e:?}")))?;
+                let status = resp.status().as_u16();
+                let headers = resp
+                    .headers()
+                    .iter()
+                    .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+                    .collect();
+                let body = resp
+                    .into_body()
+                    .collect()
+                    .await
+                    .map_err(|e| Failure::Connection(format!("the body was cut off: {e}")))?
+                    .to_bytes();
+                Ok::<_, Failure>((status, headers, body))
+            };
+            match tokio::time::timeout(timeout, exchange).await {
+                Err(_) => Err(Failure::Timeout(timeout)),
+                Ok(Err(e)) => Err(e),
+                Ok(Ok((status, headers, body))) => Ok(Response {
+                    status,
+                    json: serde_json::from_slice(&body).ok(),
+                    headers,
+                    body,
+                    elapsed: started.elapsed(),
+                }),
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn targets_parse_into_origin_and_base_path() {
+        let t = Target::parse("http://127.0.0.1:4010/v2/").unwrap();
+        assert_eq!(
+            (t.origin.as_str(), t.base_path.as_str(), t.loopback),
+            ("http://127.0.0.1:4010", "/v2", true)
+        );
+        let t = Target::parse("http://staging.example").unwrap();
+        assert_eq!((t.base_path.as_str(), t.loopback), ("", false));
+        assert!(
+            Target::parse("https://api.revkeen.com/v2")
+                .unwrap_err()
+                .contains("http")
+        );
+    }
+
+    #[test]
+    fn curl_repros_hide_the_key() {
+        let t = Target::parse("http://127.0.0.1:4010/v2").unwrap();
+        let r = Request::new(
+            "PUT",
+            "/integrations/wodify/sync-toggle",
+            Some("rk_sandbox_x"),
+            Some(serde_json::json!({"enabled": true})),
+        );
+        let c = r.curl(&t, "rk_sandbox_x");
+        assert!(
+            c.contains("$REVKEEN_API_KEY")
+                && !c.contains("rk_sandbox_x")
+                && c.contains("--data '{\"enabled\":true}'"),
+            "{c}"
+        );
+    }
+}

@@ -1,0 +1,132 @@
+//! The run's results: a summary table, failures with their minimal repro, and JSON and
+//! JUnit XML reports.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+/// One failure, with its repro.
+#[derive(Debug, Clone, Serialize)]
+pub struct Failure {
+    /// The check that failed.
+    pub check: String,
+    /// What was expected and what came instead.
+    pub message: String,
+    /// Numbered `curl` commands that reproduce it.
+    pub repro: Vec<String>,
+}
+
+/// Counts per check, and the failures.
+#[derive(Debug, Default, Serialize)]
+pub struct Report {
+    /// The seed, so the run can be repeated.
+    pub seed: u64,
+    /// The target.
+    pub target: String,
+    /// Check → (passed, failed).
+    pub checks: BTreeMap<String, (u64, u64)>,
+    /// Every failure (at most a few per check are kept).
+    pub failures: Vec<Failure>,
+    /// Requests sent.
+    pub requests: u64,
+    /// Seconds the run took.
+    pub seconds: f64,
+}
+
+/// How many failures of one check are kept in full.
+const KEPT_PER_CHECK: usize = 5;
+
+impl Report {
+    /// Counts a pass.
+    pub fn pass(&mut self, check: &str) {
+        self.checks.entry(check.to_owned()).or_default().0 += 1;
+    }
+
+    /// Counts a failure and keeps it (the first few of each check).
+    pub fn fail(&mut self, check: &str, message: String, repro: Vec<String>) {
+        let entry = self.checks.entry(check.to_owned()).or_default();
+        entry.1 += 1;
+        if entry.1 as usize <= KEPT_PER_CHECK {
+            self.failures.push(Failure {
+                check: check.to_owned(),
+                message,
+                repro,
+            });
+        }
+    }
+
+    /// Whether every check passed.
+    pub fn passed(&self) -> bool {
+        self.checks.values().all(|(_, failed)| *failed == 0)
+    }
+
+    /// The summary table and every kept failure, for people.
+    pub fn text(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "\n{:<24} {:>8} {:>8}", "check", "passed", "failed");
+        for (check, (p, f)) in &self.checks {
+            let _ = writeln!(out, "{check:<24} {p:>8} {f:>8}");
+        }
+        for (i, f) in self.failures.iter().enumerate() {
+            let _ = writeln!(out, "\nfailure {} [{}]: {}", i + 1, f.check, f.message);
+            for (n, step) in f.repro.iter().enumerate() {
+                let _ = writeln!(out, "  {}. {step}", n + 1);
+            }
+        }
+        let _ = writeln!(
+            out,
+            "\n{} requests in {:.1} s; seed {} (repeat with --seed {}); {}",
+            self.requests,
+            self.seconds,
+            self.seed,
+            self.seed,
+            if self.passed() {
+                "every check passed"
+            } else {
+                "FAILED"
+            }
+        );
+        out
+    }
+
+    /// JUnit XML: one test case per check.
+    pub fn junit(&self) -> String {
+        let esc = |s: &str| {
+            s.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+                .replace('"', "&quot;")
+        };
+        let failures: u64 = self.checks.values().map(|(_, f)| u64::from(*f > 0)).sum();
+        let mut out = format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"revkeen-mock conform\" tests=\"{}\" failures=\"{failures}\" time=\"{:.3}\">\n",
+            self.checks.len(),
+            self.seconds
+        );
+        for (check, (p, f)) in &self.checks {
+            let _ = write!(
+                out,
+                "  <testcase classname=\"conform\" name=\"{}\">",
+                esc(check)
+            );
+            if *f > 0 {
+                let detail: Vec<String> = self
+                    .failures
+                    .iter()
+                    .filter(|x| &x.check == check)
+                    .map(|x| format!("{}\n{}", x.message, x.repro.join("\n")))
+                    .collect();
+                let _ = write!(
+                    out,
+                    "<failure message=\"{f} of {} failed\">{}</failure>",
+                    p + f,
+                    esc(&detail.join("\n\n"))
+                );
+            }
+            out.push_str("</testcase>\n");
+        }
+        out.push_str("</testsuite>\n");
+        out
+    }
+}

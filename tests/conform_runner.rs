@@ -1,0 +1,206 @@
+//! The conformance runner against the project's own mock (zero failures) and against
+//! deliberately broken targets (each check must catch its breakage, with a repro).
+
+mod common;
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::Mock;
+use http_body_util::Full;
+use revkeen_mock::conform::{Config, default_credentials, report::Report, run};
+use revkeen_mock::spec::Contract;
+use serde_json::json;
+
+const KEY: &str = "rk_sandbox_conform_runner_key_01";
+const SECOND: &str = "rk_sandbox_conform_runner_key_02";
+
+fn config(target: String, seed: u64, cases: u32) -> Config {
+    Config {
+        target,
+        api_key: KEY.into(),
+        second_key: Some(SECOND.into()),
+        contract: Contract::embedded().unwrap(),
+        seed,
+        cases,
+        max_time: Duration::from_secs(120),
+        checks: Vec::new(),
+        scenarios: None,
+        read_only: false,
+        allow_live: false,
+        rate: None,
+        timeout: Duration::from_secs(5),
+        credentials: default_credentials(),
+    }
+}
+
+/// Runs the (blocking) runner off the async runtime.
+async fn conform(cfg: Config) -> Report {
+    tokio::task::spawn_blocking(move || run(&cfg).expect("the run starts"))
+        .await
+        .unwrap()
+}
+
+fn failed(report: &Report, check: &str) -> u64 {
+    report.checks.get(check).map_or(0, |(_, f)| *f)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_mock_passes_every_check_for_several_seeds() {
+    let mock = Mock::start().await;
+    for seed in [1, 2] {
+        let report = conform(config(
+            format!("http://{}/v2", mock.running.addr),
+            seed,
+            1000,
+        ))
+        .await;
+        assert!(report.passed(), "seed {seed}:{}", report.text());
+        assert_eq!(report.checks["stateful"].0, 1000, "{}", report.text());
+        assert!(report.checks["scenarios"].0 > 15);
+    }
+    mock.assert_conformant();
+}
+
+async fn admin(mock: &Mock, rules: serde_json::Value) {
+    let r = mock
+        .send(
+            "POST",
+            "/__mock/faults",
+            &[("content-type", "application/json")],
+            Some(&rules.to_string()),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+}
+
+/// Each fault, injected alone into a fresh mock, is caught by its check.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_errors_dropped_connections_and_slow_answers_are_caught() {
+    let faults = [
+        ("no_server_error", json!({"type": "error", "status": 503})),
+        ("no_dropped_connection", json!({"type": "drop_connection"})),
+        ("response_time", json!({"type": "latency", "ms": 400})),
+    ];
+    for (check, action) in faults {
+        let mock = Mock::start().await;
+        admin(&mock, json!({"rules": [{"match": {"method": "GET", "path": "/integrations"}, "action": action, "count": 3}]})).await;
+        let mut cfg = config(format!("http://{}/v2", mock.running.addr), 3, 20);
+        cfg.timeout = Duration::from_millis(200);
+        let report = conform(cfg).await;
+        assert!(
+            failed(&report, check) > 0,
+            "{check} did not catch it:{}",
+            report.text()
+        );
+        let f = report.failures.iter().find(|f| f.check == check).unwrap();
+        assert!(
+            f.repro[0].starts_with("curl -i -X GET") && f.repro[0].contains("/v2/integrations"),
+            "{:?}",
+            f.repro
+        );
+    }
+}
+
+/// A target that answers everything with 200 and `{"data": []}`: it ignores keys,
+/// never validates, never remembers.
+async fn start_broken() -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(|_req| async {
+                    let mut r =
+                        hyper::Response::new(Full::new(Bytes::from_static(b"{\"data\":[]}")));
+                    r.headers_mut()
+                        .insert("content-type", "application/json".parse().unwrap());
+                    Ok::<_, Infallible>(r)
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_that_ignores_the_contract_fails_every_behavioural_check() {
+    let addr = start_broken().await;
+    let report = conform(config(format!("http://{addr}/v2"), 4, 30)).await;
+    for check in [
+        "authentication",
+        "negative_inputs",
+        "idempotency",
+        "stateful",
+        "scenarios",
+        "response_schema",
+        "documented_headers",
+    ] {
+        assert!(
+            failed(&report, check) > 0,
+            "{check} did not catch it:{}",
+            report.text()
+        );
+    }
+    let stateful = report
+        .failures
+        .iter()
+        .find(|f| f.check == "stateful")
+        .unwrap();
+    assert!(
+        stateful
+            .message
+            .contains("minimal failing sequence of 1 steps"),
+        "shrunk: {}",
+        stateful.message
+    );
+    assert_eq!(
+        stateful.repro.len(),
+        2,
+        "observe, then the one failing step: {:?}",
+        stateful.repro
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_keys_are_refused_unless_allowed() {
+    let mut cfg = config("http://127.0.0.1:9/v2".into(), 1, 1);
+    cfg.api_key = "rk_live_abcdefghijklmnopqrst".into();
+    let e = tokio::task::spawn_blocking(move || run(&cfg).err())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(e.contains("--allow-live"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn read_only_runs_send_only_reads_and_auth_negatives() {
+    let mock = Mock::start().await;
+    let mut cfg = config(format!("http://{}/v2", mock.running.addr), 5, 40);
+    cfg.read_only = true;
+    let report = conform(cfg).await;
+    assert!(report.passed(), "{}", report.text());
+    let r = mock
+        .send(
+            "POST",
+            "/__mock/requests/count",
+            &[("content-type", "application/json")],
+            Some(r#"{"key": "rk_sandbox_conform_runner_key_01", "method": "PUT"}"#),
+        )
+        .await;
+    assert_eq!(r.json()["count"], 0, "no PUT was sent");
+    let r = mock
+        .send(
+            "POST",
+            "/__mock/requests/count",
+            &[("content-type", "application/json")],
+            Some(r#"{"key": "rk_sandbox_conform_runner_key_01", "method": "POST"}"#),
+        )
+        .await;
+    assert_eq!(r.json()["count"], 0, "no POST with the key was sent");
+}
