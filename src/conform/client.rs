@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client as Hyper;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
@@ -22,15 +23,12 @@ pub struct Target {
 }
 
 impl Target {
-    /// Parses `--target` (only `http://` is supported by this build).
+    /// Parses `--target` (`http://` or `https://`).
     pub fn parse(url: &str) -> Result<Target, String> {
-        let rest = url.strip_prefix("http://").ok_or_else(|| {
-            if url.starts_with("https://") {
-                format!("{url}: this build speaks plain http only; run conform against an http:// URL (a local mock, or a TLS-terminating proxy)")
-            } else {
-                format!("{url} is not an http:// URL")
-            }
-        })?;
+        let (scheme, rest) = url
+            .split_once("://")
+            .filter(|(s, _)| *s == "http" || *s == "https")
+            .ok_or_else(|| format!("{url} is not an http:// or https:// URL"))?;
         let (authority, path) = rest.split_once('/').map_or((rest, ""), |(a, p)| (a, p));
         if authority.is_empty() {
             return Err(format!("{url} has no host"));
@@ -38,7 +36,7 @@ impl Target {
         let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
         let loopback = matches!(host, "localhost" | "127.0.0.1" | "[::1]");
         Ok(Target {
-            origin: format!("http://{authority}"),
+            origin: format!("{scheme}://{authority}"),
             base_path: format!("/{}", path.trim_end_matches('/'))
                 .trim_end_matches('/')
                 .to_owned(),
@@ -142,7 +140,8 @@ pub enum Failure {
 /// The client.
 pub struct Client {
     target: Target,
-    hyper: Hyper<HttpConnector, Full<Bytes>>,
+    /// HTTP or HTTPS (rustls with the Mozilla root certificates, no system store needed).
+    hyper: Hyper<HttpsConnector<HttpConnector>, Full<Bytes>>,
     runtime: tokio::runtime::Runtime,
     timeout: Duration,
     /// Minimum gap between requests (the client-side rate limit).
@@ -159,9 +158,14 @@ impl Client {
             .enable_all()
             .build()
             .map_err(|e| e.to_string())?;
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_webpki_roots()
+            .https_or_http()
+            .enable_http1()
+            .build();
         let hyper = Hyper::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(10))
-            .build_http();
+            .build(connector);
         Ok(Client {
             target,
             hyper,
@@ -253,12 +257,15 @@ mod tests {
             (t.origin.as_str(), t.base_path.as_str(), t.loopback),
             ("http://127.0.0.1:4010", "/v2", true)
         );
-        let t = Target::parse("http://staging.example").unwrap();
-        assert_eq!((t.base_path.as_str(), t.loopback), ("", false));
+        let t = Target::parse("https://staging-api.revkeen.com/v2").unwrap();
+        assert_eq!(
+            (t.origin.as_str(), t.base_path.as_str(), t.loopback),
+            ("https://staging-api.revkeen.com", "/v2", false)
+        );
         assert!(
-            Target::parse("https://api.revkeen.com/v2")
+            Target::parse("ftp://example.com")
                 .unwrap_err()
-                .contains("http")
+                .contains("https://")
         );
     }
 
