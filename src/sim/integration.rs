@@ -10,40 +10,74 @@ use super::breaker::{BreakerConfig, BreakerState, CircuitBreaker};
 use super::provider::{Credentials, Provider};
 use super::time::Timestamp;
 
-/// A sync interval in minutes, 5 to 1440: it cannot hold a value the API refuses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(try_from = "u32", into = "u32")]
-pub struct SyncIntervalMinutes(u32);
+/// Defines a `u32` newtype that only holds values in `MIN..=MAX`: parse, don't
+/// validate. `$unit` names the value in error messages.
+macro_rules! bounded_u32 {
+    ($(#[$doc:meta])* $name:ident, $what:literal, $unit:literal, $min:expr, $max:expr, $default:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(try_from = "u32", into = "u32")]
+        pub struct $name(u32);
+
+        impl $name {
+            /// The smallest value.
+            pub const MIN: u32 = $min;
+            /// The largest value.
+            pub const MAX: u32 = $max;
+            /// The value of a new integration that names none.
+            pub const DEFAULT: $name = $name($default);
+
+            /// `value`, when in range.
+            pub fn new(value: u32) -> Result<Self, String> {
+                if (Self::MIN..=Self::MAX).contains(&value) {
+                    Ok($name(value))
+                } else {
+                    Err(format!(
+                        "{} is {} to {} {}, not {value}",
+                        $what,
+                        Self::MIN,
+                        Self::MAX,
+                        $unit
+                    ))
+                }
+            }
+
+            /// The value.
+            pub fn get(self) -> u32 {
+                self.0
+            }
+        }
+
+        impl TryFrom<u32> for $name {
+            type Error = String;
+            fn try_from(value: u32) -> Result<Self, String> {
+                Self::new(value)
+            }
+        }
+
+        impl From<$name> for u32 {
+            fn from(v: $name) -> u32 {
+                v.0
+            }
+        }
+    };
+}
+
+bounded_u32!(
+    /// A sync interval in minutes, 5 ("minimum 5 minutes" in the docs) to 1440 (one
+    /// day; the docs give no maximum): it cannot hold a value the API refuses.
+    SyncIntervalMinutes, "a sync interval", "minutes", 5, 1440, 15
+);
 
 impl SyncIntervalMinutes {
-    /// The shortest interval ("minimum 5 minutes" in the docs).
-    pub const MIN: u32 = 5;
-    /// The longest interval (one day; the docs give none).
-    pub const MAX: u32 = 1440;
-    /// The interval of a new integration that names none.
-    pub const DEFAULT: SyncIntervalMinutes = SyncIntervalMinutes(15);
-
-    /// `minutes`, when in range.
-    pub fn new(minutes: u32) -> Result<Self, String> {
-        if (Self::MIN..=Self::MAX).contains(&minutes) {
-            Ok(SyncIntervalMinutes(minutes))
-        } else {
-            Err(format!(
-                "a sync interval is {} to {} minutes, not {minutes}",
-                Self::MIN,
-                Self::MAX
-            ))
-        }
-    }
-
     /// The minutes.
     pub fn minutes(self) -> u32 {
-        self.0
+        self.get()
     }
 
     /// `syncInterval.intervalMs`: minutes × 60,000.
     pub fn millis(self) -> u64 {
-        u64::from(self.0) * 60_000
+        u64::from(self.get()) * 60_000
     }
 
     /// As a duration.
@@ -52,61 +86,15 @@ impl SyncIntervalMinutes {
     }
 }
 
-impl TryFrom<u32> for SyncIntervalMinutes {
-    type Error = String;
-    fn try_from(m: u32) -> Result<Self, String> {
-        Self::new(m)
-    }
-}
-
-impl From<SyncIntervalMinutes> for u32 {
-    fn from(m: SyncIntervalMinutes) -> u32 {
-        m.0
-    }
-}
-
-/// Days of invoice history the first full sync fetches, 1 to 3650.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(try_from = "u32", into = "u32")]
-pub struct LookbackDays(u32);
+bounded_u32!(
+    /// Days of invoice history the first full sync fetches, 1 to 3650 (default 90).
+    LookbackDays, "an invoice lookback", "days", 1, 3650, 90
+);
 
 impl LookbackDays {
-    /// The fewest days.
-    pub const MIN: u32 = 1;
-    /// The most days (ten years).
-    pub const MAX: u32 = 3650;
-    /// The lookback of a new integration.
-    pub const DEFAULT: LookbackDays = LookbackDays(90);
-
-    /// `days`, when in range.
-    pub fn new(days: u32) -> Result<Self, String> {
-        if (Self::MIN..=Self::MAX).contains(&days) {
-            Ok(LookbackDays(days))
-        } else {
-            Err(format!(
-                "an invoice lookback is {} to {} days, not {days}",
-                Self::MIN,
-                Self::MAX
-            ))
-        }
-    }
-
     /// The days.
     pub fn days(self) -> u32 {
-        self.0
-    }
-}
-
-impl TryFrom<u32> for LookbackDays {
-    type Error = String;
-    fn try_from(d: u32) -> Result<Self, String> {
-        Self::new(d)
-    }
-}
-
-impl From<LookbackDays> for u32 {
-    fn from(d: LookbackDays) -> u32 {
-        d.0
+        self.get()
     }
 }
 
