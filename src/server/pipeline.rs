@@ -343,16 +343,17 @@ async fn api(app: &App, req: Request<Incoming>, rid: &str, ctx: &mut Context) ->
         Ok(b) => b,
         Err(e) => return fail(e),
     };
-    let params = op.parse_params(&path_params, parts.uri.query(), &parts.headers);
-    let idempotency_key = match &params {
-        Err(v)
-            if v.iter()
-                .any(|v| v.field.eq_ignore_ascii_case("idempotency-key")) =>
-        {
-            return fail(ApiError::validation(v.clone()));
-        }
-        _ if op.method.is_mutation() => parts.headers.header("idempotency-key").map(str::to_owned),
-        _ => None,
+    // Invalid parameters (query, headers, path) are refused before the idempotency
+    // store is consulted: a replay is the same request again, and a request with an
+    // invalid header is not (the key and body alone would otherwise replay it).
+    let params = match op.parse_params(&path_params, parts.uri.query(), &parts.headers) {
+        Ok(p) => p,
+        Err(violations) => return fail(parameter_error(op, violations)),
+    };
+    let idempotency_key = if op.method.is_mutation() {
+        parts.headers.header("idempotency-key").map(str::to_owned)
+    } else {
+        None
     };
     let scope = format!("{} {}", op.method, path);
     if let Some(key) = &idempotency_key {
@@ -493,29 +494,32 @@ async fn read_body(body: Incoming, headers: &HeaderMap, limit: usize) -> Result<
     }
 }
 
+/// A parameter problem: a path parameter outside its schema (an unknown provider) is
+/// 404, anything else 400.
+fn parameter_error(op: &Operation, violations: Vec<crate::spec::Violation>) -> ApiError {
+    let (path, other): (Vec<_>, Vec<_>) = violations.into_iter().partition(|v| {
+        op.parameters
+            .iter()
+            .any(|p| p.location == ParamLocation::Path && p.name == v.field)
+    });
+    if path.is_empty() {
+        ApiError::validation(other)
+    } else {
+        ApiError::unknown_path_param(path)
+    }
+}
+
 /// Validates the request against the operation and runs it: the status and JSON body
 /// of the success, or the refusal.
 fn evaluate(
     app: &App,
     op: &Operation,
-    params: Result<crate::spec::ParsedParams, Vec<crate::spec::Violation>>,
+    params: crate::spec::ParsedParams,
     headers: &HeaderMap,
     bytes: &Bytes,
     session: &Session,
     now: Timestamp,
 ) -> Result<(u16, Option<Body>), ApiError> {
-    let params = params.map_err(|violations| {
-        let (path, other): (Vec<_>, Vec<_>) = violations.into_iter().partition(|v| {
-            op.parameters
-                .iter()
-                .any(|p| p.location == ParamLocation::Path && p.name == v.field)
-        });
-        if path.is_empty() {
-            ApiError::validation(other)
-        } else {
-            ApiError::unknown_path_param(path)
-        }
-    })?;
     let body = if op.accepts_body() && !bytes.is_empty() {
         let content_type = headers.header("content-type");
         if !content_type.is_some_and(crate::spec::is_json) {
