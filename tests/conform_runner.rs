@@ -204,3 +204,65 @@ async fn read_only_runs_send_only_reads_and_auth_negatives() {
         .await;
     assert_eq!(r.json()["count"], 0, "no POST with the key was sent");
 }
+
+/// A proxy in front of the mock that sends every request as one key: every merchant
+/// sees the same state, which breaks tenant isolation.
+async fn start_shared_tenant_proxy(upstream: std::net::SocketAddr) -> std::net::SocketAddr {
+    use http_body_util::BodyExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Full<Bytes>>();
+    tokio::spawn(async move {
+        loop {
+            let (stream, _) = listener.accept().await.unwrap();
+            let client = client.clone();
+            tokio::spawn(async move {
+                let svc = hyper::service::service_fn(
+                    move |req: hyper::Request<hyper::body::Incoming>| {
+                        let client = client.clone();
+                        async move {
+                            let (mut parts, body) = req.into_parts();
+                            if parts.headers.contains_key("x-api-key") {
+                                parts.headers.insert("x-api-key", KEY.parse().unwrap());
+                            }
+                            let path = parts
+                                .uri
+                                .path_and_query()
+                                .map_or("/", |p| p.as_str())
+                                .to_owned();
+                            parts.uri = format!("http://{upstream}{path}").parse().unwrap();
+                            let body = body.collect().await.unwrap().to_bytes();
+                            let resp = client
+                                .request(hyper::Request::from_parts(parts, Full::new(body)))
+                                .await
+                                .unwrap();
+                            let (parts, body) = resp.into_parts();
+                            let body = body.collect().await.unwrap().to_bytes();
+                            Ok::<_, Infallible>(hyper::Response::from_parts(parts, Full::new(body)))
+                        }
+                    },
+                );
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_that_shares_state_between_keys_fails_isolation() {
+    let mock = Mock::start().await;
+    let proxy = start_shared_tenant_proxy(mock.running.addr).await;
+    let mut cfg = config(format!("http://{proxy}/v2"), 6, 50);
+    cfg.checks = vec!["stateful".into()];
+    let report = conform(cfg).await;
+    let f = report
+        .failures
+        .iter()
+        .find(|f| f.check == "stateful")
+        .unwrap_or_else(|| panic!("{}", report.text()));
+    assert!(f.message.contains("isolation"), "{}", f.message);
+}

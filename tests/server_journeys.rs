@@ -197,7 +197,10 @@ async fn idempotent_replay_and_conflict() {
         ("idempotency-key", "key-1"),
         ("revkeen-version", "AAA"),
     ];
-    let e = mock.send("POST", path, &bad_version, Some(body)).await.expect_error(400, "validation_error");
+    let e = mock
+        .send("POST", path, &bad_version, Some(body))
+        .await
+        .expect_error(400, "validation_error");
     assert_eq!(e["param"], "RevKeen-Version");
     let other = r#"{"credentials":{"apiKey":"other","baseUrl":"https://clinic.example"}}"#;
     mock.send("POST", path, &headers, Some(other))
