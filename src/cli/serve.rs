@@ -21,9 +21,12 @@ pub fn build_app(args: &ServeArgs) -> Result<App, String> {
     .map_err(|e| {
         format!("{e}\nRun `revkeen-mock check-spec` on the file for the full list of problems.")
     })?;
-    let rate_limit = match args.rate_limit.as_str() {
-        "off" | "" => None,
-        other => Some(other.parse::<RateLimit>()?),
+    let fixture = fixture::find(&args.fixture)?;
+    // --rate-limit wins; otherwise the start fixture may set one.
+    let rate_limit = match (args.rate_limit.as_str(), &fixture.rate_limit) {
+        ("off" | "", None) => None,
+        ("off" | "", Some(from_fixture)) => Some(from_fixture.parse::<RateLimit>()?),
+        (flag, _) => Some(flag.parse::<RateLimit>()?),
     };
     let config = SimConfig {
         breaker: BreakerConfig {
@@ -38,7 +41,6 @@ pub fn build_app(args: &ServeArgs) -> Result<App, String> {
     };
     let access = admin_access(args)?;
     let world = World::new(config, Clock::default());
-    let fixture = fixture::find(&args.fixture)?;
     fixture.validate(&world.config)?;
     let saved = match (&args.state_file, args.reset_state) {
         (Some(path), false) => persist::load(path)?,

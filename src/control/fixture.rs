@@ -33,6 +33,10 @@ pub struct Fixture {
     /// What the fixture stages, for people.
     #[serde(default)]
     pub description: String,
+    /// The per-key rate limit (`staging`, `production`, `N` or `N/BURST`), used when
+    /// this is the fixture `serve` starts with and `--rate-limit` is not given.
+    #[serde(default, rename = "rateLimit")]
+    pub rate_limit: Option<String>,
     /// The merchants, one per key.
     #[serde(default)]
     pub merchants: Vec<MerchantFixture>,
@@ -129,6 +133,10 @@ impl Fixture {
     /// Checks rules that serde cannot: unique keys, one integration per provider,
     /// failures within the breaker's threshold.
     pub fn validate(&self, config: &SimConfig) -> Result<(), String> {
+        if let Some(r) = &self.rate_limit {
+            r.parse::<crate::sim::RateLimit>()
+                .map_err(|e| format!("{}: at rateLimit: {e}", self.source))?;
+        }
         let mut keys = BTreeMap::new();
         for (m_index, m) in self.merchants.iter().enumerate() {
             if keys.insert(m.key.clone(), m_index).is_some() {
