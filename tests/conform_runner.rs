@@ -106,17 +106,23 @@ async fn server_errors_dropped_connections_and_slow_answers_are_caught() {
 /// A target that answers everything with 200 and `{"data": []}`: it ignores keys,
 /// never validates, never remembers.
 async fn start_broken() -> std::net::SocketAddr {
+    start_fixed(200, "application/json").await
+}
+
+/// A target that answers everything with this status and content type.
+async fn start_fixed(status: u16, content_type: &'static str) -> std::net::SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
         loop {
             let (stream, _) = listener.accept().await.unwrap();
             tokio::spawn(async move {
-                let svc = hyper::service::service_fn(|_req| async {
+                let svc = hyper::service::service_fn(move |_req| async move {
                     let mut r =
                         hyper::Response::new(Full::new(Bytes::from_static(b"{\"data\":[]}")));
+                    *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
                     r.headers_mut()
-                        .insert("content-type", "application/json".parse().unwrap());
+                        .insert("content-type", content_type.parse().unwrap());
                     Ok::<_, Infallible>(r)
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
@@ -265,4 +271,31 @@ async fn a_target_that_shares_state_between_keys_fails_isolation() {
         .find(|f| f.check == "stateful")
         .unwrap_or_else(|| panic!("{}", report.text()));
     assert!(f.message.contains("isolation"), "{}", f.message);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn undocumented_statuses_and_wrong_content_types_are_caught() {
+    let teapot = start_fixed(418, "application/json").await;
+    let report = conform(config(format!("http://{teapot}/v2"), 7, 5)).await;
+    assert!(
+        failed(&report, "status_documented") > 0,
+        "{}",
+        report.text()
+    );
+    let text = start_fixed(200, "text/plain").await;
+    let report = conform(config(format!("http://{text}/v2"), 7, 5)).await;
+    assert!(failed(&report, "content_type") > 0, "{}", report.text());
+}
+
+/// Made-up credentials that the provider rejects are a documented alternative, not a
+/// failure: the run accepts 400 credentials_rejected and keeps going.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rejected_credentials_are_an_accepted_alternative() {
+    let mock = Mock::start().await;
+    let mut cfg = config(format!("http://{}/v2", mock.running.addr), 8, 100);
+    cfg.credentials = json!({"apiKey": "invalid_made_up", "baseUrl": "https://conform.example"});
+    cfg.checks = vec!["stateful".into()];
+    let report = conform(cfg).await;
+    assert!(report.passed(), "{}", report.text());
+    assert_eq!(report.checks["stateful"].0, 100);
 }

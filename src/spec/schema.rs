@@ -77,6 +77,26 @@ impl Schema {
         &self.json
     }
 
+    /// Follows a local `$ref` (into the document's components) to the schema it names;
+    /// any other value is returned as it is.
+    pub fn resolve<'a>(&'a self, v: &'a Value) -> &'a Value {
+        let mut v = v;
+        for _ in 0..16 {
+            match v
+                .get("$ref")
+                .and_then(Value::as_str)
+                .and_then(|r| r.strip_prefix("#/components"))
+            {
+                Some(ptr) => match self.components.pointer(ptr) {
+                    Some(target) => v = target,
+                    None => return v,
+                },
+                None => return v,
+            }
+        }
+        v
+    }
+
     /// A value this schema accepts (its `example` when it has one), or `None` when
     /// none can be generated.
     pub fn sample(&self) -> Option<Value> {

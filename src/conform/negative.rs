@@ -1,0 +1,224 @@
+//! Negative inputs derived from the spec's schemas: for every operation, a valid
+//! request (its body the smallest value its schema accepts) broken one way at a time:
+//! a required field removed, an unknown field added, a value of the wrong type, a
+//! number just outside its bounds, a string outside its enum; out-of-range and
+//! non-numeric query parameters; malformed JSON.
+
+use serde_json::{Map, Value, json};
+
+use crate::spec::{Contract, Operation, ParamLocation, Schema};
+
+/// One invalid request and what makes it invalid.
+#[derive(Debug, Clone)]
+pub struct Variant {
+    /// The method.
+    pub method: String,
+    /// Path under the base, with any query.
+    pub path: String,
+    /// The raw body.
+    pub body: Option<String>,
+    /// What is wrong, for the report.
+    pub what: String,
+}
+
+/// The path of `op` with each path parameter set to a valid value.
+fn concrete_path(op: &Operation) -> Option<String> {
+    let mut path = op.path.clone();
+    for p in op
+        .parameters
+        .iter()
+        .filter(|p| p.location == ParamLocation::Path)
+    {
+        let value = p.schema.as_ref()?.sample()?;
+        let text = value
+            .as_str()
+            .map_or_else(|| value.to_string(), str::to_owned);
+        path = path.replace(&format!("{{{}}}", p.name), &text);
+    }
+    Some(path)
+}
+
+/// Values that break `schema` (already resolved) by type, bounds or enum.
+fn breaking_values(schema: &Value) -> Vec<(Value, String)> {
+    let mut out = Vec::new();
+    let ty = match schema.get("type") {
+        Some(Value::String(t)) => Some(t.as_str()),
+        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).find(|t| *t != "null"),
+        _ => None,
+    };
+    match ty {
+        Some("integer" | "number") => {
+            out.push((json!("not-a-number"), "a string for a number".to_owned()));
+            if let Some(min) = schema.get("minimum").and_then(Value::as_i64) {
+                out.push((
+                    json!(min - 1),
+                    format!("{} (under the minimum {min})", min - 1),
+                ));
+            }
+            if let Some(max) = schema.get("maximum").and_then(Value::as_i64) {
+                out.push((
+                    json!(max + 1),
+                    format!("{} (over the maximum {max})", max + 1),
+                ));
+            }
+        }
+        Some("string") => {
+            out.push((json!(12345), "a number for a string".to_owned()));
+            if schema.get("enum").is_some() {
+                out.push((
+                    json!("not-in-the-enum"),
+                    "a value outside the enum".to_owned(),
+                ));
+            }
+        }
+        Some("boolean") => out.push((json!("yes"), "a string for a boolean".to_owned())),
+        Some("object") => out.push((json!("text"), "a string for an object".to_owned())),
+        Some("array") => out.push((json!({}), "an object for an array".to_owned())),
+        _ => {}
+    }
+    out
+}
+
+/// Variants of an object body: each required field removed, an unknown field, and each
+/// field broken, one level into nested objects.
+fn object_variants(
+    schema: &Schema,
+    node: &Value,
+    base: &Map<String, Value>,
+    prefix: &str,
+    out: &mut Vec<(Value, String)>,
+) {
+    let node = schema.resolve(node);
+    let props = node.get("properties").and_then(Value::as_object);
+    for name in node
+        .get("required")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
+        let mut b = base.clone();
+        b.remove(name);
+        out.push((
+            Value::Object(b),
+            format!("the required field {prefix}{name} missing"),
+        ));
+    }
+    if node.get("additionalProperties") == Some(&Value::Bool(false)) {
+        let mut b = base.clone();
+        b.insert("unexpectedField".into(), json!(1));
+        out.push((
+            Value::Object(b),
+            format!("an unknown field {prefix}unexpectedField"),
+        ));
+    }
+    for (name, prop) in props.into_iter().flatten() {
+        let prop = schema.resolve(prop);
+        for (value, what) in breaking_values(prop) {
+            let mut b = base.clone();
+            b.insert(name.clone(), value);
+            out.push((Value::Object(b), format!("{prefix}{name}: {what}")));
+        }
+        if prefix.is_empty()
+            && let Some(Value::Object(inner)) = base.get(name)
+        {
+            let mut nested = Vec::new();
+            object_variants(schema, prop, inner, &format!("{name}."), &mut nested);
+            for (v, what) in nested {
+                let mut b = base.clone();
+                b.insert(name.clone(), v);
+                out.push((Value::Object(b), what));
+            }
+        }
+    }
+}
+
+/// Every negative variant of every operation of the contract. `mutations` limits the
+/// list to reads when false.
+pub fn variants(contract: &Contract, mutations: bool) -> Vec<Variant> {
+    let mut out = Vec::new();
+    for op in &contract.operations {
+        if op.method.is_mutation() && !mutations {
+            continue;
+        }
+        let Some(path) = concrete_path(op) else {
+            continue;
+        };
+        let method = op.method.as_str().to_owned();
+        for p in op
+            .parameters
+            .iter()
+            .filter(|p| p.location == ParamLocation::Query)
+        {
+            let Some(schema) = &p.schema else { continue };
+            for (value, what) in breaking_values(schema.resolve(schema.json())) {
+                let text = value
+                    .as_str()
+                    .map_or_else(|| value.to_string(), str::to_owned);
+                out.push(Variant {
+                    method: method.clone(),
+                    path: format!("{path}?{}={text}", p.name),
+                    body: None,
+                    what: format!("query {}: {what}", p.name),
+                });
+            }
+        }
+        let Some(schema) = op
+            .request_body
+            .as_ref()
+            .and_then(|b| {
+                b.media
+                    .iter()
+                    .find(|m| crate::spec::is_json(&m.content_type))
+            })
+            .and_then(|m| m.schema.as_ref())
+        else {
+            continue;
+        };
+        let Some(Value::Object(base)) = schema.sample() else {
+            continue;
+        };
+        let mut bodies = Vec::new();
+        object_variants(schema, schema.json(), &base, "", &mut bodies);
+        for (body, what) in bodies {
+            out.push(Variant {
+                method: method.clone(),
+                path: path.clone(),
+                body: Some(body.to_string()),
+                what,
+            });
+        }
+        let text = Value::Object(base).to_string();
+        out.push(Variant {
+            method: method.clone(),
+            path: path.clone(),
+            body: Some(text[..text.len().saturating_sub(1)].to_owned()),
+            what: "malformed JSON (the valid body cut short)".to_owned(),
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_embedded_contract_yields_variants_for_every_operation_with_input() {
+        let c = Contract::embedded().unwrap();
+        let v = variants(&c, true);
+        let whats: Vec<&str> = v.iter().map(|v| v.what.as_str()).collect();
+        for expected in [
+            "the required field credentials missing",
+            "the required field credentials.apiKey missing",
+            "syncIntervalMinutes: 4 (under the minimum 5)",
+            "syncIntervalMinutes: 1441 (over the maximum 1440)",
+            "status: a value outside the enum",
+            "query limit: 101 (over the maximum 100)",
+            "an unknown field unexpectedField",
+        ] {
+            assert!(whats.contains(&expected), "{expected} not in {whats:#?}");
+        }
+        assert!(variants(&c, false).iter().all(|v| v.body.is_none()));
+    }
+}
