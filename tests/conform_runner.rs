@@ -211,9 +211,16 @@ async fn read_only_runs_send_only_reads_and_auth_negatives() {
     assert_eq!(r.json()["count"], 0, "no POST with the key was sent");
 }
 
-/// A proxy in front of the mock that sends every request as one key: every merchant
-/// sees the same state, which breaks tenant isolation.
-async fn start_shared_tenant_proxy(upstream: std::net::SocketAddr) -> std::net::SocketAddr {
+/// How a proxy changes what passes through it.
+type Rewrite = fn(&str, &str, u16, &mut serde_json::Value) -> u16;
+
+/// A proxy in front of the mock that sends every request as `key` (when given) and
+/// passes each JSON answer through `rewrite` (method, path, status, body → status).
+async fn start_proxy(
+    upstream: std::net::SocketAddr,
+    key: Option<&'static str>,
+    rewrite: Rewrite,
+) -> std::net::SocketAddr {
     use http_body_util::BodyExt;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -229,22 +236,33 @@ async fn start_shared_tenant_proxy(upstream: std::net::SocketAddr) -> std::net::
                         let client = client.clone();
                         async move {
                             let (mut parts, body) = req.into_parts();
-                            if parts.headers.contains_key("x-api-key") {
-                                parts.headers.insert("x-api-key", KEY.parse().unwrap());
+                            if let (Some(k), true) = (key, parts.headers.contains_key("x-api-key"))
+                            {
+                                parts.headers.insert("x-api-key", k.parse().unwrap());
                             }
-                            let path = parts
+                            let method = parts.method.to_string();
+                            let path = parts.uri.path().to_owned();
+                            let pq = parts
                                 .uri
                                 .path_and_query()
                                 .map_or("/", |p| p.as_str())
                                 .to_owned();
-                            parts.uri = format!("http://{upstream}{path}").parse().unwrap();
+                            parts.uri = format!("http://{upstream}{pq}").parse().unwrap();
                             let body = body.collect().await.unwrap().to_bytes();
                             let resp = client
                                 .request(hyper::Request::from_parts(parts, Full::new(body)))
                                 .await
                                 .unwrap();
-                            let (parts, body) = resp.into_parts();
-                            let body = body.collect().await.unwrap().to_bytes();
+                            let (mut parts, body) = resp.into_parts();
+                            let mut body = body.collect().await.unwrap().to_bytes();
+                            if let Ok(mut json) = serde_json::from_slice::<serde_json::Value>(&body)
+                            {
+                                let status =
+                                    rewrite(&method, &path, parts.status.as_u16(), &mut json);
+                                parts.status = hyper::StatusCode::from_u16(status).unwrap();
+                                body = Bytes::from(json.to_string());
+                                parts.headers.remove("content-length");
+                            }
                             Ok::<_, Infallible>(hyper::Response::from_parts(parts, Full::new(body)))
                         }
                     },
@@ -258,10 +276,14 @@ async fn start_shared_tenant_proxy(upstream: std::net::SocketAddr) -> std::net::
     addr
 }
 
+fn unchanged(_: &str, _: &str, status: u16, _: &mut serde_json::Value) -> u16 {
+    status
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_target_that_shares_state_between_keys_fails_isolation() {
     let mock = Mock::start().await;
-    let proxy = start_shared_tenant_proxy(mock.running.addr).await;
+    let proxy = start_proxy(mock.running.addr, Some(KEY), unchanged).await;
     let mut cfg = config(format!("http://{proxy}/v2"), 6, 50);
     cfg.checks = vec!["stateful".into()];
     let report = conform(cfg).await;
@@ -271,6 +293,77 @@ async fn a_target_that_shares_state_between_keys_fails_isolation() {
         .find(|f| f.check == "stateful")
         .unwrap_or_else(|| panic!("{}", report.text()));
     assert!(f.message.contains("isolation"), "{}", f.message);
+}
+
+/// Every behavioural rule the stateful check pins down, each broken by a proxy in front
+/// of the mock: the runner must catch each one, naming what broke.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_broken_behavioural_rule_is_caught() {
+    fn each_integration(json: &mut serde_json::Value, f: fn(&mut serde_json::Value)) {
+        match json.get_mut("data") {
+            Some(serde_json::Value::Array(items)) => items.iter_mut().for_each(f),
+            Some(d) if d.is_object() => f(d),
+            _ => {}
+        }
+    }
+    let rules: [(&str, Rewrite); 7] = [
+        ("isActive", |_, _, s, j| {
+            each_integration(j, |i| i["isActive"] = json!(true));
+            s
+        }),
+        ("syncEnabled", |_, _, s, j| {
+            each_integration(j, |i| i["syncEnabled"] = json!(true));
+            s
+        }),
+        ("intervalMs", |_, _, s, j| {
+            each_integration(j, |i| i["syncInterval"]["intervalMs"] = json!(900_000));
+            s
+        }),
+        ("consecutiveErrors", |_, _, s, j| {
+            each_integration(j, |i| i["providerState"]["consecutiveErrors"] = json!(1));
+            s
+        }),
+        ("pagination.total", |_, _, s, j| {
+            if let Some(t) = j.pointer_mut("/pagination/total") {
+                *t = json!(t.as_u64().unwrap_or(0) + 1);
+            }
+            s
+        }),
+        ("expected 404", |_, p, s, _| {
+            if p.ends_with("/deactivate") && s == 404 {
+                200
+            } else {
+                s
+            }
+        }),
+        ("expected providers", |m, p, s, j| {
+            if m == "GET" && p.ends_with("/v2/integrations") {
+                j["data"] = json!([]);
+                j["pagination"]["total"] = json!(0);
+            }
+            s
+        }),
+    ];
+    for (what, rewrite) in rules {
+        let mock = Mock::start().await;
+        let proxy = start_proxy(mock.running.addr, None, rewrite).await;
+        let mut cfg = config(format!("http://{proxy}/v2"), 11, 200);
+        cfg.checks = vec!["stateful".into()];
+        cfg.second_key = None;
+        let report = conform(cfg).await;
+        let f = report
+            .failures
+            .iter()
+            .find(|f| f.check == "stateful")
+            .unwrap_or_else(|| panic!("{what} not caught:{}", report.text()));
+        // Shrinking replays sequences on a target whose hidden state has moved on, so a
+        // list that hides integrations may end up reported through what it hid (a
+        // sync that succeeds on an integration the list did not show).
+        let caught = f.message.contains(what)
+            || (what == "expected providers" && f.message.contains("expected 400, got 200"));
+        assert!(caught, "{what}: {}", f.message);
+        assert!(f.repro.len() >= 2, "{what}: a repro: {:?}", f.repro);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
