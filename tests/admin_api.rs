@@ -408,3 +408,27 @@ async fn every_built_in_fixture_loads_through_the_admin_api() {
     assert_eq!(r.status, 200, "{}", r.json());
     mock.assert_conformant();
 }
+
+#[tokio::test]
+async fn the_dashboard_page_and_the_tenants_view_are_served() {
+    let mock = Mock::start().await;
+    let page = mock.send("GET", "/__mock/ui", &[], None).await;
+    assert_eq!(page.status, 200);
+    assert!(
+        page.header("content-type")
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(
+        String::from_utf8_lossy(&page.body).contains("/__mock"),
+        "the page uses the admin API"
+    );
+    mock.activate(KEY, "wodify", "fail_sync_x").await;
+    admin(&mock, "POST", "/faults", Some(json!({"rules": [{"match": {"provider": "terminal", "key": KEY}, "action": {"type": "provider_outage", "syncs": 2}}]}))).await;
+    let t = admin(&mock, "GET", "/tenants", None).await;
+    assert_eq!(t["data"][0]["key"], KEY);
+    assert_eq!(t["data"][0]["integrations"][0]["provider"], "wodify");
+    assert_eq!(t["data"][0]["integrations"][0]["syncHealth"], "healthy");
+    assert_eq!(t["data"][0]["outages"], json!(["terminal"]));
+    mock.assert_conformant();
+}

@@ -34,7 +34,12 @@ pub struct AdminAnswer {
     pub operation: Option<usize>,
     /// The result.
     pub result: Result<Value, ApiError>,
+    /// A page to send instead of JSON (the dashboard).
+    pub html: Option<&'static str>,
 }
+
+/// The dashboard: one page, embedded, that uses the admin API only.
+pub const DASHBOARD: &str = include_str!("dashboard.html");
 
 /// Whether a path belongs to the admin API.
 pub fn is_admin_path(control: &Control, path: &str) -> bool {
@@ -80,19 +85,30 @@ pub fn handle(
             return AdminAnswer {
                 operation: None,
                 result: Err(ApiError::method_not_allowed(req.method, &allow.join(", "))),
+                html: None,
             };
         }
         RouteMatch::NotFound => {
             return AdminAnswer {
                 operation: None,
                 result: Err(ApiError::route_not_found(req.method, req.path)),
+                html: None,
             };
         }
     };
     let answer = |result| AdminAnswer {
         operation: Some(index),
         result,
+        html: None,
     };
+    if control.contract.operations[index].id == "adminUi" {
+        // The page holds no data: it asks for the token itself when one is set.
+        return AdminAnswer {
+            operation: Some(index),
+            result: Ok(Value::Null),
+            html: Some(DASHBOARD),
+        };
+    }
     if let AdminAccess::Token(token) = &control.access {
         let sent = req
             .authorization
@@ -199,6 +215,35 @@ fn run(
             let source = f.source.clone();
             *lock(&control.fixture) = Some(f);
             done(format!("fixture {source} loaded"))
+        }
+        "adminListTenants" => {
+            let mut data = Vec::new();
+            for key in world.tenant_keys() {
+                let Some(tenant) = world.tenant(&key) else {
+                    continue;
+                };
+                let mut t = lock(&tenant);
+                t.merchant.advance(&world.config, now);
+                let integrations: Vec<Value> = t
+                    .merchant
+                    .integrations()
+                    .filter_map(|i| {
+                        serde_json::to_value(crate::server::render::integration(
+                            i,
+                            &world.config.breaker,
+                            now,
+                        ))
+                        .ok()
+                    })
+                    .collect();
+                let outages: Vec<String> = crate::sim::Provider::ALL
+                    .into_iter()
+                    .filter(|p| t.merchant.outage(*p).is_some())
+                    .map(|p| p.as_str().to_owned())
+                    .collect();
+                data.push(json!({ "key": key.as_str(), "integrations": integrations, "outages": outages }));
+            }
+            Ok(json!({ "data": data }))
         }
         "adminGetState" => {
             let key = key_param(params)?;

@@ -7,7 +7,7 @@ mod dispatch;
 mod error;
 pub mod log;
 mod pipeline;
-mod render;
+pub(crate) mod render;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

@@ -240,6 +240,15 @@ async fn admin_request(app: &App, req: Request<Incoming>, rid: &str) -> Reply {
         &app.contract.title,
         app.started.elapsed(),
     );
+    if let Some(html) = answer.html {
+        let mut r = Reply::empty(200, answer.operation);
+        r.body = Bytes::from_static(html.as_bytes());
+        r.headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        return r;
+    }
     match answer.result {
         Ok(value) => Reply::json(200, value, answer.operation),
         Err(e) => Reply::error(&e, rid, answer.operation),

@@ -1,0 +1,117 @@
+// The dashboard in a real browser (Debian's chromium driven by playwright-core), and a
+// page on another origin calling the API with fetch, to prove CORS works for a browser
+// app. Run by scripts/browser-test, which starts the mock at MOCK_URL.
+import { chromium } from "playwright-core";
+import http from "node:http";
+import assert from "node:assert/strict";
+
+const MOCK = process.env.MOCK_URL ?? "http://127.0.0.1:4041";
+const OUT = process.env.SCREENSHOTS ?? "../../target";
+const KEY = "rk_sandbox_demo_merchant_key_01";
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+});
+const failures = [];
+async function step(name, fn) {
+  try { await fn(); console.log("ok   " + name); }
+  catch (e) { failures.push(name); console.log("FAIL " + name + ": " + e.message); }
+}
+
+const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+const field = (provider, name) => page.locator(`.card[data-provider="${provider}"] dd[data-field="${name}"]`);
+
+await step("the dashboard shows the default fixture", async () => {
+  await page.goto(MOCK + "/__mock/ui");
+  await field("practicehub", "health").waitFor();
+  assert.equal(await page.locator("#tenant").inputValue(), KEY);
+  assert.equal(await field("practicehub", "active").textContent(), "yes");
+  assert.equal(await field("practicehub", "health").textContent(), "healthy");
+  assert.equal(await field("terminal", "active").textContent(), "no");
+  assert.equal(await page.locator('.card[data-provider="wodify"]').count(), 0);
+});
+
+await step("advancing the clock runs the next scheduled sync", async () => {
+  const before = await field("practicehub", "last-sync").textContent();
+  const nextRun = await field("practicehub", "next-run").textContent();
+  await page.click("#advance5");
+  await page.waitForFunction(
+    ([b]) => document.querySelector('.card[data-provider="practicehub"] dd[data-field="last-sync"]').textContent !== b,
+    [before], { timeout: 10000 });
+  const after = await field("practicehub", "last-sync").textContent();
+  assert.equal(after, nextRun, "the sync ran at the nextRun shown before");
+});
+
+await step("an outage opens the breaker", async () => {
+  await page.selectOption("#outageProvider", "practicehub");
+  await page.click("#outage");
+  await page.waitForFunction(() => document.querySelector("#message").textContent.startsWith("outage started"));
+  // Scheduled syncs every 15 minutes: two hours bring the five failures that open it.
+  await page.click("#advance1h");
+  await page.waitForFunction(() => document.querySelector("#message").textContent === "clock advanced");
+  await page.click("#advance1h");
+  await page.waitForFunction(
+    () => document.querySelector('.card[data-provider="practicehub"] dd[data-field="breaker"]').textContent === "open",
+    null, { timeout: 10000 });
+  assert.equal(await field("practicehub", "health").textContent(), "paused");
+  assert.equal(await field("practicehub", "errors").textContent(), "5");
+  assert.ok((await page.locator("#journal tr").count()) >= 0);
+});
+
+await step("the layout is usable at 1280 px and at 400 px", async () => {
+  await page.screenshot({ path: `${OUT}/dashboard-1280.png`, fullPage: true });
+  await page.setViewportSize({ width: 400, height: 900 });
+  await page.waitForTimeout(200);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(overflow <= 0, `the page is ${overflow}px wider than a 400px screen`);
+  assert.ok(await page.locator("#advance5").isVisible());
+  await page.screenshot({ path: `${OUT}/dashboard-400.png`, fullPage: true });
+});
+
+await step("clear faults and reset go back to the fixture", async () => {
+  await page.setViewportSize({ width: 1280, height: 800 });
+  await page.click("#clearFaults");
+  await page.click("#reset");
+  await page.waitForFunction(
+    () => document.querySelector('.card[data-provider="practicehub"] dd[data-field="breaker"]')?.textContent === "closed",
+    null, { timeout: 10000 });
+});
+
+// A browser app on another origin (a dev server on port 5173).
+const app = http.createServer((req, res) => {
+  res.setHeader("content-type", "text/html");
+  res.end(`<!doctype html><pre id="result">pending</pre><script>
+    fetch(${JSON.stringify(MOCK + "/v2/integrations")}, { headers: { "x-api-key": ${JSON.stringify(KEY)} } })
+      .then(async (r) => {
+        const body = await r.json();
+        document.getElementById("result").textContent = JSON.stringify({
+          status: r.status, requestId: r.headers.get("X-Request-Id"), version: r.headers.get("RevKeen-Version"),
+          providers: body.data.map((i) => i.provider) });
+      })
+      .catch((e) => { document.getElementById("result").textContent = "error: " + e; });
+  </script>`);
+});
+await new Promise((r) => app.listen(5173, "127.0.0.1", r));
+
+await step("a page on another origin calls the API with fetch and reads X-Request-Id", async () => {
+  const other = await browser.newPage();
+  await other.goto("http://127.0.0.1:5173/");
+  await other.waitForFunction(() => document.getElementById("result").textContent !== "pending");
+  const text = await other.locator("#result").textContent();
+  assert.ok(!text.startsWith("error"), text);
+  const result = JSON.parse(text);
+  assert.equal(result.status, 200);
+  assert.match(result.requestId ?? "", /^[0-9a-f-]{36}$/);
+  assert.equal(result.version, "2026-05-01");
+  assert.deepEqual(result.providers, ["practicehub", "terminal"]);
+});
+
+app.close();
+await browser.close();
+if (failures.length) {
+  console.log(`${failures.length} browser check(s) failed`);
+  process.exit(1);
+}
+console.log("browser: every check passed; screenshots in " + OUT);
