@@ -392,3 +392,30 @@ async fn rejected_credentials_are_an_accepted_alternative() {
     assert!(report.passed(), "{}", report.text());
     assert_eq!(report.checks["stateful"].0, 100);
 }
+
+/// A target that refuses valid bodies as invalid: bodies drawn from the schemas'
+/// strategies catch it, shrunk to a minimal body.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_target_that_refuses_valid_bodies_fails_valid_inputs() {
+    let mock = Mock::start().await;
+    let proxy = start_proxy(mock.running.addr, None, |_, p, s, j| {
+        if p.ends_with("/test") && s == 200 {
+            *j = json!({"error": {"type": "invalid_request_error", "code": "validation_error", "message": "refused"}});
+            return 400;
+        }
+        s
+    })
+    .await;
+    let mut cfg = config(format!("http://{proxy}/v2"), 12, 100);
+    cfg.checks = vec!["valid_inputs".into()];
+    let report = conform(cfg).await;
+    let f = report
+        .failures
+        .iter()
+        .find(|f| f.check == "valid_inputs")
+        .unwrap_or_else(|| panic!("{}", report.text()));
+    assert!(
+        f.message.contains("minimal failing body") && f.repro[0].contains("/test"),
+        "{f:?}"
+    );
+}

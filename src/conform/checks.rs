@@ -6,7 +6,7 @@ use super::client::{Failure, Response};
 use crate::spec::{Contract, Method, RouteMatch};
 
 /// Every check the runner knows, in report order.
-pub const ALL: [&str; 10] = [
+pub const ALL: [&str; 11] = [
     "status_documented",
     "content_type",
     "response_schema",
@@ -17,6 +17,7 @@ pub const ALL: [&str; 10] = [
     "authentication",
     "negative_inputs",
     "idempotency",
+    "valid_inputs",
 ];
 
 /// The stateful check's name.

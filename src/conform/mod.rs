@@ -14,6 +14,7 @@ pub mod model;
 pub mod negative;
 pub mod report;
 pub mod scenario;
+pub mod strategy;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -255,6 +256,112 @@ impl Run<'_> {
         }
     }
 
+    /// Bodies drawn from proptest strategies derived from each operation's schema:
+    /// invalid ones must get a documented 4xx (`negative_inputs`), valid ones must never
+    /// be refused as invalid (`valid_inputs`). A failure is shrunk to a minimal body.
+    fn generated_bodies(&mut self) {
+        if self.cfg.read_only {
+            return;
+        }
+        let ops: Vec<(String, String, crate::spec::Schema)> = self
+            .cfg
+            .contract
+            .operations
+            .iter()
+            .filter_map(|op| {
+                let schema = op
+                    .request_body
+                    .as_ref()?
+                    .media
+                    .iter()
+                    .find(|m| crate::spec::is_json(&m.content_type))?
+                    .schema
+                    .clone()?;
+                let path = op.path.replace("{provider}", PROVIDERS[0]);
+                Some((op.method.as_str().to_owned(), path, schema))
+            })
+            .collect();
+        let cases = (self.cfg.cases / 10).clamp(5, 50);
+        for (n, (method, path, schema)) in ops.iter().enumerate() {
+            if self.out_of_time() {
+                return;
+            }
+            let mut seed = [0u8; 32];
+            seed[..8].copy_from_slice(&self.cfg.seed.wrapping_add(n as u64).to_le_bytes());
+            let config = PtConfig {
+                cases,
+                failure_persistence: None,
+                ..PtConfig::default()
+            };
+            if self.enabled("negative_inputs") {
+                let mut runner = TestRunner::new_with_rng(
+                    config.clone(),
+                    TestRng::from_seed(RngAlgorithm::ChaCha, &seed),
+                );
+                let documented = self.documented_4xx(&Request::new(method, path, None, None));
+                let cell = std::cell::RefCell::new(&mut *self);
+                let result = runner.run(&strategy::invalid(schema, schema.json()), |(body, what)| {
+                    let mut run = cell.borrow_mut();
+                    let req = run.key_request(method, path, Some(body));
+                    match run.send(&req) {
+                        Ok(r) if documented.contains(&r.status) => {
+                            run.report.pass("negative_inputs");
+                            Ok(())
+                        }
+                        Ok(r) => Err(TestCaseError::fail(format!("{method} {path} with {what}: expected a documented 4xx {documented:?}, got {}", r.status))),
+                        Err(e) => Err(TestCaseError::fail(format!("{method} {path} with {what}: no answer ({e:?})"))),
+                    }
+                });
+                if let Err(TestError::Fail(reason, (body, _))) = result {
+                    let req = self.key_request(method, path, Some(body));
+                    let curl = req.curl(self.client.target(), &self.cfg.api_key);
+                    self.report.fail(
+                        "negative_inputs",
+                        format!("minimal failing body: {reason}"),
+                        vec![curl],
+                    );
+                }
+            }
+            if self.enabled("valid_inputs") {
+                let mut runner = TestRunner::new_with_rng(
+                    config,
+                    TestRng::from_seed(RngAlgorithm::ChaCha, &seed),
+                );
+                let cell = std::cell::RefCell::new(&mut *self);
+                let result = runner.run(&strategy::valid(schema, schema.json()), |body| {
+                    let mut run = cell.borrow_mut();
+                    let req = run.key_request(method, path, Some(body));
+                    let r = run
+                        .send(&req)
+                        .map_err(|e| TestCaseError::fail(format!("no answer ({e:?})")))?;
+                    let code = r
+                        .json
+                        .as_ref()
+                        .and_then(|j| j.pointer("/error/code"))
+                        .and_then(Value::as_str)
+                        .unwrap_or("");
+                    if r.status == 400 && matches!(code, "validation_error" | "invalid_json") {
+                        return Err(TestCaseError::fail(format!(
+                            "{method} {path}: a body its schema accepts was refused as invalid: {}",
+                            String::from_utf8_lossy(&r.body)
+                        )));
+                    }
+                    run.report.pass("valid_inputs");
+                    Ok(())
+                });
+                if let Err(TestError::Fail(reason, body)) = result {
+                    let req = self.key_request(method, path, Some(body));
+                    let curl = req.curl(self.client.target(), &self.cfg.api_key);
+                    self.report.fail(
+                        "valid_inputs",
+                        format!("minimal failing body: {reason}"),
+                        vec![curl],
+                    );
+                }
+            }
+        }
+    }
+
     fn documented_4xx(&self, req: &Request) -> Vec<u16> {
         let path = format!(
             "{}{}",
@@ -471,6 +578,7 @@ pub fn run(cfg: &Config) -> Result<Report, String> {
     run.scenarios()?;
     run.authentication();
     run.negative_inputs();
+    run.generated_bodies();
     run.idempotency();
     if run.enabled(checks::STATEFUL) && cfg.cases > 0 && !run.out_of_time() {
         let mut seed = [0u8; 32];

@@ -81,7 +81,7 @@ fn breaking_values(schema: &Value) -> Vec<(Value, String)> {
 
 /// Variants of an object body: each required field removed, an unknown field, and each
 /// field broken, one level into nested objects.
-fn object_variants(
+pub(super) fn object_variants(
     schema: &Schema,
     node: &Value,
     base: &Map<String, Value>,
