@@ -2,9 +2,11 @@
 //! the [`pipeline`], and shuts down gracefully. Domain rules live in `sim`; routes and
 //! shapes come from the compiled contract.
 
+mod admin;
 mod cors;
 mod dispatch;
 mod error;
+mod faults;
 pub mod log;
 mod pipeline;
 pub(crate) mod render;

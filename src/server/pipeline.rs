@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::error::ApiError;
 use super::{API_VERSION, App, cors, dispatch};
-use crate::control::{admin, faults, journal};
+use crate::control::{admin, journal};
 use crate::sim::{Begin, RateDecision, Session, StoredResponse, Timestamp, lock};
 use crate::spec::{HeaderLookup, Method, Operation, ParamLocation, RouteMatch, StatusKey};
 
@@ -31,19 +31,19 @@ enum Body {
 }
 
 /// What the pipeline decided to send, before the common headers are added.
-struct Reply {
-    status: u16,
-    headers: HeaderMap,
+pub(super) struct Reply {
+    pub(super) status: u16,
+    pub(super) headers: HeaderMap,
     /// The JSON body, kept as a value for strict mode (absent for replays and 204s).
     json: Option<Value>,
     /// The bytes sent.
-    body: Bytes,
+    pub(super) body: Bytes,
     /// The operation answered, for strict mode (`None`: an answer outside any operation).
     operation: Option<usize>,
 }
 
 impl Reply {
-    fn empty(status: u16, operation: Option<usize>) -> Self {
+    pub(super) fn empty(status: u16, operation: Option<usize>) -> Self {
         Self {
             status,
             headers: HeaderMap::with_capacity(12),
@@ -53,7 +53,7 @@ impl Reply {
         }
     }
 
-    fn json(status: u16, value: Value, operation: Option<usize>) -> Self {
+    pub(super) fn json(status: u16, value: Value, operation: Option<usize>) -> Self {
         let mut r = Self::empty(status, operation);
         r.body = Bytes::from(serde_json::to_vec(&value).unwrap_or_default());
         r.json = Some(value);
@@ -62,7 +62,7 @@ impl Reply {
         r
     }
 
-    fn error(e: &ApiError, request_id: &str, operation: Option<usize>) -> Self {
+    pub(super) fn error(e: &ApiError, request_id: &str, operation: Option<usize>) -> Self {
         let mut r = Self::json(e.status, e.body(request_id), operation);
         for (k, v) in &e.headers {
             put(&mut r.headers, k, v);
@@ -81,12 +81,12 @@ fn put(headers: &mut HeaderMap, name: &'static str, value: &str) {
 
 /// What the log line and the journal report beyond method, path and status.
 #[derive(Default)]
-struct Context {
+pub(super) struct Context {
     key: Option<String>,
     key_last4: Option<String>,
     rate: Option<RateDecision>,
     /// An injected fault asked for the connection to be dropped.
-    drop: bool,
+    pub(super) drop: bool,
 }
 
 /// The connection is dropped without an answer (an injected fault).
@@ -101,7 +101,7 @@ impl std::fmt::Display for Dropped {
 
 impl std::error::Error for Dropped {}
 
-fn wall_now() -> Timestamp {
+pub(super) fn wall_now() -> Timestamp {
     Timestamp::from_system(SystemTime::now())
 }
 
@@ -136,7 +136,7 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Result<Response<Full<B
         && req.headers().contains_key("access-control-request-method");
     let admin = !preflight && admin::is_admin_path(&app.control, &path);
     let mut reply = if admin {
-        admin_request(app, req, &rid).await
+        super::admin::admin_request(app, req, &rid).await
     } else if preflight {
         let requested = req.headers().header("access-control-request-headers");
         let mut r = Reply::empty(204, None);
@@ -218,43 +218,6 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Result<Response<Full<B
     Ok(into_response(reply))
 }
 
-/// A `/__mock` request: read, answered by the control plane, rendered in the envelope.
-async fn admin_request(app: &App, req: Request<Incoming>, rid: &str) -> Reply {
-    let (parts, body) = req.into_parts();
-    let bytes = match read_body(body, &parts.headers, app.config.body_limit).await {
-        Ok(b) => b,
-        Err(e) => return Reply::error(&e, rid, None),
-    };
-    let request = admin::AdminRequest {
-        method: parts.method.as_str(),
-        path: parts.uri.path(),
-        query: parts.uri.query(),
-        authorization: parts.headers.header("authorization"),
-        body: &bytes,
-    };
-    let answer = admin::handle(
-        &app.control,
-        &app.world,
-        &request,
-        wall_now(),
-        &app.contract.title,
-        app.started.elapsed(),
-    );
-    if let Some(html) = answer.html {
-        let mut r = Reply::empty(200, answer.operation);
-        r.body = Bytes::from_static(html.as_bytes());
-        r.headers.insert(
-            CONTENT_TYPE,
-            HeaderValue::from_static("text/html; charset=utf-8"),
-        );
-        return r;
-    }
-    match answer.result {
-        Ok(value) => Reply::json(200, value, answer.operation),
-        Err(e) => Reply::error(&e, rid, answer.operation),
-    }
-}
-
 fn strict_check(app: &App, reply: &Reply, admin: bool, method: &str, path: &str, rid: &str) {
     let contract = if admin {
         &app.control.contract
@@ -317,7 +280,9 @@ async fn api(app: &App, req: Request<Incoming>, rid: &str, ctx: &mut Context) ->
     let op = &app.contract.operations[index];
     let fail = |e: ApiError| Reply::error(&e, rid, Some(index));
 
-    if let Some(reply) = inject_faults(app, op, index, &path_params, &req, rid, ctx).await {
+    if let Some(reply) =
+        super::faults::inject_faults(app, op, index, &path_params, &req, rid, ctx).await
+    {
         return reply;
     }
     let session = match app.world.authenticate(req.headers().header("x-api-key")) {
@@ -416,55 +381,6 @@ async fn api(app: &App, req: Request<Incoming>, rid: &str, ctx: &mut Context) ->
     reply
 }
 
-/// Applies the fault rules matching this request: delays are waited out; an error,
-/// a 429 or a dropped connection replaces the answer.
-async fn inject_faults(
-    app: &App,
-    op: &Operation,
-    index: usize,
-    path_params: &[(String, String)],
-    req: &Request<Incoming>,
-    rid: &str,
-    ctx: &mut Context,
-) -> Option<Reply> {
-    let effects = {
-        let mut book = lock(&app.control.faults);
-        if book.rules().is_empty() {
-            return None;
-        }
-        let provider = path_params
-            .iter()
-            .find(|(n, _)| n == "provider")
-            .and_then(|(_, v)| v.parse().ok());
-        book.effects(&faults::RequestFacts {
-            method: op.method.as_str(),
-            template: &op.path,
-            provider,
-            key: req.headers().header("x-api-key"),
-        })
-    };
-    for effect in effects {
-        match effect {
-            faults::Effect::Delay(d) => tokio::time::sleep(d).await,
-            faults::Effect::Error(status) => {
-                return Some(Reply::error(&ApiError::injected(status), rid, Some(index)));
-            }
-            faults::Effect::RateLimit(secs) => {
-                return Some(Reply::error(
-                    &ApiError::injected_rate_limit(secs),
-                    rid,
-                    Some(index),
-                ));
-            }
-            faults::Effect::Drop => {
-                ctx.drop = true;
-                return Some(Reply::empty(0, Some(index)));
-            }
-        }
-    }
-    None
-}
-
 fn replay(stored: StoredResponse, index: usize) -> Reply {
     let mut reply = Reply::empty(stored.status, Some(index));
     for (k, v) in &stored.headers {
@@ -482,7 +398,11 @@ fn replay(stored: StoredResponse, index: usize) -> Reply {
 
 /// Reads the body within the limit: a declared length over it is refused before
 /// reading; a body that turns out longer is cut off and refused.
-async fn read_body(body: Incoming, headers: &HeaderMap, limit: usize) -> Result<Bytes, ApiError> {
+pub(super) async fn read_body(
+    body: Incoming,
+    headers: &HeaderMap,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
     let declared = headers
         .header("content-length")
         .and_then(|v| v.parse::<u64>().ok());

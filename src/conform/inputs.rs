@@ -1,0 +1,280 @@
+//! The input checks of a run: authentication negatives, negative inputs (enumerated
+//! from the schemas, then drawn from strategies derived from them), valid inputs, and
+//! idempotency.
+
+use proptest::test_runner::{
+    Config as PtConfig, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner,
+};
+use serde_json::{Value, json};
+
+use super::client::Request;
+use super::model::PROVIDERS;
+use super::{Run, negative, strategy};
+
+impl Run<'_> {
+    pub(super) fn authentication(&mut self) {
+        if !self.enabled("authentication") {
+            return;
+        }
+        let keys: [(Option<&str>, &str); 4] = [
+            (None, "no key"),
+            (Some(""), "an empty key"),
+            (Some("not-a-revkeen-key"), "a malformed key"),
+            (
+                Some("rk_live_conform_wrong_environment_0"),
+                "a key of the wrong environment",
+            ),
+        ];
+        for (key, what) in keys {
+            for (method, path, body) in [
+                ("GET", "/integrations".to_owned(), None),
+                ("GET", "/integrations/practicehub".to_owned(), None),
+                (
+                    "POST",
+                    "/integrations/practicehub/activate".to_owned(),
+                    Some(json!({"credentials": self.cfg.credentials})),
+                ),
+            ] {
+                let req = Request::new(method, &path, key, body);
+                let curl = req.curl(self.client.target(), &self.cfg.api_key);
+                match self.send(&req) {
+                    Ok(r) if r.status == 401 && r.json.as_ref().and_then(|j| j.pointer("/error/code")).is_some() => {
+                        self.report.pass("authentication")
+                    }
+                    Ok(r) => self.report.fail(
+                        "authentication",
+                        format!("{what} on {method} {path}: expected 401 in the error envelope, got {} {}", r.status, String::from_utf8_lossy(&r.body)),
+                        vec![curl],
+                    ),
+                    Err(e) => self.report.fail("authentication", format!("{what}: no answer ({e:?})"), vec![curl]),
+                }
+            }
+        }
+    }
+
+    pub(super) fn negative_inputs(&mut self) {
+        if !self.enabled("negative_inputs") {
+            return;
+        }
+        let mut cases: Vec<(Request, String)> = vec![(
+            self.key_request("GET", "/integrations/stripe", None),
+            "an unknown provider".to_owned(),
+        )];
+        for v in negative::variants(&self.cfg.contract, !self.cfg.read_only) {
+            let mut req = self.key_request(&v.method, &v.path, None);
+            if let Some(body) = v.body {
+                req.headers
+                    .push(("content-type".into(), "application/json".into()));
+                req.body = Some(body);
+            }
+            cases.push((req, format!("{} {}: {}", v.method, v.path, v.what)));
+        }
+        for (req, what) in cases {
+            let curl = req.curl(self.client.target(), &self.cfg.api_key);
+            let documented: Vec<u16> = self.documented_4xx(&req);
+            match self.send(&req) {
+                Ok(r) if (400..500).contains(&r.status) && documented.contains(&r.status) => {
+                    self.report.pass("negative_inputs")
+                }
+                Ok(r) => self.report.fail(
+                    "negative_inputs",
+                    format!(
+                        "{what}: expected a documented 4xx {documented:?}, got {} {}",
+                        r.status,
+                        String::from_utf8_lossy(&r.body)
+                    ),
+                    vec![curl],
+                ),
+                Err(e) => self.report.fail(
+                    "negative_inputs",
+                    format!("{what}: no answer ({e:?})"),
+                    vec![curl],
+                ),
+            }
+        }
+    }
+
+    /// Bodies drawn from proptest strategies derived from each operation's schema:
+    /// invalid ones must get a documented 4xx (`negative_inputs`), valid ones must never
+    /// be refused as invalid (`valid_inputs`). A failure is shrunk to a minimal body.
+    pub(super) fn generated_bodies(&mut self) {
+        if self.cfg.read_only {
+            return;
+        }
+        let ops: Vec<(String, String, crate::spec::Schema)> = self
+            .cfg
+            .contract
+            .operations
+            .iter()
+            .filter_map(|op| {
+                let schema = op
+                    .request_body
+                    .as_ref()?
+                    .media
+                    .iter()
+                    .find(|m| crate::spec::is_json(&m.content_type))?
+                    .schema
+                    .clone()?;
+                let path = op.path.replace("{provider}", PROVIDERS[0]);
+                Some((op.method.as_str().to_owned(), path, schema))
+            })
+            .collect();
+        let cases = (self.cfg.cases / 10).clamp(5, 50);
+        for (n, (method, path, schema)) in ops.iter().enumerate() {
+            if self.out_of_time() {
+                return;
+            }
+            let mut seed = [0u8; 32];
+            seed[..8].copy_from_slice(&self.cfg.seed.wrapping_add(n as u64).to_le_bytes());
+            let config = PtConfig {
+                cases,
+                failure_persistence: None,
+                ..PtConfig::default()
+            };
+            if self.enabled("negative_inputs") {
+                let mut runner = TestRunner::new_with_rng(
+                    config.clone(),
+                    TestRng::from_seed(RngAlgorithm::ChaCha, &seed),
+                );
+                let documented = self.documented_4xx(&Request::new(method, path, None, None));
+                let cell = std::cell::RefCell::new(&mut *self);
+                let result = runner.run(&strategy::invalid(schema, schema.json()), |(body, what)| {
+                    let mut run = cell.borrow_mut();
+                    let req = run.key_request(method, path, Some(body));
+                    match run.send(&req) {
+                        Ok(r) if documented.contains(&r.status) => {
+                            run.report.pass("negative_inputs");
+                            Ok(())
+                        }
+                        Ok(r) => Err(TestCaseError::fail(format!("{method} {path} with {what}: expected a documented 4xx {documented:?}, got {}", r.status))),
+                        Err(e) => Err(TestCaseError::fail(format!("{method} {path} with {what}: no answer ({e:?})"))),
+                    }
+                });
+                if let Err(TestError::Fail(reason, (body, _))) = result {
+                    let req = self.key_request(method, path, Some(body));
+                    let curl = req.curl(self.client.target(), &self.cfg.api_key);
+                    self.report.fail(
+                        "negative_inputs",
+                        format!("minimal failing body: {reason}"),
+                        vec![curl],
+                    );
+                }
+            }
+            if self.enabled("valid_inputs") {
+                let mut runner = TestRunner::new_with_rng(
+                    config,
+                    TestRng::from_seed(RngAlgorithm::ChaCha, &seed),
+                );
+                let cell = std::cell::RefCell::new(&mut *self);
+                let result = runner.run(&strategy::valid(schema, schema.json()), |body| {
+                    let mut run = cell.borrow_mut();
+                    let req = run.key_request(method, path, Some(body));
+                    let r = run
+                        .send(&req)
+                        .map_err(|e| TestCaseError::fail(format!("no answer ({e:?})")))?;
+                    let code = r
+                        .json
+                        .as_ref()
+                        .and_then(|j| j.pointer("/error/code"))
+                        .and_then(Value::as_str)
+                        .unwrap_or("");
+                    if r.status == 400 && matches!(code, "validation_error" | "invalid_json") {
+                        return Err(TestCaseError::fail(format!(
+                            "{method} {path}: a body its schema accepts was refused as invalid: {}",
+                            String::from_utf8_lossy(&r.body)
+                        )));
+                    }
+                    run.report.pass("valid_inputs");
+                    Ok(())
+                });
+                if let Err(TestError::Fail(reason, body)) = result {
+                    let req = self.key_request(method, path, Some(body));
+                    let curl = req.curl(self.client.target(), &self.cfg.api_key);
+                    self.report.fail(
+                        "valid_inputs",
+                        format!("minimal failing body: {reason}"),
+                        vec![curl],
+                    );
+                }
+            }
+        }
+    }
+
+    fn documented_4xx(&self, req: &Request) -> Vec<u16> {
+        let path = format!(
+            "{}{}",
+            self.cfg.contract.base_path,
+            req.path.split('?').next().unwrap_or("")
+        );
+        let Ok(method) = req.method.parse() else {
+            return Vec::new();
+        };
+        match self.cfg.contract.resolve(method, &path) {
+            crate::spec::RouteMatch::Found { operation, .. } => self.cfg.contract.operations
+                [operation]
+                .statuses()
+                .iter()
+                .filter_map(|s| match s {
+                    crate::spec::StatusKey::Code(c @ 400..=499) => Some(*c),
+                    _ => None,
+                })
+                .collect(),
+            _ => vec![404, 405],
+        }
+    }
+
+    pub(super) fn idempotency(&mut self) {
+        if !self.enabled("idempotency") || self.cfg.read_only {
+            return;
+        }
+        let key = format!("conform-{}-{}", self.cfg.seed, self.client.sent);
+        let body = json!({ "credentials": self.cfg.credentials });
+        let req = self
+            .key_request("POST", "/integrations/wodify/test", Some(body))
+            .header("idempotency-key", &key);
+        let curl = req.curl(self.client.target(), &self.cfg.api_key);
+        let (Ok(first), Ok(second)) = (self.send(&req), self.send(&req)) else {
+            self.report
+                .fail("idempotency", "no answer to a replay".into(), vec![curl]);
+            return;
+        };
+        if first.status == second.status
+            && first.body == second.body
+            && second.header("idempotency-replayed") == Some("true")
+        {
+            self.report.pass("idempotency");
+        } else {
+            self.report.fail(
+                "idempotency",
+                format!(
+                    "a replay must return the stored answer with Idempotency-Replayed: true; got {} then {} (replayed: {:?})",
+                    first.status,
+                    second.status,
+                    second.header("idempotency-replayed")
+                ),
+                vec![curl.clone(), curl.clone()],
+            );
+        }
+        let other = json!({ "credentials": { "apiKey": "conform_other_key", "baseUrl": "https://other.example" } });
+        let req2 = self
+            .key_request("POST", "/integrations/wodify/test", Some(other))
+            .header("idempotency-key", &key);
+        let curl2 = req2.curl(self.client.target(), &self.cfg.api_key);
+        match self.send(&req2) {
+            Ok(r) if r.status == 409 => self.report.pass("idempotency"),
+            Ok(r) => self.report.fail(
+                "idempotency",
+                format!(
+                    "reusing a key with another body must be 409, got {}",
+                    r.status
+                ),
+                vec![curl, curl2],
+            ),
+            Err(e) => self.report.fail(
+                "idempotency",
+                format!("no answer ({e:?})"),
+                vec![curl, curl2],
+            ),
+        }
+    }
+}

@@ -1,0 +1,49 @@
+//! The HTTP side of the admin API: a `/__mock` request read, answered by the control
+//! plane, and rendered (JSON in the envelope, or the dashboard page).
+
+use bytes::Bytes;
+use hyper::Request;
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_TYPE, HeaderValue};
+
+use super::App;
+use super::pipeline::{Reply, read_body, wall_now};
+use crate::control::admin;
+use crate::spec::HeaderLookup;
+
+/// A `/__mock` request: read, answered by the control plane, rendered in the envelope.
+pub(super) async fn admin_request(app: &App, req: Request<Incoming>, rid: &str) -> Reply {
+    let (parts, body) = req.into_parts();
+    let bytes = match read_body(body, &parts.headers, app.config.body_limit).await {
+        Ok(b) => b,
+        Err(e) => return Reply::error(&e, rid, None),
+    };
+    let request = admin::AdminRequest {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query(),
+        authorization: parts.headers.header("authorization"),
+        body: &bytes,
+    };
+    let answer = admin::handle(
+        &app.control,
+        &app.world,
+        &request,
+        wall_now(),
+        &app.contract.title,
+        app.started.elapsed(),
+    );
+    if let Some(html) = answer.html {
+        let mut r = Reply::empty(200, answer.operation);
+        r.body = Bytes::from_static(html.as_bytes());
+        r.headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        return r;
+    }
+    match answer.result {
+        Ok(value) => Reply::json(200, value, answer.operation),
+        Err(e) => Reply::error(&e, rid, answer.operation),
+    }
+}

@@ -1,0 +1,60 @@
+//! Fault injection on the request path: the control plane's rules that delay a request,
+//! replace its answer with an error or a 429, or drop its connection.
+
+use hyper::Request;
+use hyper::body::Incoming;
+
+use super::pipeline::{Context, Reply};
+use super::{ApiError, App};
+use crate::control::faults;
+use crate::sim::lock;
+use crate::spec::{HeaderLookup, Operation};
+
+/// Applies the fault rules matching this request: delays are waited out; an error,
+/// a 429 or a dropped connection replaces the answer.
+pub(super) async fn inject_faults(
+    app: &App,
+    op: &Operation,
+    index: usize,
+    path_params: &[(String, String)],
+    req: &Request<Incoming>,
+    rid: &str,
+    ctx: &mut Context,
+) -> Option<Reply> {
+    let effects = {
+        let mut book = lock(&app.control.faults);
+        if book.rules().is_empty() {
+            return None;
+        }
+        let provider = path_params
+            .iter()
+            .find(|(n, _)| n == "provider")
+            .and_then(|(_, v)| v.parse().ok());
+        book.effects(&faults::RequestFacts {
+            method: op.method.as_str(),
+            template: &op.path,
+            provider,
+            key: req.headers().header("x-api-key"),
+        })
+    };
+    for effect in effects {
+        match effect {
+            faults::Effect::Delay(d) => tokio::time::sleep(d).await,
+            faults::Effect::Error(status) => {
+                return Some(Reply::error(&ApiError::injected(status), rid, Some(index)));
+            }
+            faults::Effect::RateLimit(secs) => {
+                return Some(Reply::error(
+                    &ApiError::injected_rate_limit(secs),
+                    rid,
+                    Some(index),
+                ));
+            }
+            faults::Effect::Drop => {
+                ctx.drop = true;
+                return Some(Reply::empty(0, Some(index)));
+            }
+        }
+    }
+    None
+}
