@@ -299,3 +299,19 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn a_method_no_operation_can_have_is_405_on_a_known_path_and_404_elsewhere() {
+    let c = contract();
+    assert_eq!(
+        c.resolve_text("BREW", "/v2/integrations"),
+        RouteMatch::MethodNotAllowed {
+            allow: vec![Method::Get]
+        }
+    );
+    assert_eq!(c.resolve_text("BREW", "/v2/nowhere"), RouteMatch::NotFound);
+    assert!(matches!(
+        c.resolve_text("GET", "/v2/integrations"),
+        RouteMatch::Found { .. }
+    ));
+}

@@ -206,10 +206,7 @@ impl Run<'_> {
             self.cfg.contract.base_path,
             req.path.split('?').next().unwrap_or("")
         );
-        let Ok(method) = req.method.parse() else {
-            return Vec::new();
-        };
-        match self.cfg.contract.resolve(method, &path) {
+        match self.cfg.contract.resolve_text(&req.method, &path) {
             crate::spec::RouteMatch::Found { operation, .. } => self.cfg.contract.operations
                 [operation]
                 .statuses()

@@ -98,7 +98,7 @@ impl Run<'_> {
             self.cfg.timeout,
         );
         let curl = req.curl(self.client.target(), &self.cfg.api_key);
-        for check in &checks::ALL[..7] {
+        for check in &checks::PER_ANSWER {
             if !self.enabled(check) {
                 continue;
             }

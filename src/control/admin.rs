@@ -74,10 +74,7 @@ pub fn handle(
     spec_title: &str,
     uptime: Duration,
 ) -> AdminAnswer {
-    let route = match req.method.parse::<Method>() {
-        Ok(m) => control.contract.resolve(m, req.path),
-        Err(()) => RouteMatch::NotFound,
-    };
+    let route = control.contract.resolve_text(req.method, req.path);
     let (index, path_params) = match route {
         RouteMatch::Found { operation, params } => (operation, params),
         RouteMatch::MethodNotAllowed { allow } => {
@@ -209,7 +206,6 @@ fn run(
                     bad(e)
                 }
             })?;
-            f.validate(&world.config).map_err(bad)?;
             world.clear();
             f.apply(world, now).map_err(bad)?;
             let source = f.source.clone();

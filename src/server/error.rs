@@ -175,14 +175,20 @@ impl ApiError {
 
     /// Past the rate limit.
     pub fn rate_limited(per_minute: u32, retry_after: u64) -> Self {
+        Self::too_many(
+            format!("Rate limit of {per_minute} requests per minute"),
+            retry_after,
+        )
+    }
+
+    /// A 429 with `Retry-After`; `what` names the limit that was exceeded.
+    fn too_many(what: String, retry_after: u64) -> Self {
+        let plural = if retry_after == 1 { "" } else { "s" };
         let mut e = Self::new(
             429,
             ErrorType::RateLimit,
             "rate_limit_exceeded",
-            format!(
-                "Rate limit of {per_minute} requests per minute exceeded: retry after {retry_after} second{}.",
-                if retry_after == 1 { "" } else { "s" }
-            ),
+            format!("{what} exceeded: retry after {retry_after} second{plural}."),
         );
         e.headers.push(("retry-after", retry_after.to_string()));
         e
@@ -248,16 +254,10 @@ impl ApiError {
 
     /// An injected 429.
     pub fn injected_rate_limit(retry_after: u64) -> Self {
-        let mut e = Self::new(
-            429,
-            ErrorType::RateLimit,
-            "rate_limit_exceeded",
-            format!(
-                "Rate limit exceeded (injected fault, see /__mock/faults): retry after {retry_after} seconds."
-            ),
-        );
-        e.headers.push(("retry-after", retry_after.to_string()));
-        e
+        Self::too_many(
+            "A rate limit (injected fault, see /__mock/faults)".into(),
+            retry_after,
+        )
     }
 
     /// Whether a first run that ended in this error may be replayed for its key.
@@ -291,6 +291,17 @@ impl ApiError {
     }
 }
 
+/// A lower layer's error message as a sentence for the envelope: capitalised, with a
+/// full stop (the layers' messages are written to be embedded, not to stand alone).
+fn sentence(e: &impl std::fmt::Display) -> String {
+    let m = e.to_string();
+    let mut chars = m.chars();
+    match chars.next() {
+        Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
+        None => m,
+    }
+}
+
 impl From<AuthError> for ApiError {
     fn from(e: AuthError) -> Self {
         let code = match &e {
@@ -299,20 +310,13 @@ impl From<AuthError> for ApiError {
             AuthError::Revoked => "revoked_api_key",
             AuthError::Live => "live_key_rejected",
         };
-        let mut message = e.to_string();
-        if let Some(first) = message.get(..1) {
-            message = first.to_uppercase() + &message[1..];
-        }
-        ApiError::new(401, ErrorType::Authentication, code, message + ".")
+        ApiError::new(401, ErrorType::Authentication, code, sentence(&e))
     }
 }
 
 impl From<SimError> for ApiError {
     fn from(e: SimError) -> Self {
-        let message = {
-            let m = e.to_string();
-            m.get(..1).map(|f| f.to_uppercase() + &m[1..]).unwrap_or(m) + "."
-        };
+        let message = sentence(&e);
         let (status, code, param) = match &e {
             SimError::NotFound { .. } => (404, "resource_not_found", Some("provider")),
             SimError::NotActive { .. } => (400, "integration_not_active", Some("provider")),

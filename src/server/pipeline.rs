@@ -15,7 +15,7 @@ use super::error::ApiError;
 use super::{API_VERSION, App, cors, dispatch};
 use crate::control::{admin, journal};
 use crate::sim::{Begin, RateDecision, Session, StoredResponse, Timestamp, lock};
-use crate::spec::{HeaderLookup, Method, Operation, ParamLocation, RouteMatch, StatusKey};
+use crate::spec::{HeaderLookup, Operation, ParamLocation, RouteMatch, StatusKey};
 
 impl HeaderLookup for HeaderMap {
     fn header(&self, name: &str) -> Option<&str> {
@@ -82,8 +82,10 @@ fn put(headers: &mut HeaderMap, name: &'static str, value: &str) {
 /// What the log line and the journal report beyond method, path and status.
 #[derive(Default)]
 pub(super) struct Context {
-    key: Option<String>,
-    key_last4: Option<String>,
+    /// The authenticated key (logs show only its last four characters).
+    key: Option<crate::sim::ApiKey>,
+    /// Simulated time of the request, once known (the journal records it).
+    now: Option<Timestamp>,
     rate: Option<RateDecision>,
     /// An injected fault asked for the connection to be dropped.
     pub(super) drop: bool,
@@ -190,12 +192,12 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Result<Response<Full<B
         }
         lock(&app.control.journal).record(journal::Entry {
             id: 0,
-            at: app.world.now(wall_now()),
+            at: ctx.now.unwrap_or_else(|| app.world.now(wall_now())),
             method: method_text.clone(),
             path: path.clone(),
             query,
             status: if ctx.drop { 0 } else { reply.status },
-            key: ctx.key.take(),
+            key: ctx.key.as_ref().map(|k| k.as_str().to_owned()),
             request_id: rid.clone(),
             operation_id: reply
                 .operation
@@ -209,7 +211,7 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Result<Response<Full<B
         status = reply.status,
         latency_us = latency.as_micros() as u64,
         request_id = %rid,
-        key_last4 = ctx.key_last4.as_deref().unwrap_or("-"),
+        key_last4 = ctx.key.as_ref().map_or("-", |k| k.last4()),
         "request"
     );
     if ctx.drop {
@@ -255,14 +257,7 @@ fn into_response(reply: Reply) -> Response<Full<Bytes>> {
 async fn api(app: &App, req: Request<Incoming>, rid: &str, ctx: &mut Context) -> Reply {
     let path = req.uri().path().to_owned();
     let method_text = req.method().as_str().to_owned();
-    let route = match method_text.parse::<Method>() {
-        Ok(m) => app.contract.resolve(m, &path),
-        // A method no operation can have: 405 on a known path, else 404.
-        Err(()) => match app.contract.resolve(Method::Get, &path) {
-            RouteMatch::NotFound => RouteMatch::NotFound,
-            _ => app.contract.resolve(Method::Trace, &path),
-        },
-    };
+    let route = app.contract.resolve_text(&method_text, &path);
     let (index, path_params) = match route {
         RouteMatch::Found { operation, params } => (operation, params),
         RouteMatch::MethodNotAllowed { allow } => {
@@ -289,8 +284,7 @@ async fn api(app: &App, req: Request<Incoming>, rid: &str, ctx: &mut Context) ->
         Ok(s) => s,
         Err(e) => return fail(e.into()),
     };
-    ctx.key_last4 = Some(session.key.last4().to_owned());
-    ctx.key = Some(session.key.as_str().to_owned());
+    ctx.key = Some(session.key.clone());
     if let Some(missing) = op
         .required_scopes
         .iter()
@@ -299,6 +293,7 @@ async fn api(app: &App, req: Request<Incoming>, rid: &str, ctx: &mut Context) ->
         return fail(ApiError::insufficient_scope(missing, &op.id));
     }
     let now = app.world.now(wall_now());
+    ctx.now = Some(now);
     let decision = match app.world.config.rate_limit {
         Some(_) => lock(&session.tenant).take_token(&app.world.config, now),
         None => None,

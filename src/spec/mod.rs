@@ -371,6 +371,21 @@ impl Contract {
         self.matcher.resolve(method, path)
     }
 
+    /// Resolves a method as sent on the wire. A method no OpenAPI operation can have
+    /// (`BREW`) is not allowed on a known path (405 with its methods) and not found
+    /// elsewhere, like any other method the path lacks.
+    pub fn resolve_text(&self, method: &str, path: &str) -> RouteMatch {
+        match method.parse::<Method>() {
+            Ok(m) => self.resolve(m, path),
+            // TRACE is no operation's method here, so the matcher answers with the
+            // path's methods, or not found.
+            Err(()) => match self.resolve(Method::Trace, path) {
+                RouteMatch::Found { .. } => RouteMatch::NotFound,
+                other => other,
+            },
+        }
+    }
+
     /// The operation with this `operationId`.
     pub fn operation(&self, id: &str) -> Option<&Operation> {
         self.operations.iter().find(|o| o.id == id)
