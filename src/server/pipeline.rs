@@ -185,7 +185,8 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Result<Response<Full<B
 
     let latency = started.elapsed();
     if !admin && !preflight {
-        if method_text != "GET" && reply.status < 500 {
+        // Only a success can have changed state worth writing to the state file.
+        if method_text != "GET" && (200..300).contains(&reply.status) {
             app.control
                 .dirty
                 .store(true, std::sync::atomic::Ordering::Relaxed);
