@@ -279,7 +279,7 @@ fn run(
             world.with_clock(|c| c.resume(wall));
             Ok(clock_view(world, wall))
         }
-        "adminListFaults" => Ok(json!({ "rules": lock(&control.faults).rules() })),
+        "adminListFaults" => Ok(control.faults.with(|book| json!({ "rules": book.rules() }))),
         "adminAddFaults" => {
             #[derive(serde::Deserialize)]
             struct AddFaults {
@@ -294,27 +294,28 @@ fn run(
                     return Err(bad("a provider_outage rule needs match.provider"));
                 }
             }
-            let mut book = lock(&control.faults);
-            for r in rules {
-                match r.action {
-                    FaultAction::ProviderOutage { syncs, seconds } => {
-                        let outage = match (syncs, seconds) {
-                            (Some(n), _) => Outage::NextSyncs { remaining: n },
-                            (None, s) => Outage::Until {
-                                until: now.plus(Duration::from_secs(s.unwrap_or(0))),
-                            },
-                        };
-                        inject_outage(world, &r, outage)?;
-                    }
-                    _ => {
-                        book.add(r);
+            control.faults.with(|book| {
+                for r in rules {
+                    match r.action {
+                        FaultAction::ProviderOutage { syncs, seconds } => {
+                            let outage = match (syncs, seconds) {
+                                (Some(n), _) => Outage::NextSyncs { remaining: n },
+                                (None, s) => Outage::Until {
+                                    until: now.plus(Duration::from_secs(s.unwrap_or(0))),
+                                },
+                            };
+                            inject_outage(world, &r, outage)?;
+                        }
+                        _ => {
+                            book.add(r);
+                        }
                     }
                 }
-            }
-            Ok(json!({ "rules": book.rules() }))
+                Ok(json!({ "rules": book.rules() }))
+            })
         }
         "adminClearFaults" => {
-            lock(&control.faults).clear();
+            control.faults.with(FaultBook::clear);
             for key in world.tenant_keys() {
                 if let Some(t) = world.tenant(&key) {
                     lock(&t).merchant.clear_outages();
@@ -324,7 +325,7 @@ fn run(
         }
         "adminDeleteFault" => {
             let id = params.get("id").and_then(Value::as_str).unwrap_or("");
-            if lock(&control.faults).remove(id) {
+            if control.faults.with(|book| book.remove(id)) {
                 done(format!("{id} deleted"))
             } else {
                 Err(ApiError::not_found(format!(
@@ -352,15 +353,15 @@ fn run(
                 method: None,
             };
             let limit = params.get("limit").and_then(Value::as_u64).unwrap_or(1000) as usize;
-            Ok(json!({ "data": lock(&control.journal).query(&m, limit) }))
+            Ok(json!({ "data": control.journal.query(&m, limit) }))
         }
         "adminClearRequests" => {
-            lock(&control.journal).clear();
+            control.journal.clear();
             done("journal cleared")
         }
         "adminCountRequests" => {
             let m: Matcher = body(req.body)?;
-            Ok(json!({ "count": lock(&control.journal).count(&m) }))
+            Ok(json!({ "count": control.journal.count(&m) }))
         }
         other => Err(ApiError::route_not_found(
             req.method,

@@ -2,11 +2,13 @@
 //! limit, and provider outages that make syncs fail. Random choices come from one
 //! seeded generator, so a run with the same seed and requests repeats.
 
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::sim::Provider;
+use crate::sim::{Provider, lock};
 
 /// What a rule matches; every field given must match.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,6 +133,38 @@ pub enum Effect {
     Drop,
     /// Answer 429.
     RateLimit(u64),
+}
+
+/// The fault book behind its lock, with a flag every request reads instead of taking
+/// the lock: most runs have no rules, and a lock taken by every request on every
+/// worker thread is a measurable cost (docs/performance.md).
+pub struct FaultRules {
+    book: Mutex<FaultBook>,
+    /// Whether the book holds a rule; updated under the lock after every change.
+    armed: AtomicBool,
+}
+
+impl FaultRules {
+    /// An empty book whose probabilities draw from `seed`.
+    pub fn new(seed: u64) -> Self {
+        Self {
+            book: Mutex::new(FaultBook::new(seed)),
+            armed: AtomicBool::new(false),
+        }
+    }
+
+    /// Whether any rule exists (read without the lock).
+    pub fn armed(&self) -> bool {
+        self.armed.load(Ordering::Acquire)
+    }
+
+    /// Runs `f` on the book under its lock, then records whether a rule remains.
+    pub fn with<R>(&self, f: impl FnOnce(&mut FaultBook) -> R) -> R {
+        let mut book = lock(&self.book);
+        let result = f(&mut book);
+        self.armed.store(!book.rules.is_empty(), Ordering::Release);
+        result
+    }
 }
 
 /// The rules and the seeded generator.

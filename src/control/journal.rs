@@ -2,10 +2,12 @@
 //! exactly once?" assertions (as in WireMock's verification) and the dashboard.
 
 use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use crate::sim::Timestamp;
+use crate::sim::{Timestamp, lock};
 
 /// How many requests are kept; older ones are forgotten first.
 pub const CAPACITY: usize = 1000;
@@ -17,7 +19,7 @@ pub struct Entry {
     /// Increasing number.
     pub id: u64,
     /// Simulated time of the request.
-    #[serde(serialize_with = "rfc3339")]
+    #[serde(serialize_with = "crate::sim::serialize_rfc3339")]
     pub at: Timestamp,
     /// The method.
     pub method: String,
@@ -35,10 +37,6 @@ pub struct Entry {
     pub operation_id: Option<String>,
     /// How long the answer took.
     pub latency_micros: u64,
-}
-
-fn rfc3339<S: serde::Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(t)
 }
 
 /// Which entries a query or count selects; every field given must match.
@@ -83,43 +81,84 @@ impl Matcher {
     }
 }
 
-/// The journal.
-#[derive(Debug, Default)]
+/// How many shards the journal spreads its entries over (at least the worker threads).
+const SHARDS: usize = 8;
+
+/// The journal. Each thread records into a shard of its own, so recording a request
+/// takes a lock no other worker is waiting on (one shared lock per request measurably
+/// cut throughput, docs/performance.md); readers merge the shards by id. Every shard
+/// keeps its latest [`CAPACITY`] entries, so the latest `CAPACITY` overall are always
+/// among them, and that is the window queries see.
 pub struct Journal {
-    entries: VecDeque<Entry>,
-    next_id: u64,
+    shards: [Mutex<VecDeque<Entry>>; SHARDS],
+    /// The last id given (ids start at 1 and order the entries).
+    last_id: AtomicU64,
+}
+
+impl Default for Journal {
+    fn default() -> Self {
+        Self {
+            shards: std::array::from_fn(|_| Mutex::new(VecDeque::new())),
+            last_id: AtomicU64::new(0),
+        }
+    }
+}
+
+thread_local! {
+    /// The calling thread's shard, given round-robin on its first request.
+    static SHARD: usize = {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        NEXT.fetch_add(1, Ordering::Relaxed) % SHARDS
+    };
 }
 
 impl Journal {
-    /// Records a request (its `id` is assigned here).
-    pub fn record(&mut self, mut entry: Entry) {
-        self.next_id += 1;
-        entry.id = self.next_id;
-        if self.entries.len() == CAPACITY {
-            self.entries.pop_front();
-        }
-        self.entries.push_back(entry);
+    /// Records a request (its `id` is assigned here), returning the entry it forgot to
+    /// make room, if any, so the caller can drop it after the shard's lock is released.
+    #[must_use = "the forgotten entry is returned to be dropped outside the lock"]
+    pub fn record(&self, mut entry: Entry) -> Option<Entry> {
+        entry.id = self.last_id.fetch_add(1, Ordering::Relaxed) + 1;
+        let shard = SHARD.try_with(|s| *s).unwrap_or(0);
+        let mut entries = lock(&self.shards[shard]);
+        let forgotten = if entries.len() == CAPACITY {
+            entries.pop_front()
+        } else {
+            None
+        };
+        entries.push_back(entry);
+        forgotten
+    }
+
+    /// Applies `f` to the latest [`CAPACITY`] entries, latest first.
+    fn latest<R>(&self, f: impl FnOnce(&mut dyn Iterator<Item = &Entry>) -> R) -> R {
+        let shards: Vec<_> = self.shards.iter().map(lock).collect();
+        let mut all: Vec<&Entry> = shards.iter().flat_map(|s| s.iter()).collect();
+        all.sort_unstable_by_key(|e| std::cmp::Reverse(e.id));
+        all.truncate(CAPACITY);
+        f(&mut all.into_iter())
     }
 
     /// Matching entries, latest first, at most `limit`.
     pub fn query(&self, m: &Matcher, limit: usize) -> Vec<Entry> {
-        self.entries
-            .iter()
-            .rev()
-            .filter(|e| m.matches(e))
-            .take(limit)
-            .cloned()
-            .collect()
+        self.latest(|entries| {
+            entries
+                .filter(|e| m.matches(e))
+                .take(limit)
+                .cloned()
+                .collect()
+        })
     }
 
     /// How many entries match.
     pub fn count(&self, m: &Matcher) -> usize {
-        self.entries.iter().filter(|e| m.matches(e)).count()
+        self.latest(|entries| entries.filter(|e| m.matches(e)).count())
     }
 
     /// Forgets every entry.
-    pub fn clear(&mut self) {
-        self.entries.clear();
+    pub fn clear(&self) {
+        for shard in &self.shards {
+            lock(shard).clear();
+        }
     }
 }
 
@@ -144,10 +183,10 @@ mod tests {
 
     #[test]
     fn queries_are_latest_first_and_filtered() {
-        let mut j = Journal::default();
-        j.record(entry("GET", "/v2/integrations", 200, 1));
-        j.record(entry("POST", "/v2/integrations/wodify/sync", 400, 2));
-        j.record(entry("POST", "/v2/integrations/wodify/sync", 200, 3));
+        let j = Journal::default();
+        let _ = j.record(entry("GET", "/v2/integrations", 200, 1));
+        let _ = j.record(entry("POST", "/v2/integrations/wodify/sync", 400, 2));
+        let _ = j.record(entry("POST", "/v2/integrations/wodify/sync", 200, 3));
         let all = j.query(&Matcher::default(), 10);
         assert_eq!(all.iter().map(|e| e.id).collect::<Vec<_>>(), [3, 2, 1]);
         let m = Matcher {
@@ -165,10 +204,32 @@ mod tests {
 
     #[test]
     fn memory_is_bounded() {
-        let mut j = Journal::default();
+        let j = Journal::default();
         for i in 0..(CAPACITY + 10) {
-            j.record(entry("GET", "/", 200, i as i64));
+            let _ = j.record(entry("GET", "/", 200, i as i64));
         }
         assert_eq!(j.count(&Matcher::default()), CAPACITY);
+    }
+
+    #[test]
+    fn threads_record_into_their_own_shards_and_readers_see_one_window() {
+        let j = Journal::default();
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                let j = &j;
+                s.spawn(move || {
+                    for i in 0..CAPACITY {
+                        let _ = j.record(entry("GET", &format!("/t{t}"), 200, i as i64));
+                    }
+                });
+            }
+        });
+        let all = j.query(&Matcher::default(), usize::MAX);
+        assert_eq!(all.len(), CAPACITY, "the latest {CAPACITY} overall");
+        let ids: Vec<u64> = all.iter().map(|e| e.id).collect();
+        let expected: Vec<u64> = (1..=4 * CAPACITY as u64).rev().take(CAPACITY).collect();
+        assert_eq!(ids, expected, "latest first, none missing");
+        j.clear();
+        assert_eq!(j.count(&Matcher::default()), 0);
     }
 }

@@ -36,9 +36,9 @@ pub struct Control {
     /// The fixture resets go back to.
     pub fixture: Mutex<Option<fixture::Fixture>>,
     /// Fault rules.
-    pub faults: Mutex<faults::FaultBook>,
+    pub faults: faults::FaultRules,
     /// The request journal.
-    pub journal: Mutex<journal::Journal>,
+    pub journal: journal::Journal,
     /// The state file, when state is persisted.
     pub state_file: Option<PathBuf>,
     /// Set by every change; the writer clears it when it saves.
@@ -56,8 +56,8 @@ impl Control {
             access,
             contract,
             fixture: Mutex::new(None),
-            faults: Mutex::new(faults::FaultBook::new(seed)),
-            journal: Mutex::new(journal::Journal::default()),
+            faults: faults::FaultRules::new(seed),
+            journal: journal::Journal::default(),
             state_file: None,
             dirty: AtomicBool::new(false),
         }

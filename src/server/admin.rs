@@ -3,16 +3,15 @@
 
 use bytes::Bytes;
 use hyper::Request;
-use hyper::body::Incoming;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
 
 use super::App;
-use super::pipeline::{Reply, read_body, wall_now};
+use super::pipeline::{Reply, RequestBody, read_body, wall_now};
 use crate::control::admin;
 use crate::spec::HeaderLookup;
 
 /// A `/__mock` request: read, answered by the control plane, rendered in the envelope.
-pub(super) async fn admin_request(app: &App, req: Request<Incoming>, rid: &str) -> Reply {
+pub(super) async fn admin_request(app: &App, req: Request<impl RequestBody>, rid: &str) -> Reply {
     let (parts, body) = req.into_parts();
     let bytes = match read_body(body, &parts.headers, app.config.body_limit).await {
         Ok(b) => b,

@@ -271,51 +271,74 @@ pub fn perform(
 /// The 200 body of what an action produced, as JSON bytes.
 pub fn render(done: &Done, config: &SimConfig, now: Timestamp) -> Vec<u8> {
     let view = |i| render::integration(i, &config.breaker, now);
-    let bytes = match done {
+    // Room for the usual answer up front (an integration renders to about 550 bytes),
+    // so the buffer is not grown and copied while writing.
+    let integrations = match done {
+        Done::List { page, .. } => page.len(),
+        _ => 1,
+    };
+    let mut out = Vec::with_capacity(256 + 768 * integrations);
+    let written = match done {
         Done::List {
             page,
             limit,
             offset,
             total,
-        } => serde_json::to_vec(&render::ListBody {
-            data: page.iter().map(view).collect(),
-            pagination: render::Pagination {
-                limit: *limit,
-                offset: *offset,
-                total: *total,
-                has_more: offset + page.len() < *total,
+        } => serde_json::to_writer(
+            &mut out,
+            &render::ListBody {
+                data: page.iter().map(view).collect(),
+                pagination: render::Pagination {
+                    limit: *limit,
+                    offset: *offset,
+                    total: *total,
+                    has_more: offset + page.len() < *total,
+                },
             },
-        }),
-        Done::Get(i) => serde_json::to_vec(&render::GetBody {
-            data: i.as_deref().map(view),
-        }),
-        Done::Ran(_, Outcome::Activated(i)) => serde_json::to_vec(&render::ActivatedBody {
-            success: true,
-            data: view(i),
-        }),
-        Done::Ran(provider, outcome) => serde_json::to_vec(&match outcome {
-            Outcome::Deactivated {
-                credentials_deleted,
-            } => json!({
-                "success": true,
-                "message": format!(
-                    "{provider} integration deactivated; stored credentials {}",
-                    if *credentials_deleted { "deleted" } else { "kept" }
-                ),
-            }),
-            Outcome::Verdict(Ok(())) => json!({ "valid": true }),
-            Outcome::Verdict(Err(reason)) => json!({ "valid": false, "error": reason }),
-            Outcome::SyncEnqueued { job_id } => {
-                json!({ "success": true, "jobId": job_id.to_string() })
-            }
-            Outcome::Resumed { job_id } => json!({
-                "success": true,
-                "message": "circuit breaker reset; trial sync enqueued",
-                "jobId": job_id.to_string(),
-            }),
-            Outcome::Updated | Outcome::Activated(_) => json!({ "success": true }),
-        }),
+        ),
+        Done::Get(i) => serde_json::to_writer(
+            &mut out,
+            &render::GetBody {
+                data: i.as_deref().map(view),
+            },
+        ),
+        Done::Ran(_, Outcome::Activated(i)) => serde_json::to_writer(
+            &mut out,
+            &render::ActivatedBody {
+                success: true,
+                data: view(i),
+            },
+        ),
+        Done::Ran(provider, outcome) => serde_json::to_writer(
+            &mut out,
+            &match outcome {
+                Outcome::Deactivated {
+                    credentials_deleted,
+                } => json!({
+                    "success": true,
+                    "message": format!(
+                        "{provider} integration deactivated; stored credentials {}",
+                        if *credentials_deleted { "deleted" } else { "kept" }
+                    ),
+                }),
+                Outcome::Verdict(Ok(())) => json!({ "valid": true }),
+                Outcome::Verdict(Err(reason)) => json!({ "valid": false, "error": reason }),
+                Outcome::SyncEnqueued { job_id } => {
+                    json!({ "success": true, "jobId": job_id.to_string() })
+                }
+                Outcome::Resumed { job_id } => json!({
+                    "success": true,
+                    "message": "circuit breaker reset; trial sync enqueued",
+                    "jobId": job_id.to_string(),
+                }),
+                Outcome::Updated | Outcome::Activated(_) => json!({ "success": true }),
+            },
+        ),
     };
-    // Serializing plain structs and maps of strings to a Vec cannot fail.
-    bytes.unwrap_or_default()
+    // Serializing plain structs and maps of strings to a Vec fails only for a time
+    // outside the years 1970-9999, which the simulator's clock never reaches.
+    match written {
+        Ok(()) => out,
+        Err(_) => Vec::new(),
+    }
 }

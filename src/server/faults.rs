@@ -1,13 +1,11 @@
 //! Fault injection on the request path: the control plane's rules that delay a request,
 //! replace its answer with an error or a 429, or drop its connection.
 
-use hyper::Request;
-use hyper::body::Incoming;
+use hyper::HeaderMap;
 
 use super::pipeline::{Context, Reply};
 use super::{ApiError, App};
 use crate::control::faults;
-use crate::sim::lock;
 use crate::spec::{HeaderLookup, Operation};
 
 /// Applies the fault rules matching this request: delays are waited out; an error,
@@ -17,15 +15,14 @@ pub(super) async fn inject_faults(
     op: &Operation,
     index: usize,
     path_params: &[(String, String)],
-    req: &Request<Incoming>,
+    headers: &HeaderMap,
     rid: &str,
     ctx: &mut Context,
 ) -> Option<Reply> {
-    let effects = {
-        let mut book = lock(&app.control.faults);
-        if book.rules().is_empty() {
-            return None;
-        }
+    if !app.control.faults.armed() {
+        return None;
+    }
+    let effects = app.control.faults.with(|book| {
         let provider = path_params
             .iter()
             .find(|(n, _)| n == "provider")
@@ -34,9 +31,9 @@ pub(super) async fn inject_faults(
             method: op.method.as_str(),
             template: &op.path,
             provider,
-            key: req.headers().header("x-api-key"),
+            key: headers.header("x-api-key"),
         })
-    };
+    });
     for effect in effects {
         match effect {
             faults::Effect::Delay(d) => tokio::time::sleep(d).await,

@@ -1,18 +1,38 @@
 //! Request logs: one line per request through `tracing`, as text or JSON.
 //!
-//! Lines go into a buffer that is flushed ten times a second and when it fills, so a
-//! request costs a copy into memory, not a system call or a wake-up of another thread
-//! (both measurably cut throughput on a small machine). At most the last 100 ms of
-//! lines wait in memory; [`LogSink::flush`] writes them on shutdown.
+//! Text lines are written by [`LineFormat`], which prints `&str` and integer fields as
+//! they are instead of through `fmt::Debug`, and formats the time's date and seconds
+//! once a second: `tracing-subscriber`'s own formatter cost about a fifth of the
+//! server's time per request under load (docs/performance.md).
+//!
+//! Each thread writes its lines into a buffer of its own, which a flusher thread writes
+//! to standard output ten times a second (and the thread itself when it holds 64 KiB):
+//! a request costs a copy into memory, not a system call, a wake-up of another thread,
+//! or a lock another thread is waiting on (each of these measurably cut throughput on a
+//! small machine, docs/performance.md). Lines of one thread keep their order; lines of
+//! different threads are written in batches, so within a 100 ms window they may appear
+//! out of time order (each carries its time). At most the last 100 ms of lines wait in
+//! memory; [`LogSink::flush`] writes them on shutdown.
 
-use std::io::{BufWriter, Stdout, Write};
+use std::cell::RefCell;
+use std::fmt::{self, Write as _};
+use std::io::Write;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
+use tracing_subscriber::registry::LookupSpan;
 
 use crate::sim::lock;
 
 /// How often buffered lines are written out.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(100);
+
+/// How much a thread buffers before it writes its lines out itself.
+const THREAD_BUFFER: usize = 64 * 1024;
 
 /// The log format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,23 +43,89 @@ pub enum LogFormat {
     Json,
 }
 
-/// The buffered standard output every log line goes to.
-#[derive(Clone)]
-pub struct LogSink(Arc<Mutex<BufWriter<Stdout>>>);
+/// One thread's buffered lines. A `std` mutex: it is only ever contended by the
+/// flusher, ten times a second, and held for a copy.
+type ThreadBuffer = Arc<Mutex<Vec<u8>>>;
 
-impl LogSink {
-    /// Writes out every buffered line.
-    pub fn flush(&self) {
-        let _ = lock(&self.0).flush();
+/// Where every log line goes: per-thread buffers, written to standard output in batches.
+#[derive(Clone)]
+pub struct LogSink {
+    /// Every thread's buffer, registered on the thread's first line.
+    buffers: Arc<Mutex<Vec<ThreadBuffer>>>,
+    /// Writes a batch of whole lines out (standard output; tests collect them).
+    out: fn(&[u8]),
+}
+
+impl Default for LogSink {
+    fn default() -> Self {
+        Self {
+            buffers: Arc::default(),
+            out: write_out,
+        }
     }
 }
 
-/// One event's writer: holds the buffer's lock so lines never interleave.
-pub struct EventWriter<'a>(std::sync::MutexGuard<'a, BufWriter<Stdout>>);
+thread_local! {
+    /// This thread's buffer, and the sink it is registered with.
+    static BUFFER: RefCell<Option<(LogSink, ThreadBuffer)>> = const { RefCell::new(None) };
+}
+
+impl LogSink {
+    /// Writes out every buffered line, and forgets the buffers of threads that ended.
+    pub fn flush(&self) {
+        let buffers = lock(&self.buffers).clone();
+        for buffer in &buffers {
+            let lines = std::mem::take(&mut *lock(buffer));
+            if !lines.is_empty() {
+                (self.out)(&lines);
+            }
+        }
+        drop(buffers);
+        // A buffer only the list holds belongs to a thread that has ended.
+        lock(&self.buffers).retain(|b| Arc::strong_count(b) > 1 || !lock(b).is_empty());
+    }
+
+    /// Appends whole lines to the calling thread's buffer.
+    fn append(&self, lines: &[u8]) {
+        let buffered = BUFFER.try_with(|mine| {
+            let mut mine = mine.borrow_mut();
+            let buffer = match &mut *mine {
+                Some((sink, buffer)) if Arc::ptr_eq(&sink.buffers, &self.buffers) => buffer,
+                _ => {
+                    let buffer = ThreadBuffer::default();
+                    lock(&self.buffers).push(Arc::clone(&buffer));
+                    &mut mine.insert((self.clone(), buffer)).1
+                }
+            };
+            let full = {
+                let mut b = lock(buffer);
+                b.extend_from_slice(lines);
+                (b.len() >= THREAD_BUFFER).then(|| std::mem::take(&mut *b))
+            };
+            // Written after the buffer's lock is released: the flusher never waits on it.
+            if let Some(full) = full {
+                (self.out)(&full);
+            }
+        });
+        // A line logged while the thread is being torn down goes out directly.
+        if buffered.is_err() {
+            (self.out)(lines);
+        }
+    }
+}
+
+/// Writes a batch of whole lines; standard output's own lock keeps batches whole.
+fn write_out(lines: &[u8]) {
+    let _ = std::io::stdout().lock().write_all(lines);
+}
+
+/// One event's writer: the event's line goes whole into the thread's buffer.
+pub struct EventWriter<'a>(&'a LogSink);
 
 impl Write for EventWriter<'_> {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.write(buf)
+        self.0.append(buf);
+        Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
         // Flushing is the flusher thread's job; an event only fills the buffer.
@@ -50,7 +136,7 @@ impl Write for EventWriter<'_> {
 impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogSink {
     type Writer = EventWriter<'a>;
     fn make_writer(&'a self) -> EventWriter<'a> {
-        EventWriter(lock(&self.0))
+        EventWriter(self)
     }
 }
 
@@ -58,17 +144,14 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogSink {
 pub fn init(format: LogFormat) -> LogSink {
     use std::io::IsTerminal;
     let ansi = std::io::stdout().is_terminal();
-    let sink = LogSink(Arc::new(Mutex::new(BufWriter::with_capacity(
-        64 * 1024,
-        std::io::stdout(),
-    ))));
+    let sink = LogSink::default();
     let writer = sink.clone();
     let builder = tracing_subscriber::fmt()
         .with_target(false)
         .with_ansi(ansi)
         .with_writer(writer);
     let installed = match format {
-        LogFormat::Text => builder.try_init(),
+        LogFormat::Text => builder.event_format(LineFormat).try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
     if installed.is_ok() {
@@ -84,4 +167,214 @@ pub fn init(format: LogFormat) -> LogSink {
             .ok();
     }
     sink
+}
+
+/// The text format: `2026-11-29T09:12:57.603665Z  INFO request method=GET status=200 ...`
+/// (UTC wall time to the microsecond, level, message, then `name=value` fields; a value
+/// with spaces, quotes or `=` is quoted).
+pub struct LineFormat;
+
+impl<S, N> FormatEvent<S, N> for LineFormat
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        _ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        write_time(&mut writer, SystemTime::now())?;
+        let level = *event.metadata().level();
+        let name = match level {
+            Level::ERROR => "ERROR",
+            Level::WARN => " WARN",
+            Level::INFO => " INFO",
+            Level::DEBUG => "DEBUG",
+            Level::TRACE => "TRACE",
+        };
+        if writer.has_ansi_escapes() {
+            let colour = match level {
+                Level::ERROR => "31",
+                Level::WARN => "33",
+                Level::INFO => "32",
+                Level::DEBUG => "34",
+                Level::TRACE => "35",
+            };
+            write!(writer, " \x1b[{colour}m{name}\x1b[0m")?;
+        } else {
+            write!(writer, " {name}")?;
+        }
+        let mut fields = FieldWriter {
+            out: &mut writer,
+            result: Ok(()),
+        };
+        event.record(&mut fields);
+        fields.result?;
+        writer.write_char('\n')
+    }
+}
+
+thread_local! {
+    /// The last whole second formatted (`2026-11-29T09:12:57`) and its Unix time: lines
+    /// within one second share it.
+    static SECOND: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
+}
+
+fn write_time(w: &mut Writer<'_>, now: SystemTime) -> fmt::Result {
+    let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs();
+    SECOND.with_borrow_mut(|(cached, text)| {
+        if *cached != secs {
+            text.clear();
+            let full = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(secs));
+            // `2026-11-29T09:12:57Z` without its `Z`.
+            let _ = write!(text, "{full}");
+            text.pop();
+            *cached = secs;
+        }
+        // `.000042Z`: the microseconds, zero-padded to six digits.
+        let mut micros = itoa::Buffer::new();
+        let micros = micros.format(since.subsec_micros());
+        w.write_str(text)?;
+        w.write_str(&".000000"[..7 - micros.len()])?;
+        w.write_str(micros)?;
+        w.write_char('Z')
+    })
+}
+
+/// Writes an event's fields: the message bare, the others as `name=value`. Strings and
+/// integers are written piece by piece, not through `fmt::Arguments` (which cost more
+/// than the rest of the line).
+struct FieldWriter<'a, 'w> {
+    out: &'a mut Writer<'w>,
+    /// The first write error (the visitor's methods cannot return one).
+    result: fmt::Result,
+}
+
+impl FieldWriter<'_, '_> {
+    /// Writes ` name=` (or a bare ` ` before the message), then the value.
+    fn put(&mut self, field: &Field, value: impl FnOnce(&mut Writer<'_>) -> fmt::Result) {
+        if self.result.is_err() {
+            return;
+        }
+        self.result = (|| {
+            self.out.write_char(' ')?;
+            if field.name() != "message" {
+                self.out.write_str(field.name())?;
+                self.out.write_char('=')?;
+            }
+            value(self.out)
+        })();
+    }
+
+    fn put_integer(&mut self, field: &Field, value: impl itoa::Integer) {
+        self.put(field, |w| w.write_str(itoa::Buffer::new().format(value)));
+    }
+}
+
+impl Visit for FieldWriter<'_, '_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        let plain = field.name() == "message"
+            || (!value.is_empty()
+                && !value
+                    .bytes()
+                    .any(|b| b.is_ascii_whitespace() || b == b'"' || b == b'=' || b < 0x20));
+        if plain {
+            self.put(field, |w| w.write_str(value));
+        } else {
+            self.put(field, |w| write!(w, "{value:?}"));
+        }
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.put_integer(field, value);
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.put_integer(field, value);
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.put(field, |w| w.write_str(if value { "true" } else { "false" }));
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.put(field, |w| write!(w, "{value:?}"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_thread_buffers_whole_lines_until_a_flush_and_ended_threads_are_forgotten() {
+        static OUT: Mutex<Vec<u8>> = Mutex::new(Vec::new());
+        let sink = LogSink {
+            out: |lines| lock(&OUT).extend_from_slice(lines),
+            ..LogSink::default()
+        };
+        let threads: Vec<_> = (0..3)
+            .map(|i| {
+                let sink = sink.clone();
+                std::thread::spawn(move || {
+                    sink.append(format!("line from thread {i}\n").as_bytes());
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        let buffered: Vec<Vec<u8>> = lock(&sink.buffers)
+            .iter()
+            .map(|b| lock(b).clone())
+            .collect();
+        assert_eq!(buffered.len(), 3, "one buffer per thread");
+        for (i, lines) in buffered.iter().enumerate() {
+            let text = String::from_utf8_lossy(lines);
+            assert!(
+                text.starts_with("line from thread ") && text.ends_with('\n'),
+                "{i}: {text}"
+            );
+        }
+        assert!(lock(&OUT).is_empty(), "nothing written before a flush");
+        sink.flush();
+        let mut out: Vec<String> = String::from_utf8_lossy(&lock(&OUT))
+            .lines()
+            .map(str::to_owned)
+            .collect();
+        out.sort();
+        assert_eq!(
+            out,
+            [
+                "line from thread 0",
+                "line from thread 1",
+                "line from thread 2"
+            ]
+        );
+        assert!(
+            lock(&sink.buffers).is_empty(),
+            "the threads ended: their buffers are gone"
+        );
+    }
+
+    #[test]
+    fn times_share_the_cached_second_and_keep_their_microseconds() {
+        let at = |micros: u64| UNIX_EPOCH + Duration::from_micros(micros);
+        let mut out = String::new();
+        for t in [
+            at(1_780_304_400_000_001),
+            at(1_780_304_400_999_999),
+            at(1_780_304_401_000_000),
+        ] {
+            write_time(&mut Writer::new(&mut out), t).unwrap();
+            out.push('|');
+        }
+        assert_eq!(
+            out,
+            "2026-06-01T09:00:00.000001Z|2026-06-01T09:00:00.999999Z|2026-06-01T09:00:01.000000Z|"
+        );
+    }
 }

@@ -23,7 +23,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
 pub use error::{ApiError, ErrorType};
-pub use pipeline::Dropped;
+pub use pipeline::{Dropped, RequestBody, handle};
 
 use crate::control::Control;
 use crate::sim::{World, lock};

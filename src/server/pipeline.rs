@@ -6,7 +6,7 @@ use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Incoming;
+use hyper::body::Body as HttpBody;
 use hyper::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use serde_json::Value;
@@ -71,6 +71,27 @@ impl Reply {
     }
 }
 
+/// Header names the pipeline reads or writes on every request, parsed once.
+mod names {
+    use hyper::header::HeaderName;
+
+    pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+    pub const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+    pub const REVKEEN_VERSION: HeaderName = HeaderName::from_static("revkeen-version");
+    pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+    pub const RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
+    pub const RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
+    pub const RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
+}
+
+/// A header's value as text, by a name parsed once.
+fn text(headers: &HeaderMap, name: &HeaderName) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+}
+
 /// Sets a header whose name is a lower-case literal. A value that cannot be a header
 /// value (this server never makes one) is skipped rather than failing the answer.
 fn put(headers: &mut HeaderMap, name: &'static str, value: &str) {
@@ -110,32 +131,41 @@ pub(super) fn wall_now() -> Timestamp {
 /// The client's `X-Request-Id` when it is short visible ASCII, else a new UUID (v4
 /// layout from a fast thread-local generator: ids must be unique, not secret).
 fn request_id(headers: &HeaderMap) -> String {
-    headers
-        .header("x-request-id")
+    text(headers, &names::X_REQUEST_ID)
         .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
-        .map_or_else(
-            || {
-                uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes())
-                    .into_uuid()
-                    .to_string()
-            },
-            str::to_owned,
-        )
+        .unwrap_or_else(|| {
+            uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes())
+                .into_uuid()
+                .to_string()
+        })
 }
+
+/// A request body: hyper's `Incoming` when serving, any `http-body` (such as `Full`)
+/// when the pipeline is called in-process, as `benches/pipeline.rs` does.
+pub trait RequestBody: HttpBody<Data = Bytes, Error: Into<BoxError>> + Send {}
+
+impl<B: HttpBody<Data = Bytes, Error: Into<BoxError>> + Send> RequestBody for B {}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Answers one request. Every problem becomes an answer in the envelope; the only
 /// error is an injected `drop_connection` fault.
-pub async fn handle(app: &App, req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Dropped> {
+pub async fn handle(
+    app: &App,
+    req: Request<impl RequestBody>,
+) -> Result<Response<Full<Bytes>>, Dropped> {
     let started = Instant::now();
     let rid = request_id(req.headers());
     let method_text = req.method().as_str().to_owned();
     let path = req.uri().path().to_owned();
-    let origin = req.headers().header("origin").map(str::to_owned);
+    let origin = text(req.headers(), &hyper::header::ORIGIN);
     let mut ctx = Context::default();
 
     let query = req.uri().query().map(str::to_owned);
     let preflight = req.method() == hyper::Method::OPTIONS
-        && req.headers().contains_key("access-control-request-method");
+        && req
+            .headers()
+            .contains_key(hyper::header::ACCESS_CONTROL_REQUEST_METHOD);
     let admin = !preflight && admin::is_admin_path(&app.control, &path);
     let mut reply = if admin {
         super::admin::admin_request(app, req, &rid).await
@@ -147,12 +177,17 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Result<Response<Full<B
         }
         r
     } else {
-        api(app, req, &rid, &mut ctx).await
+        api(app, req, &method_text, &path, &rid, &mut ctx).await
     };
 
-    put(&mut reply.headers, "x-request-id", &rid);
+    if let Ok(v) = HeaderValue::from_str(&rid) {
+        reply.headers.insert(names::X_REQUEST_ID, v);
+    }
     // One version exists: another is refused by validation and answered with this one.
-    put(&mut reply.headers, "revkeen-version", API_VERSION);
+    reply.headers.insert(
+        names::REVKEEN_VERSION,
+        HeaderValue::from_static(API_VERSION),
+    );
     if let Some(decision) = ctx.rate {
         let (limit, remaining, reset) = match decision {
             RateDecision::Allowed {
@@ -165,13 +200,15 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Result<Response<Full<B
                 retry_after_secs,
             } => (limit, 0, retry_after_secs),
         };
-        put(&mut reply.headers, "ratelimit-limit", &limit.to_string());
-        put(
-            &mut reply.headers,
-            "ratelimit-remaining",
-            &remaining.to_string(),
-        );
-        put(&mut reply.headers, "ratelimit-reset", &reset.to_string());
+        reply
+            .headers
+            .insert(names::RATELIMIT_LIMIT, HeaderValue::from(limit));
+        reply
+            .headers
+            .insert(names::RATELIMIT_REMAINING, HeaderValue::from(remaining));
+        reply
+            .headers
+            .insert(names::RATELIMIT_RESET, HeaderValue::from(reset));
     }
     if let (Some(origin), false) = (&origin, preflight) {
         for (k, v) in cors::response_headers(origin) {
@@ -184,6 +221,16 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Result<Response<Full<B
     }
 
     let latency = started.elapsed();
+    // Plain `&str` and integer fields: the log formatter writes them without `fmt::Debug`.
+    tracing::info!(
+        method = method_text.as_str(),
+        path = path.as_str(),
+        status = reply.status,
+        latency_us = latency.as_micros() as u64,
+        request_id = rid.as_str(),
+        key_last4 = ctx.key.as_ref().map_or("-", |k| k.last4()),
+        "request"
+    );
     if !admin && !preflight {
         // Only a success can have changed state worth writing to the state file.
         if method_text != "GET" && (200..300).contains(&reply.status) {
@@ -191,30 +238,24 @@ pub async fn handle(app: &App, req: Request<Incoming>) -> Result<Response<Full<B
                 .dirty
                 .store(true, std::sync::atomic::Ordering::Relaxed);
         }
-        lock(&app.control.journal).record(journal::Entry {
+        // The request's own strings move into the journal: it is their last use.
+        let entry = journal::Entry {
             id: 0,
             at: ctx.now.unwrap_or_else(|| app.world.now(wall_now())),
-            method: method_text.clone(),
-            path: path.clone(),
+            method: method_text,
+            path,
             query,
             status: if ctx.drop { 0 } else { reply.status },
-            key: ctx.key.as_ref().map(|k| k.as_str().to_owned()),
-            request_id: rid.clone(),
+            key: ctx.key.take().map(crate::sim::ApiKey::into_string),
+            request_id: rid,
             operation_id: reply
                 .operation
                 .map(|i| app.contract.operations[i].id.clone()),
             latency_micros: latency.as_micros() as u64,
-        });
+        };
+        let forgotten = app.control.journal.record(entry);
+        drop(forgotten); // freed outside the journal's lock
     }
-    tracing::info!(
-        method = %method_text,
-        path = %path,
-        status = reply.status,
-        latency_us = latency.as_micros() as u64,
-        request_id = %rid,
-        key_last4 = ctx.key.as_ref().map_or("-", |k| k.last4()),
-        "request"
-    );
     if ctx.drop {
         return Err(Dropped);
     }
@@ -255,33 +296,42 @@ fn into_response(reply: Reply) -> Response<Full<Bytes>> {
 }
 
 /// The API proper: everything but pre-flights and common headers.
-async fn api(app: &App, req: Request<Incoming>, rid: &str, ctx: &mut Context) -> Reply {
-    let path = req.uri().path().to_owned();
-    let method_text = req.method().as_str().to_owned();
-    let route = app.contract.resolve_text(&method_text, &path);
+async fn api(
+    app: &App,
+    req: Request<impl RequestBody>,
+    method_text: &str,
+    path: &str,
+    rid: &str,
+    ctx: &mut Context,
+) -> Reply {
+    let route = app.contract.resolve_text(method_text, path);
     let (index, path_params) = match route {
         RouteMatch::Found { operation, params } => (operation, params),
         RouteMatch::MethodNotAllowed { allow } => {
             let allow: Vec<&str> = allow.iter().map(|m| m.as_str()).collect();
             return Reply::error(
-                &ApiError::method_not_allowed(&method_text, &allow.join(", ")),
+                &ApiError::method_not_allowed(method_text, &allow.join(", ")),
                 rid,
                 None,
             );
         }
         RouteMatch::NotFound => {
-            return Reply::error(&ApiError::route_not_found(&method_text, &path), rid, None);
+            return Reply::error(&ApiError::route_not_found(method_text, path), rid, None);
         }
     };
     let op = &app.contract.operations[index];
     let fail = |e: ApiError| Reply::error(&e, rid, Some(index));
 
     if let Some(reply) =
-        super::faults::inject_faults(app, op, index, &path_params, &req, rid, ctx).await
+        super::faults::inject_faults(app, op, index, &path_params, req.headers(), rid, ctx).await
     {
         return reply;
     }
-    let session = match app.world.authenticate(req.headers().header("x-api-key")) {
+    let key = req
+        .headers()
+        .get(names::X_API_KEY)
+        .and_then(|v| v.to_str().ok());
+    let session = match app.world.authenticate(key) {
         Ok(s) => s,
         Err(e) => return fail(e.into()),
     };
@@ -320,13 +370,13 @@ async fn api(app: &App, req: Request<Incoming>, rid: &str, ctx: &mut Context) ->
         Ok(p) => p,
         Err(violations) => return fail(parameter_error(op, violations)),
     };
-    let idempotency_key = if op.method.is_mutation() {
-        parts.headers.header("idempotency-key").map(str::to_owned)
+    let idempotency = if op.method.is_mutation() {
+        text(&parts.headers, &names::IDEMPOTENCY_KEY)
+            .map(|key| (format!("{} {path}", op.method), key))
     } else {
         None
     };
-    let scope = format!("{} {}", op.method, path);
-    if let Some(key) = &idempotency_key {
+    if let Some((scope, key)) = &idempotency {
         let fingerprint = {
             let mut h = std::collections::hash_map::DefaultHasher::new();
             bytes.hash(&mut h);
@@ -334,7 +384,7 @@ async fn api(app: &App, req: Request<Incoming>, rid: &str, ctx: &mut Context) ->
         };
         match lock(&session.tenant)
             .idempotency
-            .begin(&scope, key, fingerprint, now)
+            .begin(scope, key, fingerprint, now)
         {
             Begin::FirstRun => {}
             Begin::Replay(stored) => return replay(stored, index),
@@ -360,7 +410,7 @@ async fn api(app: &App, req: Request<Incoming>, rid: &str, ctx: &mut Context) ->
         Ok((status, None)) => Reply::empty(status, Some(index)),
         Err(e) => fail(e),
     };
-    if let Some(key) = &idempotency_key {
+    if let Some((scope, key)) = &idempotency {
         let stored = store.then(|| StoredResponse {
             status: reply.status,
             headers: reply
@@ -370,9 +420,7 @@ async fn api(app: &App, req: Request<Incoming>, rid: &str, ctx: &mut Context) ->
                 .collect(),
             body: reply.body.to_vec(),
         });
-        lock(&session.tenant)
-            .idempotency
-            .finish(&scope, key, stored);
+        lock(&session.tenant).idempotency.finish(scope, key, stored);
     }
     reply
 }
@@ -395,7 +443,7 @@ fn replay(stored: StoredResponse, index: usize) -> Reply {
 /// Reads the body within the limit: a declared length over it is refused before
 /// reading; a body that turns out longer is cut off and refused.
 pub(super) async fn read_body(
-    body: Incoming,
+    body: impl RequestBody,
     headers: &HeaderMap,
     limit: usize,
 ) -> Result<Bytes, ApiError> {

@@ -8,12 +8,12 @@ use serde::{Serialize, Serializer};
 
 use crate::sim::{BreakerConfig, Integration, Provider, Timestamp};
 
-/// A time as RFC 3339, written without an intermediate `String`.
+/// A time as RFC 3339, formatted on the stack (no intermediate `String`).
 struct Rfc3339(Timestamp);
 
 impl Serialize for Rfc3339 {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&self.0)
+        crate::sim::serialize_rfc3339(&self.0, s)
     }
 }
 

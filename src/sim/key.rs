@@ -72,6 +72,11 @@ impl ApiKey {
         &self.0
     }
 
+    /// The key's text, owned.
+    pub fn into_string(self) -> String {
+        self.0
+    }
+
     /// The last four characters, the only part that may appear in logs.
     pub fn last4(&self) -> &str {
         &self.0[self.0.len() - 4..]

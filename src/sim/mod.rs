@@ -58,7 +58,7 @@ pub use key::{ApiKey, Environment, KeyError, Scope, Scopes};
 pub use merchant::{FIRST_SYNC_DELAY, MAX_CATCH_UP_RUNS, Merchant};
 pub use provider::{Behaviour, Credentials, Outage, Provider};
 pub use rate_limit::{Bucket, RateDecision, RateLimit};
-pub use time::{Clock, Timestamp};
+pub use time::{Clock, Rfc3339Text, Timestamp, serialize_rfc3339};
 pub use world::{AuthError, DeclaredKey, KeyPolicy, Session, Tenant, World, WorldState};
 
 /// Settings of the simulation, fixed at start-up.

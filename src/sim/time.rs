@@ -5,6 +5,7 @@
 //! default and can be frozen, set and advanced.
 
 use std::fmt;
+use std::io::Write as _;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -44,20 +45,64 @@ impl Timestamp {
     }
 }
 
-impl fmt::Display for Timestamp {
-    /// RFC 3339 in UTC, to the second when whole (`2026-05-01T09:00:00Z`), else to the
-    /// millisecond.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let t = if self.0 >= 0 {
-            UNIX_EPOCH + Duration::from_millis(self.0 as u64)
-        } else {
-            UNIX_EPOCH - Duration::from_millis(self.0.unsigned_abs())
-        };
-        if self.0 % 1000 == 0 {
-            write!(f, "{}", humantime::format_rfc3339_seconds(t))
-        } else {
-            write!(f, "{}", humantime::format_rfc3339_millis(t))
+impl Timestamp {
+    /// The RFC 3339 text in UTC, to the second when whole (`2026-05-01T09:00:00Z`), else
+    /// to the millisecond; formatted once into a buffer on the stack, so rendering a time
+    /// allocates nothing. Fails outside the years 1970–9999.
+    pub fn rfc3339(self) -> Result<Rfc3339Text, fmt::Error> {
+        if self.0 < 0 {
+            return Err(fmt::Error);
         }
+        let t = UNIX_EPOCH + Duration::from_millis(self.0 as u64);
+        let mut text = Rfc3339Text {
+            buf: [0; Rfc3339Text::MAX],
+            len: 0,
+        };
+        let mut rest = &mut text.buf[..];
+        let written = if self.0 % 1000 == 0 {
+            write!(rest, "{}", humantime::format_rfc3339_seconds(t))
+        } else {
+            write!(rest, "{}", humantime::format_rfc3339_millis(t))
+        };
+        written.map_err(|_| fmt::Error)?;
+        text.len = Rfc3339Text::MAX - rest.len();
+        Ok(text)
+    }
+}
+
+/// A timestamp's RFC 3339 text (see [`Timestamp::rfc3339`]).
+#[derive(Clone, Copy)]
+pub struct Rfc3339Text {
+    buf: [u8; Rfc3339Text::MAX],
+    len: usize,
+}
+
+impl Rfc3339Text {
+    /// The longest text: `9999-12-31T23:59:59.999Z`.
+    const MAX: usize = 24;
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        // Only humantime's ASCII output is ever written into the buffer.
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or_default()
+    }
+}
+
+impl fmt::Display for Timestamp {
+    /// See [`Timestamp::rfc3339`].
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.rfc3339()?.as_str())
+    }
+}
+
+/// Serializes a timestamp as its RFC 3339 text (for `#[serde(serialize_with)]`).
+pub fn serialize_rfc3339<S: serde::Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+    match t.rfc3339() {
+        Ok(text) => s.serialize_str(text.as_str()),
+        Err(_) => Err(serde::ser::Error::custom(format!(
+            "{} ms since the epoch is outside the years 1970-9999",
+            t.0
+        ))),
     }
 }
 

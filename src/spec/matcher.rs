@@ -1,5 +1,7 @@
 //! The path matcher: request paths to operations, from the document's path templates.
 
+use std::borrow::Cow;
+
 use super::Method;
 
 /// One segment of a path template.
@@ -53,30 +55,33 @@ impl PathTemplate {
             .count()
     }
 
-    /// Matches raw (still percent-encoded) segments, returning decoded parameters.
-    fn matches(&self, raw: &[&str]) -> Option<Vec<(String, String)>> {
-        if raw.len() != self.segments.len() {
+    /// Matches the request's segments (percent-decoded once by the caller), returning
+    /// the parameters.
+    fn matches(&self, decoded: &[Cow<'_, str>]) -> Option<Vec<(String, String)>> {
+        if decoded.len() != self.segments.len()
+            || self.segments.iter().zip(decoded).any(|(seg, d)| match seg {
+                Segment::Literal(l) => l != d,
+                Segment::Param(_) => false,
+            })
+        {
             return None;
         }
-        let mut params = Vec::new();
-        for (seg, raw) in self.segments.iter().zip(raw) {
-            match seg {
-                Segment::Literal(l) => {
-                    if decode(raw) != *l {
-                        return None;
-                    }
-                }
-                Segment::Param(name) => params.push((name.clone(), decode(raw))),
-            }
-        }
-        Some(params)
+        Some(
+            self.segments
+                .iter()
+                .zip(decoded)
+                .filter_map(|(seg, d)| match seg {
+                    Segment::Param(name) => Some((name.clone(), d.clone().into_owned())),
+                    Segment::Literal(_) => None,
+                })
+                .collect(),
+        )
     }
 }
 
-fn decode(raw: &str) -> String {
-    percent_encoding::percent_decode_str(raw)
-        .decode_utf8_lossy()
-        .into_owned()
+/// A segment percent-decoded: borrowed unless it held an escape.
+fn decode(raw: &str) -> Cow<'_, str> {
+    percent_encoding::percent_decode_str(raw).decode_utf8_lossy()
 }
 
 /// What a request path and method resolve to.
@@ -132,14 +137,16 @@ impl PathMatcher {
         let Some(rest) = rest.strip_prefix('/') else {
             return RouteMatch::NotFound;
         };
-        let raw: Vec<&str> = rest.split('/').collect();
+        // Decoded once here, not once per template tried: most segments hold no
+        // escape and stay borrowed.
+        let decoded: Vec<Cow<'_, str>> = rest.split('/').map(decode).collect();
         let mut allow: Vec<Method> = Vec::new();
         let mut matched_template: Option<&str> = None;
         for (template, m, op) in &self.routes {
             if matched_template.is_some_and(|t| t != template.template) {
                 continue;
             }
-            if let Some(params) = template.matches(&raw) {
+            if let Some(params) = template.matches(&decoded) {
                 if *m == method {
                     return RouteMatch::Found {
                         operation: *op,

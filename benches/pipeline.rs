@@ -1,0 +1,195 @@
+//! Cost of one request through the server's pipeline, in-process (no socket, no load
+//! generator sharing the cores), with the heap allocations it makes: a steadier figure
+//! than `scripts/bench` to work on the pipeline with, printed with ratios against a
+//! "hello world" handler measured in the same run on the same requests.
+//!
+//! Run: `cargo bench --bench pipeline [-- NAME-FILTER]`. Request logs are formatted (into a sink) as the
+//! server formats them.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::hint::black_box;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::{Request, Response};
+use revkeen_mock::control::{AdminAccess, Control};
+use revkeen_mock::server::log::LineFormat;
+use revkeen_mock::server::{App, ServerConfig, handle};
+use revkeen_mock::sim::{Clock, SimConfig, Timestamp, World};
+use revkeen_mock::spec::Contract;
+
+/// Counts allocations, to report how many a request makes.
+struct Counting;
+
+static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
+static ALLOCATED: AtomicU64 = AtomicU64::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        ALLOCATED.fetch_add(layout.size() as u64, Ordering::Relaxed);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
+        ALLOCATED.fetch_add(new_size as u64, Ordering::Relaxed);
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static GLOBAL: Counting = Counting;
+
+const KEY: &str = "rk_sandbox_bench_merchant_key_0001";
+const ROUNDS: usize = 31;
+const PER_ROUND: usize = 2_000;
+
+/// A request as wrk sends it in `scripts/bench`.
+fn request(method: &str, path: &str, body: Option<&'static str>) -> Request<Full<Bytes>> {
+    let mut b = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", "127.0.0.1:4098")
+        .header("x-api-key", KEY);
+    if body.is_some() {
+        b = b.header("content-type", "application/json");
+    }
+    b.body(Full::new(Bytes::from_static(
+        body.unwrap_or_default().as_bytes(),
+    )))
+    .expect("a valid request")
+}
+
+/// What a bare hyper "hello world" does with a request.
+async fn hello(req: Request<Full<Bytes>>) -> Response<Full<Bytes>> {
+    drop(black_box(req));
+    Response::new(Full::new(Bytes::from_static(b"hello world")))
+}
+
+struct Figures {
+    median_ns: f64,
+    allocations: f64,
+    bytes: f64,
+}
+
+/// Median time per request over [`ROUNDS`] rounds, and allocations per request.
+fn measure<F: std::future::Future<Output = ()>>(
+    rt: &tokio::runtime::Runtime,
+    mut round: impl FnMut() -> F,
+) -> Figures {
+    rt.block_on(round()); // warm-up
+    let mut times = Vec::with_capacity(ROUNDS);
+    let (a0, b0) = (
+        ALLOCATIONS.load(Ordering::Relaxed),
+        ALLOCATED.load(Ordering::Relaxed),
+    );
+    for _ in 0..ROUNDS {
+        let t = Instant::now();
+        rt.block_on(round());
+        times.push(t.elapsed());
+    }
+    let n = (ROUNDS * PER_ROUND) as f64;
+    times.sort();
+    Figures {
+        median_ns: times[ROUNDS / 2].as_nanos() as f64 / PER_ROUND as f64,
+        allocations: (ALLOCATIONS.load(Ordering::Relaxed) - a0) as f64 / n,
+        bytes: (ALLOCATED.load(Ordering::Relaxed) - b0) as f64 / n,
+    }
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .event_format(LineFormat)
+        .with_writer(std::io::sink)
+        .init();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let app = App::new(
+        Contract::embedded().expect("the embedded spec"),
+        World::new(
+            SimConfig::default(),
+            Clock::frozen(Timestamp(1_777_626_000_000)),
+        ),
+        ServerConfig::default(),
+        Control::new(AdminAccess::Open, 7),
+    );
+    let activate = r#"{"credentials":{"apiKey":"ph_bench","baseUrl":"https://clinic.example"}}"#;
+    let activated = rt.block_on(handle(
+        &app,
+        request(
+            "POST",
+            "/v2/integrations/practicehub/activate",
+            Some(activate),
+        ),
+    ));
+    assert_eq!(activated.map(|r| r.status().as_u16()).ok(), Some(200));
+
+    // (name, method, path, body, the status expected)
+    type Case = (
+        &'static str,
+        &'static str,
+        &'static str,
+        Option<&'static str>,
+        u16,
+    );
+    let cases: [Case; 4] = [
+        (
+            "GET /v2/integrations/practicehub",
+            "GET",
+            "/v2/integrations/practicehub",
+            None,
+            200,
+        ),
+        ("GET /v2/integrations", "GET", "/v2/integrations", None, 200),
+        (
+            "PUT .../practicehub/sync-interval",
+            "PUT",
+            "/v2/integrations/practicehub/sync-interval",
+            Some(r#"{"syncIntervalMinutes":30}"#),
+            200,
+        ),
+        ("GET /v2/nope (404)", "GET", "/v2/nope", None, 404),
+    ];
+
+    println!(
+        "pipeline benchmark (in-process, one thread; median of {ROUNDS} rounds of {PER_ROUND})"
+    );
+    let base = measure(&rt, || async {
+        for _ in 0..PER_ROUND {
+            black_box(hello(request("GET", "/v2/integrations/practicehub", None)).await);
+        }
+    });
+    println!(
+        "  {:<38} {:>8.0} ns {:>6.1} allocs {:>7.0} B   (baseline)",
+        "hello world handler", base.median_ns, base.allocations, base.bytes
+    );
+    // `cargo bench` passes `--bench`; any other argument selects cases by name.
+    let filter = std::env::args().skip(1).find(|a| !a.starts_with("--"));
+    for (name, method, path, body, status) in cases {
+        if filter.as_ref().is_some_and(|f| !name.contains(f.as_str())) {
+            continue;
+        }
+        let f = measure(&rt, || async {
+            for _ in 0..PER_ROUND {
+                let response = handle(&app, request(method, path, body)).await;
+                let answered = black_box(response.map(|r| r.status().as_u16()));
+                assert_eq!(answered.ok(), Some(status), "{name}");
+            }
+        });
+        println!(
+            "  {:<38} {:>8.0} ns {:>6.1} allocs {:>7.0} B   {:5.1}x baseline time",
+            name,
+            f.median_ns,
+            f.allocations,
+            f.bytes,
+            f.median_ns / base.median_ns
+        );
+    }
+}
