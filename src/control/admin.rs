@@ -144,7 +144,7 @@ pub fn handle(
     answer(result)
 }
 
-fn key_param(params: &ParsedParams) -> Result<Option<ApiKey>, ApiError> {
+fn key_param(params: &ParsedParams<'_>) -> Result<Option<ApiKey>, ApiError> {
     params
         .get("key")
         .and_then(Value::as_str)
@@ -162,7 +162,7 @@ fn run(
     control: &Control,
     world: &World,
     req: &AdminRequest<'_>,
-    params: &ParsedParams,
+    params: &ParsedParams<'_>,
     now: Timestamp,
     wall: Timestamp,
     spec_title: &str,

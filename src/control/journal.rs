@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 
 use serde::{Deserialize, Serialize};
 
-use crate::sim::{Timestamp, lock};
+use crate::sim::{ApiKey, Timestamp, lock};
 
 /// How many requests are kept; older ones are forgotten first.
 pub const CAPACITY: usize = 1000;
@@ -30,7 +30,7 @@ pub struct Entry {
     /// The status answered.
     pub status: u16,
     /// The `x-api-key` sent (sandbox keys only: live keys are never kept).
-    pub key: Option<String>,
+    pub key: Option<ApiKey>,
     /// The request id.
     pub request_id: String,
     /// The operation answered, if any.
@@ -75,7 +75,7 @@ impl Matcher {
             && self
                 .key
                 .as_ref()
-                .is_none_or(|k| e.key.as_deref() == Some(k.as_str()))
+                .is_none_or(|k| e.key.as_ref().map(ApiKey::as_str) == Some(k.as_str()))
             && self.status.is_none_or(|s| s == e.status)
             && self.since.is_none_or(|t| e.at >= t)
     }
@@ -174,7 +174,7 @@ mod tests {
             path: path.into(),
             query: None,
             status,
-            key: Some("k".into()),
+            key: ApiKey::parse("rk_sandbox_journal_test_key_0001").ok(),
             request_id: "r".into(),
             operation_id: None,
             latency_micros: 1,

@@ -132,7 +132,7 @@ fn bounded<T>(r: Result<T, String>, field: &str) -> Result<T, ApiError> {
 /// not model (answered generically).
 pub fn action(
     operation_id: &str,
-    params: &ParsedParams,
+    params: &ParsedParams<'_>,
     b: Option<&Value>,
 ) -> Option<Result<Action, ApiError>> {
     let provider = || -> Result<Provider, ApiError> {
@@ -270,45 +270,46 @@ pub fn perform(
 
 /// The 200 body of what an action produced, as JSON bytes.
 pub fn render(done: &Done, config: &SimConfig, now: Timestamp) -> Vec<u8> {
-    let view = |i| render::integration(i, &config.breaker, now);
-    // Room for the usual answer up front (an integration renders to about 550 bytes),
-    // so the buffer is not grown and copied while writing.
-    let integrations = match done {
-        Done::List { page, .. } => page.len(),
-        _ => 1,
-    };
-    let mut out = Vec::with_capacity(256 + 768 * integrations);
+    let json = |i| render::integration_json(i, &config.breaker, now);
+    let mut out = Vec::with_capacity(1024);
     let written = match done {
         Done::List {
             page,
             limit,
             offset,
             total,
-        } => serde_json::to_writer(
-            &mut out,
-            &render::ListBody {
-                data: page.iter().map(view).collect(),
-                pagination: render::Pagination {
-                    limit: *limit,
-                    offset: *offset,
-                    total: *total,
-                    has_more: offset + page.len() < *total,
+        } => page
+            .iter()
+            .map(json)
+            .collect::<Result<Vec<_>, _>>()
+            .and_then(|data| {
+                serde_json::to_writer(
+                    &mut out,
+                    &render::ListBody {
+                        data,
+                        pagination: render::Pagination {
+                            limit: *limit,
+                            offset: *offset,
+                            total: *total,
+                            has_more: offset + page.len() < *total,
+                        },
+                    },
+                )
+            }),
+        Done::Get(i) => i
+            .as_deref()
+            .map(json)
+            .transpose()
+            .and_then(|data| serde_json::to_writer(&mut out, &render::GetBody { data })),
+        Done::Ran(_, Outcome::Activated(i)) => json(i).and_then(|data| {
+            serde_json::to_writer(
+                &mut out,
+                &render::ActivatedBody {
+                    success: true,
+                    data,
                 },
-            },
-        ),
-        Done::Get(i) => serde_json::to_writer(
-            &mut out,
-            &render::GetBody {
-                data: i.as_deref().map(view),
-            },
-        ),
-        Done::Ran(_, Outcome::Activated(i)) => serde_json::to_writer(
-            &mut out,
-            &render::ActivatedBody {
-                success: true,
-                data: view(i),
-            },
-        ),
+            )
+        }),
         Done::Ran(provider, outcome) => serde_json::to_writer(
             &mut out,
             &match outcome {

@@ -276,11 +276,13 @@ impl FieldWriter<'_, '_> {
 
 impl Visit for FieldWriter<'_, '_> {
     fn record_str(&mut self, field: &Field, value: &str) {
+        // Quoted (and escaped) unless it reads unambiguously bare: printable ASCII
+        // without quotes or `=`.
         let plain = field.name() == "message"
             || (!value.is_empty()
-                && !value
+                && value
                     .bytes()
-                    .any(|b| b.is_ascii_whitespace() || b == b'"' || b == b'=' || b < 0x20));
+                    .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'='));
         if plain {
             self.put(field, |w| w.write_str(value));
         } else {

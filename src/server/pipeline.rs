@@ -246,7 +246,7 @@ pub async fn handle(
             path,
             query,
             status: if ctx.drop { 0 } else { reply.status },
-            key: ctx.key.take().map(crate::sim::ApiKey::into_string),
+            key: ctx.key.take(),
             request_id: rid,
             operation_id: reply
                 .operation
@@ -487,7 +487,7 @@ fn parameter_error(op: &Operation, violations: Vec<crate::spec::Violation>) -> A
 fn evaluate(
     app: &App,
     op: &Operation,
-    params: crate::spec::ParsedParams,
+    params: crate::spec::ParsedParams<'_>,
     headers: &HeaderMap,
     bytes: &Bytes,
     session: &Session,

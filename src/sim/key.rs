@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -16,10 +17,11 @@ pub enum Environment {
 }
 
 /// A well-formed API key: `rk_sandbox_` or `rk_live_` then at least 16 characters of
-/// `[A-Za-z0-9_]`. Holding one proves the text has that shape.
+/// `[A-Za-z0-9_]`. Holding one proves the text has that shape. Shared text: a request's
+/// key is kept by its session, its log line and its journal entry without copies.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct ApiKey(String);
+pub struct ApiKey(Arc<str>);
 
 /// Why a text is not an [`ApiKey`].
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -52,7 +54,7 @@ impl ApiKey {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'_');
         if well_formed {
-            Ok(ApiKey(text.to_owned()))
+            Ok(ApiKey(Arc::from(text)))
         } else {
             Err(KeyError::Malformed)
         }
@@ -72,11 +74,6 @@ impl ApiKey {
         &self.0
     }
 
-    /// The key's text, owned.
-    pub fn into_string(self) -> String {
-        self.0
-    }
-
     /// The last four characters, the only part that may appear in logs.
     pub fn last4(&self) -> &str {
         &self.0[self.0.len() - 4..]
@@ -92,7 +89,7 @@ impl TryFrom<String> for ApiKey {
 
 impl From<ApiKey> for String {
     fn from(k: ApiKey) -> String {
-        k.0
+        k.0.as_ref().to_owned()
     }
 }
 

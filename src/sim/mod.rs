@@ -40,6 +40,8 @@ mod integration;
 mod key;
 mod merchant;
 mod provider;
+#[cfg(test)]
+pub(crate) mod random_runs;
 mod rate_limit;
 mod time;
 mod world;

@@ -81,7 +81,11 @@ impl PathTemplate {
 
 /// A segment percent-decoded: borrowed unless it held an escape.
 fn decode(raw: &str) -> Cow<'_, str> {
-    percent_encoding::percent_decode_str(raw).decode_utf8_lossy()
+    if raw.contains('%') {
+        percent_encoding::percent_decode_str(raw).decode_utf8_lossy()
+    } else {
+        Cow::Borrowed(raw)
+    }
 }
 
 /// What a request path and method resolve to.

@@ -21,12 +21,13 @@ impl HeaderLookup for [(String, String)] {
 
 /// Parameter values after coercion, validation and defaults.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct ParsedParams {
-    /// (name, location, value), for every parameter sent or defaulted.
-    pub values: Vec<(String, ParamLocation, Value)>,
+pub struct ParsedParams<'op> {
+    /// (name, location, value), for every parameter sent or defaulted; names are the
+    /// operation's own.
+    pub values: Vec<(&'op str, ParamLocation, Value)>,
 }
 
-impl ParsedParams {
+impl ParsedParams<'_> {
     /// The value of the parameter `name` (any location).
     pub fn get(&self, name: &str) -> Option<&Value> {
         self.values
@@ -64,12 +65,12 @@ impl Operation {
     ///
     /// `path_params` come from the matcher; `query` is the raw query string. Every
     /// problem is returned, not only the first.
-    pub fn parse_params(
-        &self,
+    pub fn parse_params<'op>(
+        &'op self,
         path_params: &[(String, String)],
         query: Option<&str>,
         headers: &(impl HeaderLookup + ?Sized),
-    ) -> Result<ParsedParams, Vec<Violation>> {
+    ) -> Result<ParsedParams<'op>, Vec<Violation>> {
         let query_pairs: Vec<(String, String)> = query
             .map(|q| {
                 form_urlencoded::parse(q.as_bytes())
@@ -99,7 +100,7 @@ impl Operation {
                         message: "is required".into(),
                     });
                 } else if let Some(d) = &p.default {
-                    parsed.values.push((p.name.clone(), p.location, d.clone()));
+                    parsed.values.push((&p.name, p.location, d.clone()));
                 }
                 continue;
             };
@@ -112,7 +113,7 @@ impl Operation {
                     if let Some(schema) = &p.schema {
                         violations.extend(schema.violations_at(&value, &p.name));
                     }
-                    parsed.values.push((p.name.clone(), p.location, value));
+                    parsed.values.push((&p.name, p.location, value));
                 }
             }
         }
