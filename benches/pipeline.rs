@@ -192,4 +192,46 @@ fn main() {
             f.median_ns / base.median_ns
         );
     }
+
+    // Two threads reading the same merchant at once, as the server's two workers do
+    // under load: the time per request beside the one-thread figure shows what the
+    // locks and shared counters they both touch cost.
+    if filter.is_none_or(|f| "two threads".contains(f.as_str())) {
+        let path = "/v2/integrations/practicehub";
+        let one = measure(&rt, || async {
+            for _ in 0..PER_ROUND {
+                black_box(handle(&app, request("GET", path, None)).await.ok());
+            }
+        });
+        let mut rounds: Vec<f64> = (0..ROUNDS)
+            .map(|_| {
+                let t = Instant::now();
+                std::thread::scope(|s| {
+                    for _ in 0..2 {
+                        s.spawn(|| {
+                            let rt = tokio::runtime::Builder::new_current_thread()
+                                .build()
+                                .expect("a runtime");
+                            rt.block_on(async {
+                                for _ in 0..PER_ROUND {
+                                    black_box(handle(&app, request("GET", path, None)).await.ok());
+                                }
+                            });
+                        });
+                    }
+                });
+                // Each thread answered PER_ROUND requests in the elapsed time.
+                t.elapsed().as_nanos() as f64 / PER_ROUND as f64
+            })
+            .collect();
+        rounds.sort_by(f64::total_cmp);
+        let two = rounds[ROUNDS / 2];
+        println!(
+            "  {:<38} {:>8.0} ns per request per thread, {:.2}x one thread ({:.0} ns)",
+            "GET .../practicehub, two threads",
+            two,
+            two / one.median_ns,
+            one.median_ns
+        );
+    }
 }

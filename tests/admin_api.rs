@@ -161,6 +161,43 @@ async fn the_clock_advances_freezes_resumes_and_is_set() {
 }
 
 #[tokio::test]
+async fn the_clock_is_never_moved_past_the_year_9999() {
+    let mock = Mock::start().await;
+    mock.activate(KEY, "practicehub", "k").await;
+    let json = [("content-type", "application/json")];
+    let late = admin(
+        &mock,
+        "PUT",
+        "/clock",
+        Some(json!({"now": "9998-12-31T00:00:00Z"})),
+    )
+    .await;
+    assert_eq!(late["now"], "9998-12-31T00:00:00Z");
+    let refused = [
+        ("PUT", "/__mock/clock", r#"{"now": "9999-06-01T00:00:00Z"}"#),
+        ("POST", "/__mock/clock/advance", r#"{"seconds": 172800}"#),
+    ];
+    for (method, path, body) in refused {
+        let r = mock.send(method, path, &json, Some(body)).await;
+        let error = r.expect_error(400, "validation_error");
+        assert!(
+            error["message"].as_str().unwrap().contains("9999-01-01"),
+            "{error}"
+        );
+    }
+    assert_eq!(
+        admin(&mock, "GET", "/clock", None).await["now"],
+        "9998-12-31T00:00:00Z",
+        "a refused move changes nothing"
+    );
+    assert_eq!(
+        integration(&mock, KEY, "practicehub").await["isActive"],
+        true
+    );
+    mock.assert_conformant();
+}
+
+#[tokio::test]
 async fn fault_rules_touch_only_what_they_match_and_stop_after_their_count() {
     let mock = Mock::start().await;
     let rules = json!({"rules": [{"match": {"provider": "wodify", "method": "GET"}, "action": {"type": "error", "status": 503}, "count": 2}]});

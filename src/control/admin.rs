@@ -14,6 +14,9 @@ use crate::server::ApiError;
 use crate::sim::{ApiKey, Outage, Timestamp, World, WorldState, lock};
 use crate::spec::{Method, ParsedParams, RouteMatch, Violation};
 
+/// Why a clock move is refused.
+const PAST_LATEST: &str = "the clock cannot be moved past 9999-01-01T00:00:00Z (times after it cannot be written in RFC 3339)";
+
 /// An admin request, as the HTTP layer read it.
 pub struct AdminRequest<'a> {
     /// The method.
@@ -257,6 +260,9 @@ fn run(
                 now: String,
             }
             let to = Timestamp::parse_rfc3339(&body::<SetClock>(req.body)?.now).map_err(bad)?;
+            if to > Timestamp::LATEST {
+                return Err(bad(PAST_LATEST));
+            }
             world.with_clock(|c| c.set(to, wall));
             world.advance_all(world.now(wall));
             Ok(clock_view(world, wall))
@@ -267,6 +273,9 @@ fn run(
                 seconds: u64,
             }
             let seconds = body::<Advance>(req.body)?.seconds;
+            if world.now(wall).plus(Duration::from_secs(seconds)) > Timestamp::LATEST {
+                return Err(bad(PAST_LATEST));
+            }
             world.with_clock(|c| c.advance(Duration::from_secs(seconds)));
             world.advance_all(world.now(wall));
             Ok(clock_view(world, wall))

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::error::ApiError;
-use super::render;
+use super::render::{self, IntegrationJson};
 use crate::sim::{
     ActivateInput, Command, Credentials, Integration, IntegrationStatus, LookbackDays, Outcome,
     PaymentMapping, Provider, SimConfig, SyncIntervalMinutes, Tenant, Timestamp,
@@ -215,13 +215,15 @@ pub fn action(
     })
 }
 
-/// What an action produced, copied out of the tenant so that rendering happens after
-/// its lock is released (rendering is the costly part of a request).
+/// What an action produced, taken out of the tenant so its lock is released before the
+/// answer is written. Integrations that are read come out as their JSON: usually the
+/// JSON this thread kept from an earlier read, which costs neither a render nor a copy
+/// of the integration under the lock (see `render::integration_json`).
 pub enum Done {
     /// A page of the list.
     List {
         /// The page's integrations.
-        page: Vec<Integration>,
+        page: Vec<IntegrationJson>,
         /// Page size.
         limit: usize,
         /// First item.
@@ -229,8 +231,8 @@ pub enum Done {
         /// Integrations in all.
         total: usize,
     },
-    /// One provider's integration, if any (boxed: an integration is large).
-    Get(Option<Box<Integration>>),
+    /// One provider's integration, if any.
+    Get(Option<IntegrationJson>),
     /// A command's outcome.
     Ran(Provider, Outcome),
 }
@@ -251,8 +253,8 @@ pub fn perform(
                     .integrations()
                     .skip(offset)
                     .take(limit)
-                    .cloned()
-                    .collect(),
+                    .map(|i| json(i, config, now))
+                    .collect::<Result<_, _>>()?,
                 limit,
                 offset,
                 total: merchant.integrations().count(),
@@ -260,7 +262,8 @@ pub fn perform(
         }
         Action::Get(provider) => {
             merchant.advance(config, now);
-            Done::Get(merchant.integration(provider).cloned().map(Box::new))
+            let found = merchant.integration(provider);
+            Done::Get(found.map(|i| json(i, config, now)).transpose()?)
         }
         Action::Run(provider, command) => {
             Done::Ran(provider, merchant.execute(config, now, provider, command)?)
@@ -268,9 +271,15 @@ pub fn perform(
     })
 }
 
+/// An integration's JSON. Only a time past the years 1970-9999 cannot be written, and
+/// the clock is never moved past 9999-01-01.
+fn json(i: &Integration, config: &SimConfig, now: Timestamp) -> Result<IntegrationJson, ApiError> {
+    render::integration_json(i, &config.breaker, now)
+        .map_err(|e| ApiError::internal(format!("the integration cannot be written as JSON: {e}")))
+}
+
 /// The 200 body of what an action produced, as JSON bytes.
-pub fn render(done: &Done, config: &SimConfig, now: Timestamp) -> Vec<u8> {
-    let json = |i| render::integration_json(i, &config.breaker, now);
+pub fn render(done: Done, config: &SimConfig, now: Timestamp) -> Result<Vec<u8>, ApiError> {
     let mut out = Vec::with_capacity(1024);
     let written = match done {
         Done::List {
@@ -278,38 +287,26 @@ pub fn render(done: &Done, config: &SimConfig, now: Timestamp) -> Vec<u8> {
             limit,
             offset,
             total,
-        } => page
-            .iter()
-            .map(json)
-            .collect::<Result<Vec<_>, _>>()
-            .and_then(|data| {
-                serde_json::to_writer(
-                    &mut out,
-                    &render::ListBody {
-                        data,
-                        pagination: render::Pagination {
-                            limit: *limit,
-                            offset: *offset,
-                            total: *total,
-                            has_more: offset + page.len() < *total,
-                        },
-                    },
-                )
-            }),
-        Done::Get(i) => i
-            .as_deref()
-            .map(json)
-            .transpose()
-            .and_then(|data| serde_json::to_writer(&mut out, &render::GetBody { data })),
-        Done::Ran(_, Outcome::Activated(i)) => json(i).and_then(|data| {
-            serde_json::to_writer(
-                &mut out,
-                &render::ActivatedBody {
-                    success: true,
-                    data,
+        } => serde_json::to_writer(
+            &mut out,
+            &render::ListBody {
+                pagination: render::Pagination {
+                    limit,
+                    offset,
+                    total,
+                    has_more: offset + page.len() < total,
                 },
-            )
-        }),
+                data: page,
+            },
+        ),
+        Done::Get(data) => serde_json::to_writer(&mut out, &render::GetBody { data }),
+        Done::Ran(_, Outcome::Activated(i)) => serde_json::to_writer(
+            &mut out,
+            &render::ActivatedBody {
+                success: true,
+                data: json(&i, config, now)?,
+            },
+        ),
         Done::Ran(provider, outcome) => serde_json::to_writer(
             &mut out,
             &match outcome {
@@ -319,7 +316,7 @@ pub fn render(done: &Done, config: &SimConfig, now: Timestamp) -> Vec<u8> {
                     "success": true,
                     "message": format!(
                         "{provider} integration deactivated; stored credentials {}",
-                        if *credentials_deleted { "deleted" } else { "kept" }
+                        if credentials_deleted { "deleted" } else { "kept" }
                     ),
                 }),
                 Outcome::Verdict(Ok(())) => json!({ "valid": true }),
@@ -336,10 +333,8 @@ pub fn render(done: &Done, config: &SimConfig, now: Timestamp) -> Vec<u8> {
             },
         ),
     };
-    // Serializing plain structs and maps of strings to a Vec fails only for a time
-    // outside the years 1970-9999, which the simulator's clock never reaches.
-    match written {
-        Ok(()) => out,
-        Err(_) => Vec::new(),
-    }
+    // Plain structs, kept JSON and maps of strings: writing them to a Vec cannot fail.
+    written
+        .map_err(|e| ApiError::internal(format!("the answer cannot be written as JSON: {e}")))?;
+    Ok(out)
 }

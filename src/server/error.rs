@@ -214,6 +214,12 @@ impl ApiError {
         )
     }
 
+    /// A fault of the mock itself (the spec documents `500 internal_error`): an
+    /// operation with nothing to answer with, or an answer that cannot be written.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(500, ErrorType::Api, "internal_error", message)
+    }
+
     /// A resource of the admin API that does not exist.
     pub fn not_found(message: impl Into<String>) -> Self {
         Self::new(

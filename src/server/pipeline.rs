@@ -453,6 +453,10 @@ pub(super) async fn read_body(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(ApiError::payload_too_large(limit));
     }
+    if body.is_end_stream() {
+        // No body (a GET): nothing to collect.
+        return Ok(Bytes::new());
+    }
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
         Err(e)
@@ -519,7 +523,7 @@ fn evaluate(
             };
             Ok((
                 200,
-                Some(Body::Bytes(dispatch::render(&done, &app.world.config, now))),
+                Some(Body::Bytes(dispatch::render(done, &app.world.config, now)?)),
             ))
         }
         None => generic(op),
@@ -550,13 +554,5 @@ fn generic(op: &Operation) -> Result<(u16, Option<Body>), ApiError> {
         .first()
         .map(|(_, v)| v.clone())
         .or_else(|| media.schema.as_ref().and_then(|s| s.sample()));
-    value.map(|v| (status, Some(Body::Json(v)))).ok_or_else(|| ApiError {
-        status: 500,
-        kind: super::ErrorType::Api,
-        code: "internal_error",
-        message: format!("{} has no example and no value could be generated from its schema: add an example to the spec", op.id),
-        param: None,
-        fields: Vec::new(),
-        headers: Vec::new(),
-    })
+    value.map(|v| (status, Some(Body::Json(v)))).ok_or_else(|| ApiError::internal(format!("{} has no example and no value could be generated from its schema: add an example to the spec", op.id)))
 }

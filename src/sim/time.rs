@@ -16,6 +16,10 @@ use serde::{Deserialize, Serialize};
 pub struct Timestamp(pub i64);
 
 impl Timestamp {
+    /// The latest time the clock may be moved to (9999-01-01T00:00:00Z): every time the
+    /// simulator derives from it (next runs, cool-downs) stays writable in RFC 3339.
+    pub const LATEST: Timestamp = Timestamp(253_370_764_800_000);
+
     /// The timestamp of a `SystemTime` (the shell's wall clock).
     pub fn from_system(t: SystemTime) -> Self {
         match t.duration_since(UNIX_EPOCH) {
