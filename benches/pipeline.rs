@@ -15,7 +15,7 @@ use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Request, Response};
 use revkeen_mock::control::{AdminAccess, Control};
-use revkeen_mock::server::log::LineFormat;
+use revkeen_mock::server::log::{LineLayer, LogSink};
 use revkeen_mock::server::{App, ServerConfig, handle};
 use revkeen_mock::sim::{Clock, SimConfig, Timestamp, World};
 use revkeen_mock::spec::Contract;
@@ -103,10 +103,15 @@ fn measure<F: std::future::Future<Output = ()>>(
 }
 
 fn main() {
-    tracing_subscriber::fmt()
-        .event_format(LineFormat)
-        .with_writer(std::io::sink)
-        .init();
+    {
+        use tracing_subscriber::layer::SubscriberExt;
+        use tracing_subscriber::util::SubscriberInitExt;
+        // Lines are formatted into the thread's buffer as when serving, then dropped.
+        let sink = LogSink::with_output(|_| {});
+        tracing_subscriber::registry()
+            .with(LineLayer { sink, ansi: false })
+            .init();
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

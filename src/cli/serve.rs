@@ -1,6 +1,5 @@
 //! `revkeen-mock serve`: build the world from the flags and serve until a signal.
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime};
 
@@ -92,14 +91,14 @@ fn admin_access(args: &ServeArgs) -> Result<AdminAccess, String> {
 }
 
 /// Saves the state file shortly after changes (checked twice a second).
-async fn write_state_periodically(app: Arc<App>) {
+async fn write_state_periodically(app: &'static App) {
     let Some(path) = app.control.state_file.clone() else {
         return;
     };
     loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
         if app.control.dirty.swap(false, Ordering::Relaxed) {
-            save_state(&app, &path);
+            save_state(app, &path);
         }
     }
 }
@@ -140,12 +139,15 @@ pub fn run_serve(args: &ServeArgs) -> Result<(), String> {
             app.contract.operations.len()
         );
         logs.flush();
-        let app = Arc::new(app);
-        let writer = tokio::spawn(write_state_periodically(Arc::clone(&app)));
-        serve(listener, Arc::clone(&app), shutdown_signal()).await;
+        // The process serves until it exits, so the application lives as long: a
+        // `'static` reference lets every request use it without touching a reference
+        // count (two atomic operations per request, on a line both workers contend for).
+        let app: &'static App = Box::leak(Box::new(app));
+        let writer = tokio::spawn(write_state_periodically(app));
+        serve(listener, app, shutdown_signal()).await;
         writer.abort();
         if let Some(path) = &app.control.state_file {
-            save_state(&app, path);
+            save_state(app, path);
         }
         tracing::info!("stopped");
         Ok(())

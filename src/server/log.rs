@@ -1,9 +1,11 @@
 //! Request logs: one line per request through `tracing`, as text or JSON.
 //!
-//! Text lines are written by [`LineFormat`], which prints `&str` and integer fields as
-//! they are instead of through `fmt::Debug`, and formats the time's date and seconds
-//! once a second: `tracing-subscriber`'s own formatter cost about a fifth of the
-//! server's time per request under load (docs/performance.md).
+//! Text lines are written by [`LineLayer`], a `tracing` layer that writes each event
+//! straight into the thread's buffer: `&str` and integer fields as they are, not
+//! through `fmt::Debug`, and the time's date and seconds formatted once a second.
+//! `tracing-subscriber`'s own formatter, with its per-event string and writer, cost
+//! about a fifth of the server's time per request under load (docs/performance.md).
+//! JSON lines come from `tracing-subscriber`'s JSON formatter, into the same buffers.
 //!
 //! Each thread writes its lines into a buffer of its own, which a flusher thread writes
 //! to standard output ten times a second (and the thread itself when it holds 64 KiB):
@@ -15,16 +17,16 @@
 //! memory; [`LogSink::flush`] writes them on shutdown.
 
 use std::cell::RefCell;
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
-use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
-use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::sim::lock;
 
@@ -58,10 +60,7 @@ pub struct LogSink {
 
 impl Default for LogSink {
     fn default() -> Self {
-        Self {
-            buffers: Arc::default(),
-            out: write_out,
-        }
+        Self::with_output(write_out)
     }
 }
 
@@ -71,6 +70,14 @@ thread_local! {
 }
 
 impl LogSink {
+    /// A sink whose batches of lines go to `out` instead of standard output.
+    pub fn with_output(out: fn(&[u8])) -> Self {
+        Self {
+            buffers: Arc::default(),
+            out,
+        }
+    }
+
     /// Writes out every buffered line, and forgets the buffers of threads that ended.
     pub fn flush(&self) {
         let buffers = lock(&self.buffers).clone();
@@ -87,6 +94,12 @@ impl LogSink {
 
     /// Appends whole lines to the calling thread's buffer.
     fn append(&self, lines: &[u8]) {
+        self.write_line(|buffer| buffer.extend_from_slice(lines));
+    }
+
+    /// Lets `write` append one whole line to the calling thread's buffer.
+    fn write_line(&self, write: impl FnOnce(&mut Vec<u8>)) {
+        let mut write = Some(write);
         let buffered = BUFFER.try_with(|mine| {
             let mut mine = mine.borrow_mut();
             let buffer = match &mut *mine {
@@ -99,7 +112,9 @@ impl LogSink {
             };
             let full = {
                 let mut b = lock(buffer);
-                b.extend_from_slice(lines);
+                if let Some(write) = write.take() {
+                    write(&mut b);
+                }
                 (b.len() >= THREAD_BUFFER).then(|| std::mem::take(&mut *b))
             };
             // Written after the buffer's lock is released: the flusher never waits on it.
@@ -108,8 +123,10 @@ impl LogSink {
             }
         });
         // A line logged while the thread is being torn down goes out directly.
-        if buffered.is_err() {
-            (self.out)(lines);
+        if let (Err(_), Some(write)) = (buffered, write) {
+            let mut line = Vec::new();
+            write(&mut line);
+            (self.out)(&line);
         }
     }
 }
@@ -145,16 +162,27 @@ pub fn init(format: LogFormat) -> LogSink {
     use std::io::IsTerminal;
     let ansi = std::io::stdout().is_terminal();
     let sink = LogSink::default();
-    let writer = sink.clone();
-    let builder = tracing_subscriber::fmt()
-        .with_target(false)
-        .with_ansi(ansi)
-        .with_writer(writer);
     let installed = match format {
-        LogFormat::Text => builder.event_format(LineFormat).try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => tracing_subscriber::registry()
+            .with(
+                LineLayer {
+                    sink: sink.clone(),
+                    ansi,
+                }
+                .with_filter(LevelFilter::INFO),
+            )
+            .try_init()
+            .is_ok(),
+        LogFormat::Json => tracing_subscriber::fmt()
+            .with_target(false)
+            .with_ansi(false)
+            .with_writer(sink.clone())
+            .json()
+            .flatten_event(true)
+            .try_init()
+            .is_ok(),
     };
-    if installed.is_ok() {
+    if installed {
         let flusher = sink.clone();
         std::thread::Builder::new()
             .name("log-flush".into())
@@ -172,48 +200,39 @@ pub fn init(format: LogFormat) -> LogSink {
 /// The text format: `2026-11-29T09:12:57.603665Z  INFO request method=GET status=200 ...`
 /// (UTC wall time to the microsecond, level, message, then `name=value` fields; a value
 /// with spaces, quotes or `=` is quoted).
-pub struct LineFormat;
+pub struct LineLayer {
+    /// Where the lines go.
+    pub sink: LogSink,
+    /// Colour the level (standard output is a terminal).
+    pub ansi: bool,
+}
 
-impl<S, N> FormatEvent<S, N> for LineFormat
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-    N: for<'a> FormatFields<'a> + 'static,
-{
-    fn format_event(
-        &self,
-        _ctx: &FmtContext<'_, S, N>,
-        mut writer: Writer<'_>,
-        event: &Event<'_>,
-    ) -> fmt::Result {
-        write_time(&mut writer, SystemTime::now())?;
-        let level = *event.metadata().level();
-        let name = match level {
-            Level::ERROR => "ERROR",
-            Level::WARN => " WARN",
-            Level::INFO => " INFO",
-            Level::DEBUG => "DEBUG",
-            Level::TRACE => "TRACE",
-        };
-        if writer.has_ansi_escapes() {
-            let colour = match level {
-                Level::ERROR => "31",
-                Level::WARN => "33",
-                Level::INFO => "32",
-                Level::DEBUG => "34",
-                Level::TRACE => "35",
-            };
-            write!(writer, " \x1b[{colour}m{name}\x1b[0m")?;
-        } else {
-            write!(writer, " {name}")?;
-        }
-        let mut fields = FieldWriter {
-            out: &mut writer,
-            result: Ok(()),
-        };
-        event.record(&mut fields);
-        fields.result?;
-        writer.write_char('\n')
+impl<S: Subscriber> Layer<S> for LineLayer {
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        self.sink
+            .write_line(|out| write_event(out, event, self.ansi));
     }
+}
+
+/// Writes one event as a text line.
+fn write_event(out: &mut Vec<u8>, event: &Event<'_>, ansi: bool) {
+    write_time(out, SystemTime::now());
+    let level = *event.metadata().level();
+    let (name, colour) = match level {
+        Level::ERROR => ("ERROR", "31"),
+        Level::WARN => (" WARN", "33"),
+        Level::INFO => (" INFO", "32"),
+        Level::DEBUG => ("DEBUG", "34"),
+        Level::TRACE => ("TRACE", "35"),
+    };
+    out.push(b' ');
+    if ansi {
+        let _ = write!(out, "\x1b[{colour}m{name}\x1b[0m");
+    } else {
+        out.extend_from_slice(name.as_bytes());
+    }
+    event.record(&mut FieldWriter { out });
+    out.push(b'\n');
 }
 
 thread_local! {
@@ -222,11 +241,13 @@ thread_local! {
     static SECOND: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
 }
 
-fn write_time(w: &mut Writer<'_>, now: SystemTime) -> fmt::Result {
+/// Writes `2026-11-29T09:12:57.603665Z`.
+fn write_time(out: &mut Vec<u8>, now: SystemTime) {
     let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = since.as_secs();
     SECOND.with_borrow_mut(|(cached, text)| {
         if *cached != secs {
+            use std::fmt::Write as _;
             text.clear();
             let full = humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(secs));
             // `2026-11-29T09:12:57Z` without its `Z`.
@@ -234,48 +255,42 @@ fn write_time(w: &mut Writer<'_>, now: SystemTime) -> fmt::Result {
             text.pop();
             *cached = secs;
         }
-        // `.000042Z`: the microseconds, zero-padded to six digits.
-        let mut micros = itoa::Buffer::new();
-        let micros = micros.format(since.subsec_micros());
-        w.write_str(text)?;
-        w.write_str(&".000000"[..7 - micros.len()])?;
-        w.write_str(micros)?;
-        w.write_char('Z')
-    })
+        out.extend_from_slice(text.as_bytes());
+    });
+    // `.000042Z`: the microseconds, zero-padded to six digits.
+    let mut micros = itoa::Buffer::new();
+    let micros = micros.format(since.subsec_micros());
+    out.extend_from_slice(&b".000000"[..7 - micros.len()]);
+    out.extend_from_slice(micros.as_bytes());
+    out.push(b'Z');
 }
 
-/// Writes an event's fields: the message bare, the others as `name=value`. Strings and
-/// integers are written piece by piece, not through `fmt::Arguments` (which cost more
-/// than the rest of the line).
-struct FieldWriter<'a, 'w> {
-    out: &'a mut Writer<'w>,
-    /// The first write error (the visitor's methods cannot return one).
-    result: fmt::Result,
+/// Writes an event's fields: the message bare, the others as `name=value`; strings and
+/// integers as they are, anything else through `fmt::Debug`.
+struct FieldWriter<'a> {
+    out: &'a mut Vec<u8>,
 }
 
-impl FieldWriter<'_, '_> {
-    /// Writes ` name=` (or a bare ` ` before the message), then the value.
-    fn put(&mut self, field: &Field, value: impl FnOnce(&mut Writer<'_>) -> fmt::Result) {
-        if self.result.is_err() {
-            return;
+impl FieldWriter<'_> {
+    /// Writes ` name=` (or a bare ` ` before the message).
+    fn name(&mut self, field: &Field) {
+        self.out.push(b' ');
+        if field.name() != "message" {
+            self.out.extend_from_slice(field.name().as_bytes());
+            self.out.push(b'=');
         }
-        self.result = (|| {
-            self.out.write_char(' ')?;
-            if field.name() != "message" {
-                self.out.write_str(field.name())?;
-                self.out.write_char('=')?;
-            }
-            value(self.out)
-        })();
     }
 
-    fn put_integer(&mut self, field: &Field, value: impl itoa::Integer) {
-        self.put(field, |w| w.write_str(itoa::Buffer::new().format(value)));
+    fn integer(&mut self, field: &Field, value: impl itoa::Integer) {
+        self.name(field);
+        self.out
+            .extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
     }
 }
 
-impl Visit for FieldWriter<'_, '_> {
+impl Visit for FieldWriter<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
+        self.name(field);
         // Quoted (and escaped) unless it reads unambiguously bare: printable ASCII
         // without quotes or `=`.
         let plain = field.name() == "message"
@@ -284,26 +299,29 @@ impl Visit for FieldWriter<'_, '_> {
                     .bytes()
                     .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'='));
         if plain {
-            self.put(field, |w| w.write_str(value));
+            self.out.extend_from_slice(value.as_bytes());
         } else {
-            self.put(field, |w| write!(w, "{value:?}"));
+            let _ = write!(self.out, "{value:?}");
         }
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.put_integer(field, value);
+        self.integer(field, value);
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.put_integer(field, value);
+        self.integer(field, value);
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.put(field, |w| w.write_str(if value { "true" } else { "false" }));
+        self.name(field);
+        self.out
+            .extend_from_slice(if value { b"true" } else { b"false" });
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.put(field, |w| write!(w, "{value:?}"));
+        self.name(field);
+        let _ = write!(self.out, "{value:?}");
     }
 }
 
@@ -314,10 +332,7 @@ mod tests {
     #[test]
     fn each_thread_buffers_whole_lines_until_a_flush_and_ended_threads_are_forgotten() {
         static OUT: Mutex<Vec<u8>> = Mutex::new(Vec::new());
-        let sink = LogSink {
-            out: |lines| lock(&OUT).extend_from_slice(lines),
-            ..LogSink::default()
-        };
+        let sink = LogSink::with_output(|lines| lock(&OUT).extend_from_slice(lines));
         let threads: Vec<_> = (0..3)
             .map(|i| {
                 let sink = sink.clone();
@@ -365,17 +380,17 @@ mod tests {
     #[test]
     fn times_share_the_cached_second_and_keep_their_microseconds() {
         let at = |micros: u64| UNIX_EPOCH + Duration::from_micros(micros);
-        let mut out = String::new();
+        let mut out = Vec::new();
         for t in [
             at(1_780_304_400_000_001),
             at(1_780_304_400_999_999),
             at(1_780_304_401_000_000),
         ] {
-            write_time(&mut Writer::new(&mut out), t).unwrap();
-            out.push('|');
+            write_time(&mut out, t);
+            out.push(b'|');
         }
         assert_eq!(
-            out,
+            String::from_utf8(out).unwrap(),
             "2026-06-01T09:00:00.000001Z|2026-06-01T09:00:00.999999Z|2026-06-01T09:00:01.000000Z|"
         );
     }

@@ -108,12 +108,15 @@ impl App {
 }
 
 /// Accepts connections on `listener` until `shutdown` completes, then stops accepting
-/// and lets in-flight requests finish (for up to ten seconds).
-pub async fn serve(
+/// and lets in-flight requests finish (for up to ten seconds). `app` is an `Arc<App>`,
+/// or a `&'static App` when the application lives as long as the process.
+pub async fn serve<A>(
     listener: TcpListener,
-    app: Arc<App>,
+    app: A,
     shutdown: impl std::future::Future<Output = ()>,
-) {
+) where
+    A: std::ops::Deref<Target = App> + Clone + Send + Sync + 'static,
+{
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -129,9 +132,9 @@ pub async fn serve(
                     }
                 };
                 let _ = stream.set_nodelay(true);
-                let app = Arc::clone(&app);
+                let app = app.clone();
                 let service = service_fn(move |req| {
-                    let app = Arc::clone(&app);
+                    let app = app.clone();
                     // An injected `drop_connection` fault is the only error: hyper then
                     // closes the connection without an answer.
                     async move { pipeline::handle(&app, req).await }
