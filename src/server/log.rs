@@ -3,8 +3,9 @@
 //! Text lines are written by [`LineLayer`], a `tracing` layer that writes each event
 //! straight into the thread's buffer: `&str` and integer fields as they are, not
 //! through `fmt::Debug`, and the time's date and seconds formatted once a second.
-//! `tracing-subscriber`'s own formatter, with its per-event string and writer, cost
-//! about a fifth of the server's time per request under load (docs/performance.md).
+//! The request log as it first was (`tracing-subscriber`'s formatter, fields through
+//! `fmt::Debug`, one buffer behind a lock all threads shared) cost about a fifth of the
+//! server's throughput under load (docs/performance.md).
 //! JSON lines come from `tracing-subscriber`'s JSON formatter, into the same buffers.
 //!
 //! Each thread writes its lines into a buffer of its own, which a flusher thread writes
