@@ -80,6 +80,14 @@ impl ApiKey {
     }
 }
 
+/// Looks keys up by their text (a request's header) without parsing it first; hashes
+/// and compares like the text, as `Borrow` requires.
+impl std::borrow::Borrow<str> for ApiKey {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
 impl TryFrom<String> for ApiKey {
     type Error = KeyError;
     fn try_from(s: String) -> Result<Self, KeyError> {

@@ -1,8 +1,11 @@
 //! The world: every tenant (one merchant per sandbox key), the keys fixtures declare,
 //! and the virtual clock they share.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, RwLockWriteGuard};
 
 use super::idempotency::IdempotencyStore;
 use super::key::{ApiKey, Environment, KeyError, Scopes};
@@ -113,6 +116,11 @@ pub struct Session {
 
 /// Every tenant. The map has its own lock, taken briefly to find or create a tenant;
 /// each tenant has its own, so requests of different keys never wait on each other.
+///
+/// Each thread also remembers the sessions it authenticated (key, scopes, tenant),
+/// valid while the world's `generation` is unchanged: every change to the keys or the
+/// tenant map moves it on. A request of a known key then takes neither map's lock
+/// (read locks are atomic writes to a line every worker shares, docs/performance.md).
 #[derive(Debug)]
 pub struct World {
     /// Settings of the simulation.
@@ -123,6 +131,53 @@ pub struct World {
     keys: RwLock<HashMap<ApiKey, KeyPolicy>>,
     /// Tenants by key.
     tenants: RwLock<HashMap<ApiKey, Arc<Mutex<Tenant>>>>,
+    /// This world among the process's worlds (tests run several), for the session caches.
+    id: u64,
+    /// Moved on, under the changed map's write lock, by every change to `keys` or
+    /// `tenants`.
+    generation: AtomicU64,
+}
+
+/// A write guard on one of the world's maps that moves the generation on when dropped,
+/// while the lock is still held (its `Drop` runs before its fields'), so no thread can
+/// read the change and remember it under the old generation.
+struct Changing<'a, T> {
+    guard: RwLockWriteGuard<'a, T>,
+    generation: &'a AtomicU64,
+}
+
+impl<T> Deref for Changing<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.guard
+    }
+}
+
+impl<T> DerefMut for Changing<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.guard
+    }
+}
+
+impl<T> Drop for Changing<'_, T> {
+    fn drop(&mut self) {
+        self.generation.fetch_add(1, Ordering::Release);
+    }
+}
+
+/// The sessions a thread authenticated in one world at one generation.
+#[derive(Default)]
+struct Sessions {
+    world: u64,
+    generation: u64,
+    by_key: HashMap<ApiKey, (Scopes, Arc<Mutex<Tenant>>)>,
+}
+
+/// How many sessions a thread remembers; past that it starts afresh.
+const REMEMBERED_SESSIONS: usize = 1024;
+
+thread_local! {
+    static SESSIONS: RefCell<Sessions> = RefCell::new(Sessions::default());
 }
 
 impl World {
@@ -133,6 +188,25 @@ impl World {
             clock: RwLock::new(clock),
             keys: RwLock::new(HashMap::new()),
             tenants: RwLock::new(HashMap::new()),
+            id: {
+                static NEXT: AtomicU64 = AtomicU64::new(1);
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            },
+            generation: AtomicU64::new(0),
+        }
+    }
+
+    fn change_keys(&self) -> Changing<'_, HashMap<ApiKey, KeyPolicy>> {
+        Changing {
+            guard: write(&self.keys),
+            generation: &self.generation,
+        }
+    }
+
+    fn change_tenants(&self) -> Changing<'_, HashMap<ApiKey, Arc<Mutex<Tenant>>>> {
+        Changing {
+            guard: write(&self.tenants),
+            generation: &self.generation,
         }
     }
 
@@ -153,12 +227,52 @@ impl World {
 
     /// Declares a key (fixtures): its scopes and whether it is revoked.
     pub fn declare_key(&self, key: ApiKey, policy: KeyPolicy) {
-        write(&self.keys).insert(key, policy);
+        self.change_keys().insert(key, policy);
     }
 
     /// Checks the `x-api-key` value and finds (or creates) the key's tenant.
     pub fn authenticate(&self, header: Option<&str>) -> Result<Session, AuthError> {
-        let key = ApiKey::parse(header.unwrap_or("").trim())?;
+        let text = header.unwrap_or("").trim();
+        // Read before the maps: a change made after it makes what is remembered below
+        // stale at once, never valid under a generation it does not belong to.
+        let generation = self.generation.load(Ordering::Acquire);
+        let remembered = SESSIONS.try_with(|sessions| {
+            let sessions = sessions.borrow();
+            if sessions.world != self.id || sessions.generation != generation {
+                return None;
+            }
+            let (key, (scopes, tenant)) = sessions.by_key.get_key_value(text)?;
+            Some(Session {
+                key: key.clone(),
+                scopes: *scopes,
+                tenant: Arc::clone(tenant),
+            })
+        });
+        if let Ok(Some(session)) = remembered {
+            return Ok(session);
+        }
+        let session = self.authenticate_afresh(text)?;
+        let _ = SESSIONS.try_with(|sessions| {
+            let mut sessions = sessions.borrow_mut();
+            if sessions.world != self.id
+                || sessions.generation != generation
+                || sessions.by_key.len() >= REMEMBERED_SESSIONS
+            {
+                sessions.by_key.clear();
+                sessions.world = self.id;
+                sessions.generation = generation;
+            }
+            sessions.by_key.insert(
+                session.key.clone(),
+                (session.scopes, Arc::clone(&session.tenant)),
+            );
+        });
+        Ok(session)
+    }
+
+    /// [`World::authenticate`] from the maps.
+    fn authenticate_afresh(&self, text: &str) -> Result<Session, AuthError> {
+        let key = ApiKey::parse(text)?;
         if key.environment() == Environment::Live {
             return Err(AuthError::Live);
         }
@@ -181,7 +295,7 @@ impl World {
         if let Some(t) = read(&self.tenants).get(key) {
             return Arc::clone(t);
         }
-        let mut tenants = write(&self.tenants);
+        let mut tenants = self.change_tenants();
         Arc::clone(tenants.entry(key.clone()).or_insert_with(|| {
             Arc::new(Mutex::new(Tenant {
                 merchant: Merchant::new(self.tenant_seed(key)),
@@ -250,7 +364,7 @@ impl World {
             ));
         }
         *write(&self.clock) = state.clock;
-        let mut keys = write(&self.keys);
+        let mut keys = self.change_keys();
         keys.clear();
         for k in state.keys {
             keys.insert(
@@ -262,7 +376,7 @@ impl World {
             );
         }
         drop(keys);
-        let mut tenants = write(&self.tenants);
+        let mut tenants = self.change_tenants();
         tenants.clear();
         for (key, merchant) in state.merchants {
             tenants.insert(
@@ -279,14 +393,14 @@ impl World {
 
     /// Forgets every tenant and declared key.
     pub fn clear(&self) {
-        write(&self.tenants).clear();
-        write(&self.keys).clear();
+        self.change_tenants().clear();
+        self.change_keys().clear();
     }
 
     /// Forgets one tenant and its declared key.
     pub fn remove_tenant(&self, key: &ApiKey) {
-        write(&self.tenants).remove(key);
-        write(&self.keys).remove(key);
+        self.change_tenants().remove(key);
+        self.change_keys().remove(key);
     }
 
     /// The seed of a tenant's id generator: a function of the world's seed and the key
@@ -352,6 +466,69 @@ mod tests {
         assert_eq!(w.authenticate(Some(KEY)).unwrap_err(), AuthError::Revoked);
         w.declare_key(key, KeyPolicy::default());
         assert!(w.authenticate(Some(KEY)).is_ok());
+    }
+
+    /// The sessions a thread remembers never outlive a change of the keys or tenants.
+    #[test]
+    fn remembered_sessions_follow_every_change_of_keys_and_tenants() {
+        let w = world(false);
+        let key = ApiKey::parse(KEY).unwrap();
+        let first = w.authenticate(Some(KEY)).unwrap();
+        let again = w.authenticate(Some(KEY)).unwrap();
+        assert!(Arc::ptr_eq(&first.tenant, &again.tenant), "the same tenant");
+
+        w.declare_key(
+            key.clone(),
+            KeyPolicy {
+                scopes: [Scope::IntegrationsRead].into_iter().collect(),
+                revoked: false,
+            },
+        );
+        let narrowed = w.authenticate(Some(KEY)).unwrap();
+        assert!(
+            !narrowed.scopes.contains(Scope::IntegrationsWrite),
+            "new scopes seen"
+        );
+        w.declare_key(
+            key.clone(),
+            KeyPolicy {
+                revoked: true,
+                ..KeyPolicy::default()
+            },
+        );
+        assert_eq!(w.authenticate(Some(KEY)).unwrap_err(), AuthError::Revoked);
+
+        w.declare_key(key.clone(), KeyPolicy::default());
+        let before = w.authenticate(Some(KEY)).unwrap();
+        w.remove_tenant(&key);
+        let after = w.authenticate(Some(KEY)).unwrap();
+        assert!(
+            !Arc::ptr_eq(&before.tenant, &after.tenant),
+            "a new tenant after removal"
+        );
+        assert!(Arc::ptr_eq(&after.tenant, &w.tenant(&key).unwrap()));
+
+        w.restore(w.snapshot(None)).unwrap();
+        let restored = w.authenticate(Some(KEY)).unwrap();
+        assert!(
+            Arc::ptr_eq(&restored.tenant, &w.tenant(&key).unwrap()),
+            "the restored tenant"
+        );
+
+        // Two worlds at the same generation: what one thread remembers of one is never
+        // taken for the other.
+        let (a, b) = (world(false), world(false));
+        for w in [&a, &b, &a, &b] {
+            w.authenticate(Some(KEY)).unwrap();
+        }
+        assert_eq!(
+            a.generation.load(Ordering::Relaxed),
+            b.generation.load(Ordering::Relaxed)
+        );
+        let from_a = a.authenticate(Some(KEY)).unwrap();
+        assert!(Arc::ptr_eq(&from_a.tenant, &a.tenant(&key).unwrap()));
+        let from_b = b.authenticate(Some(KEY)).unwrap();
+        assert!(Arc::ptr_eq(&from_b.tenant, &b.tenant(&key).unwrap()));
     }
 
     #[test]
