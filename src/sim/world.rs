@@ -429,6 +429,14 @@ mod tests {
 
     const KEY: &str = "rk_sandbox_partner_one_000001";
 
+    fn revoke(w: &World, key: &ApiKey) {
+        let revoked = KeyPolicy {
+            revoked: true,
+            ..KeyPolicy::default()
+        };
+        w.declare_key(key.clone(), revoked);
+    }
+
     #[test]
     fn a_new_sandbox_key_gets_an_empty_merchant() {
         let w = world(false);
@@ -456,13 +464,7 @@ mod tests {
         );
         assert_eq!(w.authenticate(Some(KEY)).unwrap_err(), AuthError::Unknown);
         let key = ApiKey::parse(KEY).unwrap();
-        w.declare_key(
-            key.clone(),
-            KeyPolicy {
-                revoked: true,
-                ..KeyPolicy::default()
-            },
-        );
+        revoke(&w, &key);
         assert_eq!(w.authenticate(Some(KEY)).unwrap_err(), AuthError::Revoked);
         w.declare_key(key, KeyPolicy::default());
         assert!(w.authenticate(Some(KEY)).is_ok());
@@ -489,13 +491,7 @@ mod tests {
             !narrowed.scopes.contains(Scope::IntegrationsWrite),
             "new scopes seen"
         );
-        w.declare_key(
-            key.clone(),
-            KeyPolicy {
-                revoked: true,
-                ..KeyPolicy::default()
-            },
-        );
+        revoke(&w, &key);
         assert_eq!(w.authenticate(Some(KEY)).unwrap_err(), AuthError::Revoked);
 
         w.declare_key(key.clone(), KeyPolicy::default());
@@ -535,13 +531,7 @@ mod tests {
     fn a_snapshot_restores_to_an_identical_world() {
         let w = world(false);
         let key = ApiKey::parse(KEY).unwrap();
-        w.declare_key(
-            key.clone(),
-            KeyPolicy {
-                revoked: true,
-                ..KeyPolicy::default()
-            },
-        );
+        revoke(&w, &key);
         w.tenant_or_create(&ApiKey::parse("rk_sandbox_partner_two_000002").unwrap());
         let snap = w.snapshot(None);
         let json = serde_json::to_string(&snap).unwrap();
