@@ -88,7 +88,8 @@ const SHARDS: usize = 8;
 /// takes a lock no other worker is waiting on (one shared lock per request measurably
 /// cut throughput, docs/performance.md); readers merge the shards by id. Every shard
 /// keeps its latest [`CAPACITY`] entries, so the latest `CAPACITY` overall are always
-/// among them, and that is the window queries see.
+/// among them, and that is the window queries see. Memory stays bounded: at most
+/// `SHARDS × CAPACITY` entries, in practice one shard per worker thread.
 pub struct Journal {
     shards: [Mutex<VecDeque<Entry>>; SHARDS],
     /// The last id given (ids start at 1 and order the entries).
