@@ -7,6 +7,7 @@ mod cors;
 mod dispatch;
 mod error;
 mod faults;
+mod idempotency;
 pub mod log;
 mod pipeline;
 pub(crate) mod render;

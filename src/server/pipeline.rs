@@ -1,7 +1,7 @@
 //! One request, start to finish: request id, CORS, route, authentication, scopes, rate
-//! limit, body limits, parameters, idempotency, the simulator, strict self-check, log.
+//! limit, body limits, parameters, idempotency (`idempotency.rs`), the simulator, strict
+//! self-check, log.
 
-use std::hash::{Hash, Hasher};
 use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
@@ -12,9 +12,9 @@ use hyper::{Request, Response, StatusCode};
 use serde_json::Value;
 
 use super::error::ApiError;
-use super::{API_VERSION, App, cors, dispatch};
+use super::{API_VERSION, App, cors, dispatch, idempotency};
 use crate::control::{admin, journal};
-use crate::sim::{Begin, RateDecision, Session, StoredResponse, Timestamp, lock};
+use crate::sim::{RateDecision, Session, Timestamp, lock};
 use crate::spec::{HeaderLookup, Operation, ParamLocation, RouteMatch, StatusKey};
 
 impl HeaderLookup for HeaderMap {
@@ -78,14 +78,13 @@ mod names {
     pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
     pub const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
     pub const REVKEEN_VERSION: HeaderName = HeaderName::from_static("revkeen-version");
-    pub const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
     pub const RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
     pub const RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
     pub const RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
 }
 
 /// A header's value as text, by a name parsed once.
-fn text(headers: &HeaderMap, name: &HeaderName) -> Option<String> {
+pub(super) fn text(headers: &HeaderMap, name: &HeaderName) -> Option<String> {
     headers
         .get(name)
         .and_then(|v| v.to_str().ok())
@@ -94,7 +93,7 @@ fn text(headers: &HeaderMap, name: &HeaderName) -> Option<String> {
 
 /// Sets a header whose name is a lower-case literal. A value that cannot be a header
 /// value (this server never makes one) is skipped rather than failing the answer.
-fn put(headers: &mut HeaderMap, name: &'static str, value: &str) {
+pub(super) fn put(headers: &mut HeaderMap, name: &'static str, value: &str) {
     if let Ok(v) = HeaderValue::from_str(value) {
         headers.insert(HeaderName::from_static(name), v);
     }
@@ -370,28 +369,11 @@ async fn api(
         Ok(p) => p,
         Err(violations) => return fail(parameter_error(op, violations)),
     };
-    let idempotency = if op.method.is_mutation() {
-        text(&parts.headers, &names::IDEMPOTENCY_KEY)
-            .map(|key| (format!("{} {path}", op.method), key))
-    } else {
-        None
+    let claim = match idempotency::begin(op, path, &parts.headers, &bytes, &session.tenant, now) {
+        idempotency::Start::Run(claim) => claim,
+        idempotency::Start::Replay(stored) => return idempotency::replay(stored, index),
+        idempotency::Start::Refused(e) => return fail(e),
     };
-    if let Some((scope, key)) = &idempotency {
-        let fingerprint = {
-            let mut h = std::collections::hash_map::DefaultHasher::new();
-            bytes.hash(&mut h);
-            h.finish()
-        };
-        match lock(&session.tenant)
-            .idempotency
-            .begin(scope, key, fingerprint, now)
-        {
-            Begin::FirstRun => {}
-            Begin::Replay(stored) => return replay(stored, index),
-            Begin::Conflict => return fail(ApiError::idempotency_conflict()),
-            Begin::InProgress => return fail(ApiError::idempotency_in_progress()),
-        }
-    }
 
     let result = evaluate(app, op, params, &parts.headers, &bytes, &session, now);
     let store = match &result {
@@ -410,33 +392,9 @@ async fn api(
         Ok((status, None)) => Reply::empty(status, Some(index)),
         Err(e) => fail(e),
     };
-    if let Some((scope, key)) = &idempotency {
-        let stored = store.then(|| StoredResponse {
-            status: reply.status,
-            headers: reply
-                .headers
-                .iter()
-                .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
-                .collect(),
-            body: reply.body.to_vec(),
-        });
-        lock(&session.tenant).idempotency.finish(scope, key, stored);
+    if let Some(claim) = claim {
+        idempotency::finish(claim, &reply, store, &session.tenant);
     }
-    reply
-}
-
-fn replay(stored: StoredResponse, index: usize) -> Reply {
-    let mut reply = Reply::empty(stored.status, Some(index));
-    for (k, v) in &stored.headers {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::try_from(k.as_str()),
-            HeaderValue::try_from(v.as_str()),
-        ) {
-            reply.headers.insert(name, value);
-        }
-    }
-    put(&mut reply.headers, "idempotency-replayed", "true");
-    reply.body = Bytes::from(stored.body);
     reply
 }
 

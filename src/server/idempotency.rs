@@ -1,0 +1,99 @@
+//! `Idempotency-Key` on the request path: a mutation sent with a key is claimed in the
+//! tenant's store before it runs and its answer stored after; the same key and body
+//! again is answered from the store (`Idempotency-Replayed: true`), another body with
+//! the key is 409, and a request still running with it is 409 too.
+
+use std::hash::{Hash, Hasher};
+use std::sync::Mutex;
+
+use bytes::Bytes;
+use hyper::header::{HeaderMap, HeaderName, HeaderValue};
+
+use super::ApiError;
+use super::pipeline::{Reply, put, text};
+use crate::sim::{Begin, StoredResponse, Tenant, Timestamp, lock};
+use crate::spec::Operation;
+
+const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
+
+/// A claimed key: the request runs, then [`finish`] stores its answer.
+pub(super) struct Claim {
+    /// Method and path: the same key on another endpoint is another claim.
+    scope: String,
+    key: String,
+}
+
+/// What to do with a request, as far as its idempotency key goes.
+pub(super) enum Start {
+    /// Run it, and [`finish`] the claim if there is one.
+    Run(Option<Claim>),
+    /// Answer with this stored response ([`replay`]).
+    Replay(StoredResponse),
+    /// Refuse it (409).
+    Refused(ApiError),
+}
+
+/// Claims the request's key, when it is a mutation that sent one.
+pub(super) fn begin(
+    op: &Operation,
+    path: &str,
+    headers: &HeaderMap,
+    body: &Bytes,
+    tenant: &Mutex<Tenant>,
+    now: Timestamp,
+) -> Start {
+    if !op.method.is_mutation() {
+        return Start::Run(None);
+    }
+    let Some(key) = text(headers, &IDEMPOTENCY_KEY) else {
+        return Start::Run(None);
+    };
+    let scope = format!("{} {path}", op.method);
+    let fingerprint = {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        body.hash(&mut h);
+        h.finish()
+    };
+    let begun = lock(tenant)
+        .idempotency
+        .begin(&scope, &key, fingerprint, now);
+    match begun {
+        Begin::FirstRun => Start::Run(Some(Claim { scope, key })),
+        Begin::Replay(stored) => Start::Replay(stored),
+        Begin::Conflict => Start::Refused(ApiError::idempotency_conflict()),
+        Begin::InProgress => Start::Refused(ApiError::idempotency_in_progress()),
+    }
+}
+
+/// Stores the answer of a claimed request (`store`: a refusal that is not kept frees
+/// the key instead).
+pub(super) fn finish(claim: Claim, reply: &Reply, store: bool, tenant: &Mutex<Tenant>) {
+    let stored = store.then(|| StoredResponse {
+        status: reply.status,
+        headers: reply
+            .headers
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect(),
+        body: reply.body.to_vec(),
+    });
+    lock(tenant)
+        .idempotency
+        .finish(&claim.scope, &claim.key, stored);
+}
+
+/// The stored answer of operation `index`, marked as a replay.
+pub(super) fn replay(stored: StoredResponse, index: usize) -> Reply {
+    let mut reply = Reply::empty(stored.status, Some(index));
+    for (k, v) in &stored.headers {
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::try_from(k.as_str()),
+            HeaderValue::try_from(v.as_str()),
+        ) {
+            reply.headers.insert(name, value);
+        }
+    }
+    put(&mut reply.headers, "idempotency-replayed", "true");
+    reply.body = Bytes::from(stored.body);
+    reply
+}
