@@ -213,7 +213,7 @@ mod tests {
     }
 
     #[test]
-    fn threads_record_into_their_own_shards_and_readers_see_one_window() {
+    fn records_of_many_threads_read_as_one_window_latest_first() {
         let j = Journal::default();
         std::thread::scope(|s| {
             for t in 0..4 {

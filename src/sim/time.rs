@@ -20,6 +20,9 @@ impl Timestamp {
     /// simulator derives from it (next runs, cool-downs) stays writable in RFC 3339.
     pub const LATEST: Timestamp = Timestamp(253_370_764_800_000);
 
+    /// The last time RFC 3339 can write: 9999-12-31T23:59:59.999Z.
+    const LAST_WRITABLE: Timestamp = Timestamp(253_402_300_799_999);
+
     /// The timestamp of a `SystemTime` (the shell's wall clock).
     pub fn from_system(t: SystemTime) -> Self {
         match t.duration_since(UNIX_EPOCH) {
@@ -47,14 +50,14 @@ impl Timestamp {
     pub fn since(self, earlier: Timestamp) -> Duration {
         Duration::from_millis(self.0.saturating_sub(earlier.0).max(0) as u64)
     }
-}
 
-impl Timestamp {
     /// The RFC 3339 text in UTC, to the second when whole (`2026-05-01T09:00:00Z`), else
     /// to the millisecond; formatted once into a buffer on the stack, so rendering a time
     /// allocates nothing. Fails outside the years 1970–9999.
     pub fn rfc3339(self) -> Result<Rfc3339Text, fmt::Error> {
-        if self.0 < 0 {
+        // humantime's Display fails past year 9999, and `io::Write::write_fmt` panics
+        // when a Display fails: refuse such times here.
+        if !(0..=Self::LAST_WRITABLE.0).contains(&self.0) {
             return Err(fmt::Error);
         }
         let t = UNIX_EPOCH + Duration::from_millis(self.0 as u64);
@@ -196,6 +199,15 @@ mod tests {
             "2026-05-01T09:00:00.005Z"
         );
         assert_eq!(Timestamp::parse_rfc3339("2026-05-01T09:00:00Z"), Ok(WALL));
+        // The longest text fits the stack buffer; times outside 1970-9999 are refused.
+        let last = Timestamp::parse_rfc3339("9999-12-31T23:59:59Z").unwrap();
+        assert_eq!(
+            Timestamp(last.0 + 999).rfc3339().unwrap().as_str(),
+            "9999-12-31T23:59:59.999Z"
+        );
+        assert_eq!(Timestamp::LATEST.to_string(), "9999-01-01T00:00:00Z");
+        assert!(Timestamp(last.0 + 1000).rfc3339().is_err());
+        assert!(Timestamp(-1).rfc3339().is_err());
     }
 
     #[test]
