@@ -28,6 +28,17 @@ async fn admin(mock: &Mock, method: &str, path: &str, body: Option<Value>) -> Va
     r.json()
 }
 
+/// Moves the mock's clock forward (the admin API's answer: the clock).
+async fn advance(mock: &Mock, seconds: u64) -> Value {
+    admin(
+        mock,
+        "POST",
+        "/clock/advance",
+        Some(json!({ "seconds": seconds })),
+    )
+    .await
+}
+
 async fn integration(mock: &Mock, key: &str, provider: &str) -> Value {
     mock.get(&format!("/v2/integrations/{provider}"), key)
         .await
@@ -127,13 +138,7 @@ async fn the_clock_advances_freezes_resumes_and_is_set() {
     mock.activate(KEY, "practicehub", "k").await;
     let next = integration(&mock, KEY, "practicehub").await["syncInterval"]["nextRun"].clone();
     assert_eq!(next, "2026-05-01T09:01:00Z");
-    let c = admin(
-        &mock,
-        "POST",
-        "/clock/advance",
-        Some(json!({"seconds": 60})),
-    )
-    .await;
+    let c = advance(&mock, 60).await;
     assert_eq!(c["now"], "2026-05-01T09:01:00Z");
     let ph = integration(&mock, KEY, "practicehub").await;
     assert_eq!(
@@ -278,25 +283,13 @@ async fn the_breakers_whole_cycle_through_an_outage_and_the_clock() {
     mock.activate(KEY, "wodify", "healthy_key").await;
     let outage = json!({"rules": [{"match": {"provider": "wodify", "key": KEY}, "action": {"type": "provider_outage", "seconds": 7200}}]});
     admin(&mock, "POST", "/faults", Some(outage)).await;
-    admin(
-        &mock,
-        "POST",
-        "/clock/advance",
-        Some(json!({"seconds": 60})),
-    )
-    .await;
+    advance(&mock, 60).await;
     let w = integration(&mock, KEY, "wodify").await;
     assert_eq!(
         (w["syncHealth"].clone(), w["providerState"]["mode"].clone()),
         (json!("degraded"), json!("closed"))
     );
-    admin(
-        &mock,
-        "POST",
-        "/clock/advance",
-        Some(json!({"seconds": 3600})),
-    )
-    .await;
+    advance(&mock, 3600).await;
     let w = integration(&mock, KEY, "wodify").await;
     assert_eq!(w["providerState"]["consecutiveErrors"], 5);
     assert_eq!(
@@ -304,13 +297,7 @@ async fn the_breakers_whole_cycle_through_an_outage_and_the_clock() {
         (json!("paused"), json!("open"))
     );
     let paused_at = w["lastSyncAt"].clone();
-    admin(
-        &mock,
-        "POST",
-        "/clock/advance",
-        Some(json!({"seconds": 3600})),
-    )
-    .await;
+    advance(&mock, 3600).await;
     assert_eq!(
         integration(&mock, KEY, "wodify").await["lastSyncAt"],
         paused_at,
@@ -344,37 +331,19 @@ async fn with_a_cooldown_the_breaker_recovers_by_itself() {
     mock.activate(KEY, "terminal", "healthy_key").await;
     let outage = json!({"rules": [{"match": {"provider": "terminal"}, "action": {"type": "provider_outage", "syncs": 2}}]});
     admin(&mock, "POST", "/faults", Some(outage)).await;
-    admin(
-        &mock,
-        "POST",
-        "/clock/advance",
-        Some(json!({"seconds": 16 * 60})),
-    )
-    .await;
+    advance(&mock, 16 * 60).await;
     assert_eq!(
         integration(&mock, KEY, "terminal").await["providerState"]["mode"],
         "open"
     );
     // Opened at 09:16; the cool-down ends at 09:36; the next tick, the trial, is at 09:46.
-    admin(
-        &mock,
-        "POST",
-        "/clock/advance",
-        Some(json!({"seconds": 24 * 60})),
-    )
-    .await;
+    advance(&mock, 24 * 60).await;
     let t = integration(&mock, KEY, "terminal").await;
     assert_eq!(
         (t["providerState"]["mode"].clone(), t["syncHealth"].clone()),
         (json!("half_open"), json!("paused"))
     );
-    admin(
-        &mock,
-        "POST",
-        "/clock/advance",
-        Some(json!({"seconds": 6 * 60})),
-    )
-    .await;
+    advance(&mock, 6 * 60).await;
     let t = integration(&mock, KEY, "terminal").await;
     assert_eq!(
         (t["providerState"]["mode"].clone(), t["syncHealth"].clone()),

@@ -367,29 +367,22 @@ fn off_loopback_the_admin_api_needs_a_token() {
 
 #[test]
 fn a_start_fixture_can_set_the_rate_limit_and_the_flag_wins() {
-    let server = start(&["--fixture", "partners"]);
-    let r = http(
-        &server.addr,
-        "GET",
-        "/v2/integrations",
-        &[("x-api-key", "rk_sandbox_partner_delta_0004")],
-        "",
-    );
-    assert!(
-        r.to_ascii_lowercase().contains("ratelimit-limit: 100"),
-        "{r}"
-    );
-    drop(server);
-    let server = start(&["--fixture", "partners", "--rate-limit", "30"]);
-    let r = http(
-        &server.addr,
-        "GET",
-        "/v2/integrations",
-        &[("x-api-key", "rk_sandbox_partner_delta_0004")],
-        "",
-    );
-    assert!(
-        r.to_ascii_lowercase().contains("ratelimit-limit: 30"),
-        "{r}"
-    );
+    for (args, limit) in [
+        (&["--fixture", "partners"][..], "100"),
+        (&["--fixture", "partners", "--rate-limit", "30"][..], "30"),
+    ] {
+        let server = start(args);
+        let r = http(
+            &server.addr,
+            "GET",
+            "/v2/integrations",
+            &[("x-api-key", "rk_sandbox_partner_delta_0004")],
+            "",
+        );
+        assert!(
+            r.to_ascii_lowercase()
+                .contains(&format!("ratelimit-limit: {limit}")),
+            "{args:?}: {r}"
+        );
+    }
 }
