@@ -401,7 +401,7 @@ async fn every_built_in_fixture_loads_through_the_admin_api() {
         .expect_error(401, "revoked_api_key");
     mock.activate("rk_sandbox_auth_read_only_003", "terminal", "k")
         .await
-        .expect_error(403, "insufficient_scope");
+        .expect_error(403, "insufficient_permissions");
     let worker = "rk_sandbox_auth_sync_worker_04";
     let r = mock
         .call(

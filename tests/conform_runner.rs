@@ -32,6 +32,7 @@ fn config(target: String, seed: u64, cases: u32) -> Config {
         rate: None,
         timeout: Duration::from_secs(5),
         credentials: default_credentials(),
+        exact: true,
     }
 }
 

@@ -69,13 +69,41 @@ async fn missing_scopes_are_403_and_the_status_endpoint_needs_the_worker_key() {
     let e = mock
         .activate(read_only, "practicehub", "k")
         .await
-        .expect_error(403, "insufficient_scope");
+        .expect_error(403, "insufficient_permissions");
     assert!(
         e["message"]
             .as_str()
             .unwrap()
             .contains("integrations:write")
     );
+    // The idempotency guide stores permission (and validation) answers for replay.
+    for (api_key, body, status) in [
+        (
+            read_only,
+            json!({"credentials": {"apiKey": "k", "baseUrl": "https://x.example"}}),
+            403,
+        ),
+        (KEY, json!({"credentials": {}}), 400),
+    ] {
+        let text = body.to_string();
+        let key = format!("idem-{}", text.len());
+        let headers = [
+            ("x-api-key", api_key),
+            ("content-type", "application/json"),
+            ("idempotency-key", key.as_str()),
+        ];
+        let path = "/v2/integrations/practicehub/activate";
+        let first = mock.send("POST", path, &headers, Some(&text)).await;
+        let again = mock.send("POST", path, &headers, Some(&text)).await;
+        assert_eq!(
+            first.status,
+            status,
+            "{}",
+            String::from_utf8_lossy(&first.body)
+        );
+        assert_eq!((again.status, &again.body), (status, &first.body));
+        assert_eq!(again.header("idempotency-replayed"), Some("true"));
+    }
 
     mock.activate(KEY, "practicehub", "k").await;
     let status = "/v2/integrations/practicehub/status";
@@ -83,7 +111,7 @@ async fn missing_scopes_are_403_and_the_status_endpoint_needs_the_worker_key() {
     let e = mock
         .call("PUT", status, KEY, Some(body.clone()))
         .await
-        .expect_error(403, "insufficient_scope");
+        .expect_error(403, "insufficient_permissions");
     assert!(
         e["message"]
             .as_str()
@@ -131,7 +159,6 @@ async fn bad_pagination_is_400_naming_the_parameter() {
     let mock = Mock::start().await;
     for (query, field) in [
         ("limit=0", "limit"),
-        ("limit=101", "limit"),
         ("limit=ten", "limit"),
         ("offset=-1", "offset"),
         ("offset=x", "offset"),
@@ -142,6 +169,58 @@ async fn bad_pagination_is_400_naming_the_parameter() {
             .expect_error(400, "validation_error");
         assert_eq!(e["param"], field, "{query}");
         assert!(e["details"]["fields"][field].is_array(), "{query}: {e}");
+    }
+    mock.assert_conformant();
+}
+
+/// The pagination guide clamps a page size over the maximum and echoes the clamped value.
+#[tokio::test]
+async fn a_limit_over_100_is_clamped_and_echoed() {
+    let mock = Mock::start().await;
+    for (query, echoed) in [
+        ("limit=101", 100),
+        ("limit=100000", 100),
+        ("limit=123456789012345678901234567890", 100),
+        ("limit=7", 7),
+    ] {
+        let r = mock.get(&format!("/v2/integrations?{query}"), KEY).await;
+        assert_eq!(r.status, 200, "{query}");
+        assert_eq!(r.json()["pagination"]["limit"], echoed, "{query}");
+    }
+    mock.assert_conformant();
+}
+
+/// An older pinned version is honoured and echoed; a later or malformed one is answered
+/// (and echoed) as the latest.
+#[tokio::test]
+async fn an_older_revkeen_version_is_echoed_and_others_answered_as_the_latest() {
+    let mock = Mock::start().await;
+    let r = mock
+        .send(
+            "GET",
+            "/v2/integrations",
+            &[("x-api-key", KEY), ("revkeen-version", "2025-01-15")],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("revkeen-version"), Some("2025-01-15"));
+    let r = mock.get("/v2/integrations", KEY).await;
+    assert_eq!(r.header("revkeen-version"), Some("2026-05-01"));
+    for other in ["2031-01-01", "latest", "2025-1-1", "0"] {
+        let r = mock
+            .send(
+                "GET",
+                "/v2/integrations",
+                &[("x-api-key", KEY), ("revkeen-version", other)],
+                None,
+            )
+            .await;
+        assert_eq!(
+            (r.status, r.header("revkeen-version")),
+            (200, Some("2026-05-01")),
+            "{other}"
+        );
     }
     mock.assert_conformant();
 }

@@ -215,13 +215,7 @@ fn query_parameters_are_typed_bounded_and_defaulted() {
     let parsed = list.parse_params(&[], None, &[][..]).unwrap();
     assert_eq!(parsed.get("limit"), Some(&serde_json::json!(25)));
     assert_eq!(parsed.get("offset"), Some(&serde_json::json!(0)));
-    for bad in [
-        "limit=0",
-        "limit=101",
-        "limit=abc",
-        "offset=-1",
-        "offset=1.5",
-    ] {
+    for bad in ["limit=0", "limit=abc", "offset=-1", "offset=1.5"] {
         let v = list.parse_params(&[], Some(bad), &[][..]).unwrap_err();
         let field = bad.split('=').next().unwrap();
         assert_eq!(v[0].field, field, "{bad}: {v:?}");

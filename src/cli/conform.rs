@@ -51,6 +51,7 @@ pub fn run_conform(args: &ConformArgs) -> Result<bool, String> {
         rate: args.rate,
         timeout: args.timeout,
         credentials,
+        exact: args.exact,
     })?;
     print!("{}", report.text());
     for (kind, path) in reports {

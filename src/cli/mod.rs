@@ -174,6 +174,10 @@ pub struct ConformArgs {
     /// JSON file with the provider credentials to activate with.
     #[arg(long, value_name = "FILE")]
     pub credentials: Option<PathBuf>,
+    /// Check answers against the spec's exact reading (x-mock-exact, closed enums):
+    /// unknown fields, enum values and error codes fail instead of warning.
+    #[arg(long)]
+    pub exact: bool,
 }
 
 /// Flags of `check-spec`.

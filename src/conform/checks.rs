@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use super::client::{Failure, Response};
-use crate::spec::{Contract, RouteMatch};
+use crate::spec::{Contract, Reading, RouteMatch};
 
 /// The checks every answer goes through ([`exchange`]).
 pub const PER_ANSWER: [&str; 7] = [
@@ -22,6 +22,16 @@ pub const STATEFUL: &str = "stateful";
 /// The scenarios' check name.
 pub const SCENARIOS: &str = "scenarios";
 
+/// What one exchange showed: the problems, and what the answer holds beyond what the
+/// exact reading knows (warnings under the promised reading).
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// The failed checks.
+    pub findings: Vec<Finding>,
+    /// Unknown fields, enum values and error codes: allowed by the versioning policy.
+    pub forward_compatible: Vec<String>,
+}
+
 /// A problem found by a check in one exchange.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Finding {
@@ -38,21 +48,28 @@ fn finding(check: &'static str, message: impl Into<String>) -> Finding {
     }
 }
 
-/// Checks one exchange against the contract: transport, time, status, content type,
-/// headers and body. `path` is the path under the base (with no query).
+/// Checks one exchange against the contract in `reading`: transport, time, status,
+/// content type, headers and body. `path` is the path under the base (with no query).
 pub fn exchange(
     contract: &Contract,
     method: &str,
     path: &str,
     result: &Result<Response, Failure>,
     timeout: Duration,
-) -> Vec<Finding> {
+    reading: Reading,
+) -> Outcome {
     let resp = match result {
         Err(Failure::Connection(e)) => {
-            return vec![finding("no_dropped_connection", format!("no answer: {e}"))];
+            return Outcome {
+                findings: vec![finding("no_dropped_connection", format!("no answer: {e}"))],
+                ..Outcome::default()
+            };
         }
         Err(Failure::Timeout(t)) => {
-            return vec![finding("response_time", format!("no answer within {t:?}"))];
+            return Outcome {
+                findings: vec![finding("response_time", format!("no answer within {t:?}"))],
+                ..Outcome::default()
+            };
         }
         Ok(r) => r,
     };
@@ -75,7 +92,9 @@ pub fn exchange(
         _ => None,
     };
     let headers = resp.headers.clone();
-    for v in contract.response_violations(op, resp.status, &headers[..], resp.json.as_ref()) {
+    for v in
+        contract.response_violations(op, resp.status, &headers[..], resp.json.as_ref(), reading)
+    {
         let check = if v.field == "status" {
             "status_documented"
         } else if v.field == "header content-type" {
@@ -87,5 +106,24 @@ pub fn exchange(
         };
         out.push(finding(check, v.to_string()));
     }
-    out
+    let forward_compatible = match reading {
+        Reading::Exact => Vec::new(),
+        Reading::Promised => contract
+            .response_unknowns(
+                op,
+                resp.status,
+                resp.header("content-type"),
+                resp.json.as_ref(),
+            )
+            .into_iter()
+            .map(|v| {
+                let at = op.map_or("an unmatched path", |o| o.id.as_str());
+                format!("{at} {}: {v}", resp.status)
+            })
+            .collect(),
+    };
+    Outcome {
+        findings: out,
+        forward_compatible,
+    }
 }

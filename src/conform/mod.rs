@@ -30,7 +30,7 @@ use client::{Client, Failure, Request, Target};
 use model::{Model, Op, PROVIDERS};
 use report::Report;
 
-use crate::spec::Contract;
+use crate::spec::{Contract, Reading};
 
 /// What to run, from the command line.
 pub struct Config {
@@ -62,6 +62,9 @@ pub struct Config {
     pub timeout: Duration,
     /// The credentials to activate with.
     pub credentials: Value,
+    /// Check answers against the exact reading (the mock's own promise) instead of
+    /// what RevKeen promises: unknown fields, values and codes fail.
+    pub exact: bool,
 }
 
 /// The default credentials: a healthy provider in the mock; a real provider may reject
@@ -90,19 +93,28 @@ impl Run<'_> {
     fn send(&mut self, req: &Request) -> Result<client::Response, Failure> {
         let result = self.client.send(req);
         let path = req.path.split('?').next().unwrap_or("");
-        let findings = checks::exchange(
+        let reading = if self.cfg.exact {
+            Reading::Exact
+        } else {
+            Reading::Promised
+        };
+        let outcome = checks::exchange(
             &self.cfg.contract,
             &req.method,
             path,
             &result,
             self.cfg.timeout,
+            reading,
         );
+        for warning in outcome.forward_compatible {
+            *self.report.forward_compatible.entry(warning).or_default() += 1;
+        }
         let curl = req.curl(self.client.target(), &self.cfg.api_key);
         for check in &checks::PER_ANSWER {
             if !self.enabled(check) {
                 continue;
             }
-            match findings.iter().find(|f| f.check == *check) {
+            match outcome.findings.iter().find(|f| f.check == *check) {
                 Some(f) => self
                     .report
                     .fail(check, f.message.clone(), vec![curl.clone()]),

@@ -214,7 +214,7 @@ mod tests {
             "syncIntervalMinutes: 4 (under the minimum 5)",
             "syncIntervalMinutes: 1441 (over the maximum 1440)",
             "status: a value outside the enum",
-            "query limit: 101 (over the maximum 100)",
+            "query limit: 0 (under the minimum 1)",
             "an unknown field unexpectedField",
         ] {
             assert!(whats.contains(&expected), "{expected} not in {whats:#?}");

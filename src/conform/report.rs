@@ -28,6 +28,10 @@ pub struct Report {
     pub checks: BTreeMap<String, (u64, u64)>,
     /// Every failure (at most a few per check are kept).
     pub failures: Vec<Failure>,
+    /// What answers held beyond what the exact reading knows (unknown fields, enum
+    /// values, error codes), with how often each was seen: allowed by RevKeen's
+    /// versioning policy, so warnings, not failures (`--exact` makes them failures).
+    pub forward_compatible: BTreeMap<String, u64>,
     /// Requests sent.
     pub requests: u64,
     /// Seconds the run took.
@@ -67,6 +71,15 @@ impl Report {
         let _ = writeln!(out, "\n{:<24} {:>8} {:>8}", "check", "passed", "failed");
         for (check, (p, f)) in &self.checks {
             let _ = writeln!(out, "{check:<24} {p:>8} {f:>8}");
+        }
+        if !self.forward_compatible.is_empty() {
+            let _ = writeln!(
+                out,
+                "\nforward_compatible (warnings: additions the versioning policy allows; --exact fails on them):"
+            );
+            for (what, n) in &self.forward_compatible {
+                let _ = writeln!(out, "  {what} ({n}x)");
+            }
         }
         for (i, f) in self.failures.iter().enumerate() {
             let _ = writeln!(out, "\nfailure {} [{}]: {}", i + 1, f.check, f.message);
@@ -125,6 +138,14 @@ impl Report {
                 );
             }
             out.push_str("</testcase>\n");
+        }
+        if !self.forward_compatible.is_empty() {
+            let lines: Vec<String> = self
+                .forward_compatible
+                .iter()
+                .map(|(what, n)| format!("forward_compatible: {what} ({n}x)"))
+                .collect();
+            let _ = writeln!(out, "  <system-out>{}</system-out>", esc(&lines.join("\n")));
         }
         out.push_str("</testsuite>\n");
         out

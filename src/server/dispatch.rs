@@ -149,9 +149,16 @@ pub fn action(
     };
     Some(match operation_id {
         "listIntegrations" => {
-            let num = |n: &str, d: u64| params.get(n).and_then(Value::as_u64).unwrap_or(d) as usize;
+            // A whole number past 64 bits arrives as a float; it saturates.
+            let num = |n: &str, d: u64| {
+                params
+                    .get(n)
+                    .and_then(|v| v.as_u64().or_else(|| v.as_f64().map(|f| f as u64)))
+                    .unwrap_or(d) as usize
+            };
             Ok(Action::List {
-                limit: num("limit", 25),
+                // The pagination guide clamps a larger page size and echoes the result.
+                limit: num("limit", 25).min(MAX_PAGE_SIZE),
                 offset: num("offset", 0),
             })
         }
@@ -236,6 +243,9 @@ pub enum Done {
     /// A command's outcome.
     Ran(Provider, Outcome),
 }
+
+/// The largest page `GET /integrations` returns (the pagination guide's maximum).
+pub const MAX_PAGE_SIZE: usize = 100;
 
 /// Runs an action on a tenant at `now` (the caller holds the tenant's lock).
 pub fn perform(

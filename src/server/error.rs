@@ -158,7 +158,7 @@ impl ApiError {
         e
     }
 
-    /// The key lacks a scope.
+    /// The key lacks a scope (`insufficient_permissions`, the Go SDK's code for it).
     pub fn insufficient_scope(scope: &str, operation: &str) -> Self {
         let hint = if scope == Scope::IntegrationsWorker.as_str() {
             " This is the internal sync worker's endpoint; use the worker key of your fixture."
@@ -168,7 +168,7 @@ impl ApiError {
         Self::new(
             403,
             ErrorType::Permission,
-            "insufficient_scope",
+            "insufficient_permissions",
             format!("This key lacks the {scope} scope needed for {operation}.{hint}"),
         )
     }

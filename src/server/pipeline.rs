@@ -109,6 +109,8 @@ pub(super) struct Context {
     rate: Option<RateDecision>,
     /// An injected fault asked for the connection to be dropped.
     pub(super) drop: bool,
+    /// The older `RevKeen-Version` the request pinned, echoed instead of the current.
+    version: Option<HeaderValue>,
 }
 
 /// The connection is dropped without an answer (an injected fault).
@@ -182,10 +184,12 @@ pub async fn handle(
     if let Ok(v) = HeaderValue::from_str(&rid) {
         reply.headers.insert(names::X_REQUEST_ID, v);
     }
-    // One version exists: another is refused by validation and answered with this one.
+    // The version in effect: the one the request pinned (validated), else the current.
     reply.headers.insert(
         names::REVKEEN_VERSION,
-        HeaderValue::from_static(API_VERSION),
+        ctx.version
+            .take()
+            .unwrap_or(HeaderValue::from_static(API_VERSION)),
     );
     if let Some(decision) = ctx.rate {
         let (limit, remaining, reset) = match decision {
@@ -277,7 +281,13 @@ fn strict_check(app: &App, reply: &Reply, admin: bool, method: &str, path: &str,
             parsed.as_ref()
         }
     };
-    let violations = contract.response_violations(op, reply.status, &reply.headers, body);
+    let violations = contract.response_violations(
+        op,
+        reply.status,
+        &reply.headers,
+        body,
+        crate::spec::Reading::Exact,
+    );
     if !violations.is_empty() {
         let list: Vec<String> = violations.iter().map(ToString::to_string).collect();
         let description = format!("{method} {path} → {}: {}", reply.status, list.join("; "));
@@ -335,13 +345,6 @@ async fn api(
         Err(e) => return fail(e.into()),
     };
     ctx.key = Some(session.key.clone());
-    if let Some(missing) = op
-        .required_scopes
-        .iter()
-        .find(|needed| !session.scopes.contains_named(needed))
-    {
-        return fail(ApiError::insufficient_scope(missing, &op.id));
-    }
     let now = app.world.now(wall_now());
     ctx.now = Some(now);
     let decision = match app.world.config.rate_limit {
@@ -369,13 +372,22 @@ async fn api(
         Ok(p) => p,
         Err(violations) => return fail(parameter_error(op, violations)),
     };
+    ctx.version = pinned_version(&params);
     let claim = match idempotency::begin(op, path, &parts.headers, &bytes, &session.tenant, now) {
         idempotency::Start::Run(claim) => claim,
         idempotency::Start::Replay(stored) => return idempotency::replay(stored, index),
         idempotency::Start::Refused(e) => return fail(e),
     };
 
-    let result = evaluate(app, op, params, &parts.headers, &bytes, &session, now);
+    // A missing scope is a permission answer, stored for replay as the guide says.
+    let result = match op
+        .required_scopes
+        .iter()
+        .find(|needed| !session.scopes.contains_named(needed))
+    {
+        Some(missing) => Err(ApiError::insufficient_scope(missing, &op.id)),
+        None => evaluate(app, op, params, &parts.headers, &bytes, &session, now),
+    };
     let store = match &result {
         Ok(_) => true,
         Err(e) => e.is_stored_for_idempotency(),
@@ -426,6 +438,24 @@ pub(super) async fn read_body(
         Err(e) => Err(ApiError::invalid_json(&format!(
             "the body could not be read ({e})"
         ))),
+    }
+}
+
+/// The `RevKeen-Version` a request pinned, when it is older than the current: it is
+/// honoured (answered as the current, the only behaviour the mock knows) and echoed.
+/// A later one, or one that is not a `YYYY-MM-DD` date, is answered by the latest
+/// version, which the echo then names.
+fn pinned_version(params: &crate::spec::ParsedParams<'_>) -> Option<HeaderValue> {
+    let pinned = params.get("RevKeen-Version").and_then(Value::as_str)?;
+    let is_date = pinned.len() == 10
+        && pinned.bytes().enumerate().all(|(i, b)| match i {
+            4 | 7 => b == b'-',
+            _ => b.is_ascii_digit(),
+        });
+    if is_date && pinned < API_VERSION {
+        HeaderValue::from_str(pinned).ok()
+    } else {
+        None
     }
 }
 

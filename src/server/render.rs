@@ -62,6 +62,8 @@ struct ProviderStateView {
 struct SyncIntervalView {
     has_repeatable_job: bool,
     interval_ms: u64,
+    /// Optional, never null (as the SDK types it): left out when nothing is scheduled.
+    #[serde(skip_serializing_if = "Option::is_none")]
     next_run: Option<Rfc3339>,
 }
 

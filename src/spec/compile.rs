@@ -224,10 +224,13 @@ impl<'a> Compiler<'a> {
                     continue;
                 };
                 let required = h.get("required").and_then(Value::as_bool).unwrap_or(false);
+                let required_exact = required
+                    || h.pointer("/x-mock-exact/required").and_then(Value::as_bool) == Some(true);
                 let schema_ptr = format!("{h_ptr}/schema");
                 headers.push(ResponseHeader {
                     name: name.clone(),
                     required,
+                    required_exact,
                     scalar_type: self.scalar_type(&schema_ptr),
                     schema: self.schema(&schema_ptr),
                 });
@@ -444,6 +447,23 @@ pub(super) fn compile(doc: &Value, typed: &openapiv3::OpenAPI, source: &str) -> 
     } else {
         None
     };
+    let unmatched_keys: Vec<String> = doc
+        .get("x-unmatched-responses")
+        .and_then(Value::as_object)
+        .map(|m| m.keys().cloned().collect())
+        .unwrap_or_default();
+    let mut unmatched = Vec::new();
+    for key in unmatched_keys {
+        let pointer = format!("/x-unmatched-responses/{}", escape_pointer(&key));
+        match key.parse::<u16>() {
+            Ok(code) => unmatched.extend(c.response(StatusKey::Code(code), &pointer)),
+            Err(_) => c.problem(
+                Severity::Error,
+                &pointer,
+                format!("'{key}' is not a status code: x-unmatched-responses is keyed by status (404, 405)"),
+            ),
+        }
+    }
     Compiled {
         contract: Contract {
             source: source.to_owned(),
@@ -454,6 +474,7 @@ pub(super) fn compile(doc: &Value, typed: &openapiv3::OpenAPI, source: &str) -> 
             operations,
             schema_names,
             error_schema,
+            unmatched,
             matcher,
         },
         problems: c.problems,

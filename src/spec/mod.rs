@@ -33,7 +33,7 @@ use serde_json::Value;
 
 pub use error::{Location, SpecError};
 pub use matcher::{PathTemplate, RouteMatch};
-pub use schema::{Schema, Violation};
+pub use schema::{Reading, Schema, Violation};
 pub use validate::{HeaderLookup, ParsedParams, is_json};
 
 /// An HTTP method as OpenAPI names operations (`get`, `put`, ...).
@@ -200,8 +200,11 @@ impl fmt::Display for StatusKey {
 pub struct ResponseHeader {
     /// The header's name as declared.
     pub name: String,
-    /// Whether every such response must carry it.
+    /// Whether every such response must carry it (what the API promises).
     pub required: bool,
+    /// Whether the mock always sends it (`x-mock-exact: {required: true}`), checked in
+    /// the exact reading.
+    pub required_exact: bool,
     /// Its compiled schema, applied to the header's text coerced to the schema's type.
     pub schema: Option<Schema>,
     /// The scalar type its text is coerced to.
@@ -312,6 +315,10 @@ pub struct Contract {
     pub schema_names: Vec<String>,
     /// The `Error` component, used for answers that belong to no operation (404, 405).
     pub error_schema: Option<Schema>,
+    /// The documented answers to requests that match no operation, by status
+    /// (`x-unmatched-responses` at the document's root: an unknown path's 404, a
+    /// known path's 405 with `Allow`).
+    pub unmatched: Vec<Response>,
     matcher: matcher::PathMatcher,
 }
 

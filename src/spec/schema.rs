@@ -1,5 +1,14 @@
 //! Schemas: OpenAPI 3.0 schema objects turned into JSON Schema (2020-12) and compiled
 //! once into validators whose failures name the field at fault.
+//!
+//! Each schema has two readings ([`Reading`]). The document states what the API
+//! *promises*, open where RevKeen's versioning policy allows additions; what the mock
+//! pins down beyond that is written beside it in two extensions, compiled into the
+//! *exact* reading only:
+//! - `x-mock-exact: {keyword: value, ...}`: JSON Schema keywords added to the schema
+//!   (`additionalProperties: false`, `format: uuid`; `required` lists are merged);
+//! - `x-extensible-enum: [...]`: the known values of an open enum (Zalando's API
+//!   guidelines' convention); the exact reading closes it to them (`enum`).
 
 use std::sync::Arc;
 
@@ -24,13 +33,30 @@ impl std::fmt::Display for Violation {
     }
 }
 
+/// Which reading of the document a check applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Reading {
+    /// What RevKeen promises: unknown response fields, enum values and error codes are
+    /// allowed (the versioning policy counts them as non-breaking). `conform` checks
+    /// deployments against this reading by default.
+    #[default]
+    Promised,
+    /// What the mock sends, exactly: the promise plus every `x-mock-exact` and closed
+    /// `x-extensible-enum`. `serve --strict` and `conform --exact` use it.
+    Exact,
+}
+
 /// A compiled schema. Cheap to clone: the compiled form is shared.
 #[derive(Clone)]
 pub struct Schema {
-    /// The JSON Schema the validator was built from, kept for generating values.
+    /// The JSON Schema (promised reading) the validator was built from, kept for
+    /// generating values.
     json: Arc<Value>,
     /// Compiled once at start-up; validation is then allocation-light.
     validator: Arc<jsonschema::Validator>,
+    /// The exact reading's validator; `None` when the document marks nothing exact,
+    /// so both readings are the same.
+    exact: Option<Arc<jsonschema::Validator>>,
     /// The document's converted `components`, shared by every schema, to follow
     /// `$ref`s when generating values.
     components: Arc<Value>,
@@ -55,7 +81,7 @@ impl Schema {
         }
         self.validator
             .iter_errors(value)
-            .map(|e| describe(&e))
+            .flat_map(|e| innermost(&e).into_iter().map(describe).collect::<Vec<_>>())
             .collect()
     }
 
@@ -68,6 +94,51 @@ impl Schema {
         let mut out = self.violations(value);
         for v in &mut out {
             v.field = join_field(prefix, &v.field);
+        }
+        out
+    }
+
+    /// Every violation of the schema by `value` in `reading`, fields prefixed by `prefix`.
+    pub fn violations_in(&self, value: &Value, prefix: &str, reading: Reading) -> Vec<Violation> {
+        match (reading, &self.exact) {
+            (Reading::Exact, Some(exact)) => {
+                if exact.is_valid(value) {
+                    return Vec::new();
+                }
+                let mut out = Vec::new();
+                for error in exact.iter_errors(value) {
+                    for e in innermost(&error) {
+                        let mut v = describe(e);
+                        v.field = join_field(prefix, &v.field);
+                        out.push(v);
+                    }
+                }
+                out
+            }
+            _ => self.violations_at(value, prefix),
+        }
+    }
+
+    /// What `value` holds beyond the promise that the exact reading does not know: an
+    /// unknown field or an enum value outside the known ones. The versioning policy
+    /// allows these; `conform` lists them as forward-compatible warnings.
+    pub fn unknowns(&self, value: &Value, prefix: &str) -> Vec<Violation> {
+        use jsonschema::error::ValidationErrorKind as K;
+        let Some(exact) = &self.exact else {
+            return Vec::new();
+        };
+        if exact.is_valid(value) {
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for error in exact.iter_errors(value) {
+            for e in innermost(&error) {
+                if matches!(e.kind(), K::AdditionalProperties { .. } | K::Enum { .. }) {
+                    let mut v = describe(e);
+                    v.field = join_field(prefix, &v.field);
+                    out.push(v);
+                }
+            }
         }
         out
     }
@@ -118,6 +189,8 @@ pub struct SchemaCompiler {
     /// `{"components": {"schemas": ...}}` with every schema converted; embedded in
     /// each compiled schema so its `$ref`s resolve without a network or file fetch.
     components: Arc<Value>,
+    /// The same in the exact reading, when the document marks anything exact.
+    exact_components: Option<Arc<Value>>,
 }
 
 impl SchemaCompiler {
@@ -127,42 +200,76 @@ impl SchemaCompiler {
             .pointer("/components/schemas")
             .cloned()
             .unwrap_or_else(|| json!({}));
-        let mut components = json!({ "schemas": convert(&schemas, true) });
-        let root = json!({ "components": components.clone() });
-        drop_dangling_refs(&mut components, &root);
+        let prepare = |reading| {
+            let mut components = json!({ "schemas": convert(&schemas, true, reading) });
+            let root = json!({ "components": components.clone() });
+            drop_dangling_refs(&mut components, &root);
+            Arc::new(components)
+        };
         Self {
-            components: Arc::new(components),
+            components: prepare(Reading::Promised),
+            exact_components: marks_exact(doc).then(|| prepare(Reading::Exact)),
         }
     }
 
-    /// Compiles one OpenAPI schema object.
+    /// Compiles one OpenAPI schema object, in both readings when they differ.
     pub fn compile(&self, openapi_schema: &Value) -> Result<Schema, String> {
-        let mut converted = convert(openapi_schema, false);
-        let root = json!({ "components": *self.components });
-        drop_dangling_refs(&mut converted, &root);
-        let mut root = match &converted {
-            Value::Object(m) => m.clone(),
-            Value::Bool(b) => {
-                let mut m = Map::new();
-                if !b {
-                    m.insert("not".into(), json!({}));
-                }
-                m
-            }
-            _ => return Err("a schema must be an object".into()),
+        let (converted, validator) = build(openapi_schema, &self.components, Reading::Promised)?;
+        let exact = match &self.exact_components {
+            Some(components) => Some(Arc::new(
+                build(openapi_schema, components, Reading::Exact)?.1,
+            )),
+            None => None,
         };
-        root.insert("components".into(), (*self.components).clone());
-        let root = Value::Object(root);
-        let validator = jsonschema::draft202012::options()
-            .should_validate_formats(true)
-            .build(&root)
-            .map_err(|e| e.to_string())?;
         Ok(Schema {
             json: Arc::new(converted),
             validator: Arc::new(validator),
+            exact,
             components: Arc::clone(&self.components),
         })
     }
+}
+
+/// Whether any part of `value` carries `x-mock-exact` or `x-extensible-enum`.
+fn marks_exact(value: &Value) -> bool {
+    match value {
+        Value::Object(map) => {
+            map.contains_key("x-mock-exact")
+                || map.contains_key("x-extensible-enum")
+                || map.values().any(marks_exact)
+        }
+        Value::Array(items) => items.iter().any(marks_exact),
+        _ => false,
+    }
+}
+
+/// Converts one schema in `reading` and compiles it against `components`.
+fn build(
+    openapi_schema: &Value,
+    components: &Value,
+    reading: Reading,
+) -> Result<(Value, jsonschema::Validator), String> {
+    let mut converted = convert(openapi_schema, false, reading);
+    let root = json!({ "components": components });
+    drop_dangling_refs(&mut converted, &root);
+    let mut root = match &converted {
+        Value::Object(m) => m.clone(),
+        Value::Bool(b) => {
+            let mut m = Map::new();
+            if !b {
+                m.insert("not".into(), json!({}));
+            }
+            m
+        }
+        _ => return Err("a schema must be an object".into()),
+    };
+    root.insert("components".into(), components.clone());
+    let root = Value::Object(root);
+    let validator = jsonschema::draft202012::options()
+        .should_validate_formats(true)
+        .build(&root)
+        .map_err(|e| e.to_string())?;
+    Ok((converted, validator))
 }
 
 /// Replaces `$ref`s that do not resolve within `root` by an empty (accept-all)
@@ -194,17 +301,18 @@ fn percent_decode(s: &str) -> String {
         .into_owned()
 }
 
-/// Converts an OpenAPI 3.0 schema to JSON Schema 2020-12.
+/// Converts an OpenAPI 3.0 schema to JSON Schema 2020-12, in `reading`.
 ///
 /// `nullable: true` becomes a `"null"` type (or an `anyOf` with null where there is no
 /// `type`, as with `allOf: [$ref]`); boolean `exclusiveMinimum`/`exclusiveMaximum`
-/// become the numeric form. With `is_map`, `value` is a map of named schemas.
-fn convert(value: &Value, is_map: bool) -> Value {
+/// become the numeric form. With `is_map`, `value` is a map of named schemas. The
+/// exact reading adds `x-mock-exact`'s keywords and closes `x-extensible-enum`.
+fn convert(value: &Value, is_map: bool, reading: Reading) -> Value {
     if is_map {
         return match value {
             Value::Object(m) => Value::Object(
                 m.iter()
-                    .map(|(k, v)| (k.clone(), convert(v, false)))
+                    .map(|(k, v)| (k.clone(), convert(v, false, reading)))
                     .collect(),
             ),
             other => other.clone(),
@@ -216,18 +324,38 @@ fn convert(value: &Value, is_map: bool) -> Value {
     let mut out = Map::with_capacity(schema.len());
     for (key, v) in schema {
         let converted = match key.as_str() {
-            "properties" | "patternProperties" => convert(v, true),
-            "items" | "additionalProperties" | "not" => convert(v, false),
+            "properties" | "patternProperties" => convert(v, true, reading),
+            "items" | "additionalProperties" | "not" => convert(v, false, reading),
             "allOf" | "anyOf" | "oneOf" => match v {
                 Value::Array(items) => {
-                    Value::Array(items.iter().map(|i| convert(i, false)).collect())
+                    Value::Array(items.iter().map(|i| convert(i, false, reading)).collect())
                 }
                 other => other.clone(),
             },
-            "nullable" | "discriminator" | "xml" | "externalDocs" => continue,
+            "nullable" | "discriminator" | "xml" | "externalDocs" | "x-mock-exact" => continue,
+            "x-extensible-enum" if reading == Reading::Exact => {
+                out.insert("enum".into(), v.clone());
+                continue;
+            }
             _ => v.clone(),
         };
         out.insert(key.clone(), converted);
+    }
+    if let (Reading::Exact, Some(Value::Object(extra))) = (reading, schema.get("x-mock-exact")) {
+        for (key, v) in extra {
+            match (key.as_str(), out.get_mut(key), v) {
+                ("required", Some(Value::Array(have)), Value::Array(more)) => {
+                    for name in more {
+                        if !have.contains(name) {
+                            have.push(name.clone());
+                        }
+                    }
+                }
+                _ => {
+                    out.insert(key.clone(), convert(v, false, reading));
+                }
+            }
+        }
     }
     for (flag, bound) in [
         ("exclusiveMinimum", "minimum"),
@@ -257,6 +385,30 @@ fn convert(value: &Value, is_map: bool) -> Value {
         }
     }
     Value::Object(out)
+}
+
+/// The errors behind an `anyOf`/`oneOf` failure: those of the branch that came closest
+/// (fewest errors, a bare type mismatch at the same place counting as furthest, as a
+/// `nullable` value's `null` branch is). Any other error is its own innermost.
+fn innermost<'e>(
+    error: &'e jsonschema::ValidationError<'e>,
+) -> Vec<&'e jsonschema::ValidationError<'e>> {
+    use jsonschema::error::ValidationErrorKind as K;
+    let context = match error.kind() {
+        K::AnyOf { context } | K::OneOfNotValid { context } => context,
+        _ => return vec![error],
+    };
+    let here = error.instance_path();
+    let distance = |branch: &Vec<jsonschema::ValidationError<'static>>| {
+        let bare_type = branch.len() == 1
+            && matches!(branch[0].kind(), K::Type { .. })
+            && branch[0].instance_path() == here;
+        if bare_type { usize::MAX } else { branch.len() }
+    };
+    match context.iter().min_by_key(|b| distance(b)) {
+        Some(branch) if !branch.is_empty() => branch.iter().flat_map(innermost).collect(),
+        _ => vec![error],
+    }
 }
 
 /// Turns a jsonschema error into a [`Violation`] naming the field a client sent.

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::{Contract, Operation, ParamLocation, Response, Violation};
+use super::{Contract, MediaType, Operation, ParamLocation, Reading, Response, Violation};
 
 /// Read access to a message's headers, case-insensitively, whatever holds them.
 pub trait HeaderLookup {
@@ -41,9 +41,25 @@ impl ParsedParams<'_> {
 /// as "not an integer" rather than as a string failing an integer schema.
 fn coerce(text: &str, scalar_type: Option<&str>) -> Result<Value, String> {
     match scalar_type {
+        // Past 64 bits an integer is kept as a whole float: a schema without a maximum
+        // accepts it (the mock clamps a huge page size like any other).
         Some("integer") => text
             .parse::<i64>()
             .map(Value::from)
+            .or_else(|_| text.parse::<u64>().map(Value::from))
+            .or_else(|_| {
+                let digits = text.strip_prefix('-').unwrap_or(text);
+                let whole = !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit());
+                whole
+                    .then(|| {
+                        text.parse::<f64>()
+                            .ok()
+                            .and_then(serde_json::Number::from_f64)
+                    })
+                    .flatten()
+                    .map(Value::Number)
+                    .ok_or(())
+            })
             .map_err(|_| format!("'{text}' is not an integer")),
         Some("number") => text
             .parse::<f64>()
@@ -167,21 +183,32 @@ pub fn is_json(content_type: &str) -> bool {
 }
 
 impl Contract {
-    /// Every way a response breaks the contract: an undocumented status, a wrong
-    /// content type, a missing or invalid documented header, or a body that does not
-    /// validate. `operation` is `None` for answers that belong to no operation (an
-    /// unknown path, a wrong method), which must be in the `Error` envelope.
+    /// Every way a response breaks the contract in `reading`: an undocumented status,
+    /// a wrong content type, a missing or invalid documented header, or a body that
+    /// does not validate. `operation` is `None` for answers that belong to no
+    /// operation (an unknown path, a wrong method): those follow the document's
+    /// `x-unmatched-responses`, else must be in the `Error` envelope.
     pub fn response_violations(
         &self,
         operation: Option<&Operation>,
         status: u16,
         headers: &(impl HeaderLookup + ?Sized),
         body: Option<&Value>,
+        reading: Reading,
     ) -> Vec<Violation> {
         let mut out = Vec::new();
         let Some(op) = operation else {
-            if let (Some(schema), Some(body)) = (&self.error_schema, body) {
-                out.extend(schema.violations_at(body, "body"));
+            if let Some(response) = self.unmatched.iter().find(|r| r.status.covers(status)) {
+                check_headers(response, headers, reading, &mut out);
+                check_body(
+                    response,
+                    headers.header("content-type"),
+                    body,
+                    reading,
+                    &mut out,
+                );
+            } else if let (Some(schema), Some(body)) = (&self.error_schema, body) {
+                out.extend(schema.violations_in(body, "body", reading));
             }
             return out;
         };
@@ -195,20 +222,65 @@ impl Contract {
             });
             return out;
         };
-        check_headers(response, headers, &mut out);
-        check_body(response, headers.header("content-type"), body, &mut out);
+        check_headers(response, headers, reading, &mut out);
+        check_body(
+            response,
+            headers.header("content-type"),
+            body,
+            reading,
+            &mut out,
+        );
         out
     }
+
+    /// What a response body holds beyond what the exact reading knows (unknown fields,
+    /// enum values, error codes): allowed by the versioning policy, reported by
+    /// `conform` as forward-compatible warnings.
+    pub fn response_unknowns(
+        &self,
+        operation: Option<&Operation>,
+        status: u16,
+        content_type: Option<&str>,
+        body: Option<&Value>,
+    ) -> Vec<Violation> {
+        let Some(body) = body else {
+            return Vec::new();
+        };
+        let response = match operation {
+            Some(op) => op.response_for(status),
+            None => self.unmatched.iter().find(|r| r.status.covers(status)),
+        };
+        let schema = match response {
+            Some(r) => media_for(r, content_type).and_then(|m| m.schema.as_ref()),
+            None if operation.is_none() => self.error_schema.as_ref(),
+            None => None,
+        };
+        schema.map_or_else(Vec::new, |s| s.unknowns(body, "body"))
+    }
+}
+
+/// The documented media type matching a response's content type.
+fn media_for<'a>(response: &'a Response, content_type: Option<&str>) -> Option<&'a MediaType> {
+    let essence = content_type?.split(';').next().unwrap_or("").trim();
+    response
+        .media
+        .iter()
+        .find(|m| m.content_type.eq_ignore_ascii_case(essence))
 }
 
 fn check_headers(
     response: &Response,
     headers: &(impl HeaderLookup + ?Sized),
+    reading: Reading,
     out: &mut Vec<Violation>,
 ) {
     for h in &response.headers {
+        let required = match reading {
+            Reading::Promised => h.required,
+            Reading::Exact => h.required_exact,
+        };
         match headers.header(&h.name) {
-            None if h.required => out.push(Violation {
+            None if required => out.push(Violation {
                 field: format!("header {}", h.name),
                 message: "is documented as required but missing".into(),
             }),
@@ -220,7 +292,7 @@ fn check_headers(
                 }),
                 Ok(v) => {
                     if let Some(s) = &h.schema {
-                        out.extend(s.violations_at(&v, &format!("header {}", h.name)));
+                        out.extend(s.violations_in(&v, &format!("header {}", h.name), reading));
                     }
                 }
             },
@@ -232,6 +304,7 @@ fn check_body(
     response: &Response,
     content_type: Option<&str>,
     body: Option<&Value>,
+    reading: Reading,
     out: &mut Vec<Violation>,
 ) {
     if response.media.is_empty() {
@@ -279,7 +352,7 @@ fn check_body(
             field: "body".into(),
             message: "is missing or not valid JSON".into(),
         }),
-        (Some(b), Some(schema)) => out.extend(schema.violations_at(b, "body")),
+        (Some(b), Some(schema)) => out.extend(schema.violations_in(b, "body", reading)),
         (Some(_), None) => {}
     }
 }

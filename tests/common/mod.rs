@@ -68,7 +68,11 @@ impl Resp {
 impl Mock {
     /// A mock with a frozen clock at [`T0`] and the given simulator settings.
     pub async fn start_with(config: SimConfig) -> Mock {
-        let contract = Contract::embedded().expect("embedded spec");
+        Self::start_with_contract(config, Contract::embedded().expect("embedded spec")).await
+    }
+
+    /// A mock serving `contract` (strict: every response checked in its exact reading).
+    pub async fn start_with_contract(config: SimConfig, contract: Contract) -> Mock {
         let world = World::new(config, Clock::frozen(T0));
         let app = App::new(
             contract,
