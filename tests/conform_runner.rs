@@ -33,6 +33,7 @@ fn config(target: String, seed: u64, cases: u32) -> Config {
         timeout: Duration::from_secs(5),
         credentials: default_credentials(),
         exact: true,
+        max_failures: None,
     }
 }
 
@@ -330,7 +331,7 @@ async fn each_broken_behavioural_rule_is_caught() {
             }
             s
         }),
-        ("expected 404", |_, p, s, _| {
+        ("not_active [404], got 200", |_, p, s, _| {
             if p.ends_with("/deactivate") && s == 404 {
                 200
             } else {
@@ -361,7 +362,8 @@ async fn each_broken_behavioural_rule_is_caught() {
         // list that hides integrations may end up reported through what it hid (a
         // sync that succeeds on an integration the list did not show).
         let caught = f.message.contains(what)
-            || (what == "expected providers" && f.message.contains("expected 400, got 200"));
+            || (what == "expected providers"
+                && (f.message.contains("[400], got 200") || f.message.contains("[200], got 409")));
         assert!(caught, "{what}: {}", f.message);
         assert!(f.repro.len() >= 2, "{what}: a repro: {:?}", f.repro);
     }
@@ -418,5 +420,50 @@ async fn a_target_that_refuses_valid_bodies_fails_valid_inputs() {
     assert!(
         f.message.contains("minimal failing body") && f.repro[0].contains("/test"),
         "{f:?}"
+    );
+}
+
+/// `--max-time` holds to within one request time-out, however slow the target, and
+/// `--max-failures` stops a run early; both say why in the report.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_budget_holds_against_a_slow_target() {
+    let mock = Mock::start().await;
+    admin(
+        &mock,
+        json!({"rules": [{"match": {}, "action": {"type": "latency", "ms": 700}}]}),
+    )
+    .await;
+    let mut cfg = config(format!("http://{}/v2", mock.running.addr), 9, 50);
+    cfg.max_time = Duration::from_secs(2);
+    cfg.timeout = Duration::from_secs(1);
+    let started = std::time::Instant::now();
+    let report = conform(cfg).await;
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(3500), "took {took:?}");
+    assert!(
+        report
+            .stopped
+            .as_deref()
+            .is_some_and(|s| s.contains("--max-time")),
+        "{}",
+        report.text()
+    );
+
+    let broken = start_broken().await;
+    let mut cfg = config(format!("http://{broken}/v2"), 9, 50);
+    cfg.max_failures = Some(3);
+    let report = conform(cfg).await;
+    assert!(
+        report
+            .stopped
+            .as_deref()
+            .is_some_and(|s| s.contains("--max-failures 3")),
+        "{}",
+        report.text()
+    );
+    assert!(
+        report.requests < 30,
+        "stopped early: {} requests",
+        report.requests
     );
 }

@@ -52,6 +52,7 @@ pub fn run_conform(args: &ConformArgs) -> Result<bool, String> {
         timeout: args.timeout,
         credentials,
         exact: args.exact,
+        max_failures: args.max_failures,
     })?;
     print!("{}", report.text());
     for (kind, path) in reports {

@@ -147,7 +147,7 @@ pub struct ConformArgs {
     /// Random operation sequences to run.
     #[arg(long, default_value_t = 200)]
     pub cases: u32,
-    /// Total time budget (e.g. 5m).
+    /// Total time budget (e.g. 5m); the run ends within one request time-out of it.
     #[arg(long, default_value = "10m", value_parser = humantime::parse_duration)]
     pub max_time: std::time::Duration,
     /// Only these checks, comma-separated (default: all).
@@ -178,6 +178,9 @@ pub struct ConformArgs {
     /// unknown fields, enum values and error codes fail instead of warning.
     #[arg(long)]
     pub exact: bool,
+    /// Stop after this many failures (the report lists what ran).
+    #[arg(long, value_name = "N")]
+    pub max_failures: Option<u64>,
 }
 
 /// Flags of `check-spec`.

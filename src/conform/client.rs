@@ -135,6 +135,8 @@ pub enum Failure {
     Connection(String),
     /// No answer within the time-out.
     Timeout(Duration),
+    /// Not sent: the run's budget (`--max-time`, `--max-failures`) is spent.
+    Stopped,
 }
 
 /// The client.
@@ -184,8 +186,9 @@ impl Client {
         &self.target
     }
 
-    /// Sends a request to the target (never anywhere else).
-    pub fn send(&mut self, req: &Request) -> Result<Response, Failure> {
+    /// Sends a request to the target (never anywhere else), waiting at most the
+    /// client's time-out or `budget`, whichever is shorter.
+    pub fn send(&mut self, req: &Request, budget: Duration) -> Result<Response, Failure> {
         if let (Some(gap), Some(last)) = (self.gap, self.last) {
             let since = last.elapsed();
             if since < gap {
@@ -209,7 +212,7 @@ impl Client {
             .body(body)
             .map_err(|e| Failure::Connection(format!("cannot build the request: {e}")))?;
         let started = Instant::now();
-        let timeout = self.timeout;
+        let timeout = self.timeout.min(budget);
         let hyper = self.hyper.clone();
         self.runtime.block_on(async move {
             let exchange = async {

@@ -8,7 +8,8 @@ use proptest::test_runner::{
 use serde_json::{Value, json};
 
 use super::client::Request;
-use super::model::PROVIDERS;
+use super::model::{Op, PROVIDERS};
+use super::requests::Planner;
 use super::{Run, negative, strategy};
 
 impl Run<'_> {
@@ -25,15 +26,13 @@ impl Run<'_> {
                 "a key of the wrong environment",
             ),
         ];
+        let planner = Planner::new(&self.cfg.contract, self.cfg.credentials.clone());
+        let activate = planner.plan(&Op::Activate(0, None));
         for (key, what) in keys {
             for (method, path, body) in [
                 ("GET", "/integrations".to_owned(), None),
                 ("GET", "/integrations/practicehub".to_owned(), None),
-                (
-                    "POST",
-                    "/integrations/practicehub/activate".to_owned(),
-                    Some(json!({"credentials": self.cfg.credentials})),
-                ),
+                ("POST", activate.path.clone(), activate.body.clone()),
             ] {
                 let req = Request::new(method, &path, key, body);
                 let curl = req.curl(self.client.target(), &self.cfg.api_key);
@@ -121,7 +120,7 @@ impl Run<'_> {
             .collect();
         let cases = (self.cfg.cases / 10).clamp(5, 50);
         for (n, (method, path, schema)) in ops.iter().enumerate() {
-            if self.out_of_time() {
+            if self.stopped() {
                 return;
             }
             let mut seed = [0u8; 32];
@@ -225,9 +224,10 @@ impl Run<'_> {
             return;
         }
         let key = format!("conform-{}-{}", self.cfg.seed, self.client.sent);
-        let body = json!({ "credentials": self.cfg.credentials });
+        let planner = Planner::new(&self.cfg.contract, self.cfg.credentials.clone());
+        let test = planner.plan(&Op::Test(1));
         let req = self
-            .key_request("POST", "/integrations/wodify/test", Some(body))
+            .key_request("POST", &test.path, test.body)
             .header("idempotency-key", &key);
         let curl = req.curl(self.client.target(), &self.cfg.api_key);
         let (Ok(first), Ok(second)) = (self.send(&req), self.send(&req)) else {
@@ -252,9 +252,11 @@ impl Run<'_> {
                 vec![curl.clone(), curl.clone()],
             );
         }
-        let other = json!({ "credentials": { "apiKey": "conform_other_key", "baseUrl": "https://other.example" } });
+        let mut other_credentials = self.cfg.credentials.clone();
+        other_credentials["apiKey"] = json!("conform_other_key");
+        let other = Planner::new(&self.cfg.contract, other_credentials).plan(&Op::Test(1));
         let req2 = self
-            .key_request("POST", "/integrations/wodify/test", Some(other))
+            .key_request("POST", &other.path, other.body)
             .header("idempotency-key", &key);
         let curl2 = req2.curl(self.client.target(), &self.cfg.api_key);
         match self.send(&req2) {

@@ -14,7 +14,9 @@ mod inputs;
 pub mod model;
 pub mod negative;
 pub mod report;
+pub mod requests;
 pub mod scenario;
+mod scenarios;
 pub mod strategy;
 
 use std::path::PathBuf;
@@ -65,6 +67,8 @@ pub struct Config {
     /// Check answers against the exact reading (the mock's own promise) instead of
     /// what RevKeen promises: unknown fields, values and codes fail.
     pub exact: bool,
+    /// Stop after this many failures.
+    pub max_failures: Option<u64>,
 }
 
 /// The default credentials: a healthy provider in the mock; a real provider may reject
@@ -75,6 +79,12 @@ pub fn default_credentials() -> Value {
 
 struct Run<'a> {
     cfg: &'a Config,
+    /// The key whose state must never change while the run uses the first:
+    /// `--second-key`, else a fresh sandbox key when the target accepts one.
+    second_key: Option<String>,
+    /// Credential values the run sent (an `apiKey` of 16 characters or more: the
+    /// run's own, never a generated one); no later answer may hold one.
+    secrets: Vec<String>,
     client: Client,
     report: Report,
     started: Instant,
@@ -89,9 +99,34 @@ impl Run<'_> {
         self.started.elapsed() >= self.cfg.max_time
     }
 
-    /// Sends a request and runs the contract checks on the answer.
+    /// Whether the run's budget is spent (time, or failures); says why once.
+    fn stopped(&mut self) -> bool {
+        if self.report.stopped.is_some() {
+            return true;
+        }
+        let why = if self.out_of_time() {
+            Some(format!("--max-time {:?} reached", self.cfg.max_time))
+        } else {
+            self.cfg
+                .max_failures
+                .filter(|n| self.report.failure_count() >= *n)
+                .map(|n| format!("--max-failures {n} reached"))
+        };
+        self.report.stopped = why;
+        self.report.stopped.is_some()
+    }
+
+    /// Sends a request and runs the contract checks on the answer. Nothing is sent
+    /// once the budget is spent, and no request outlives it by more than its time-out.
     fn send(&mut self, req: &Request) -> Result<client::Response, Failure> {
-        let result = self.client.send(req);
+        if self.stopped() {
+            return Err(Failure::Stopped);
+        }
+        let left = self.cfg.max_time.saturating_sub(self.started.elapsed());
+        let result = self.client.send(req, left);
+        if matches!(result, Err(Failure::Timeout(_))) && self.stopped() {
+            return Err(Failure::Stopped);
+        }
         let path = req.path.split('?').next().unwrap_or("");
         let reading = if self.cfg.exact {
             Reading::Exact
@@ -110,6 +145,40 @@ impl Run<'_> {
             *self.report.forward_compatible.entry(warning).or_default() += 1;
         }
         let curl = req.curl(self.client.target(), &self.cfg.api_key);
+        if self.enabled(checks::NO_SECRET_ECHO)
+            && let Ok(r) = &result
+        {
+            let body = String::from_utf8_lossy(&r.body);
+            let leaked = self.secrets.iter().find(|s| {
+                body.contains(s.as_str()) || r.headers.iter().any(|(_, v)| v.contains(s.as_str()))
+            });
+            match leaked {
+                Some(s) => self.report.fail(
+                    checks::NO_SECRET_ECHO,
+                    format!(
+                        "{} {}: the answer holds a credential value the run sent ({}...)",
+                        req.method,
+                        req.path,
+                        &s[..4]
+                    ),
+                    vec![curl.clone()],
+                ),
+                None => self.report.pass(checks::NO_SECRET_ECHO),
+            }
+        }
+        if let Some(key) = req
+            .body
+            .as_deref()
+            .and_then(|b| serde_json::from_str::<Value>(b).ok())
+            .and_then(|b| {
+                b.pointer("/credentials/apiKey")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+            })
+            .filter(|k| k.len() >= 16 && !self.secrets.contains(k))
+        {
+            self.secrets.push(key);
+        }
         for check in &checks::PER_ANSWER {
             if !self.enabled(check) {
                 continue;
@@ -128,65 +197,6 @@ impl Run<'_> {
         Request::new(method, path, Some(&self.cfg.api_key), body)
     }
 
-    fn scenarios(&mut self) -> Result<(), String> {
-        if !self.enabled(checks::SCENARIOS) {
-            return Ok(());
-        }
-        for s in scenario::load(self.cfg.scenarios.as_deref())? {
-            // A read-only run skips every scenario that would change state: its later
-            // steps depend on the changes.
-            if self.cfg.read_only && s.steps.iter().any(|st| !st.request.starts_with("GET ")) {
-                continue;
-            }
-            let mut repro = Vec::new();
-            for step in &s.steps {
-                let (method, path) = step
-                    .request
-                    .split_once(' ')
-                    .unwrap_or(("GET", &step.request));
-                let key = match step.key.as_str() {
-                    "primary" => Some(self.cfg.api_key.as_str()),
-                    "none" => None,
-                    other => Some(other),
-                };
-                let req = Request::new(method, path, key, step.body.clone());
-                repro.push(req.curl(self.client.target(), &self.cfg.api_key));
-                let result = self.send(&req);
-                let problem = match &result {
-                    Err(e) => Some(format!("no answer ({e:?})")),
-                    Ok(r) if !step.status.contains(&r.status) => Some(format!(
-                        "expected status {:?}, got {}",
-                        step.status, r.status
-                    )),
-                    Ok(r) => step.expect.iter().find_map(|(ptr, want)| {
-                        let got = r
-                            .json
-                            .as_ref()
-                            .and_then(|j| j.pointer(ptr))
-                            .cloned()
-                            .unwrap_or(Value::Null);
-                        (got != *want).then(|| format!("expected {ptr} = {want}, got {got}"))
-                    }),
-                };
-                match problem {
-                    None => self.report.pass(checks::SCENARIOS),
-                    Some(p) => {
-                        let body = result
-                            .map(|r| String::from_utf8_lossy(&r.body).into_owned())
-                            .unwrap_or_default();
-                        self.report.fail(
-                            checks::SCENARIOS,
-                            format!("{} / {}: {p} ({body})", s.name, step.name),
-                            repro.clone(),
-                        );
-                        break;
-                    }
-                }
-            }
-        }
-        Ok(())
-    }
-
     /// Runs one sequence against the target and the model; `Err` describes the first
     /// disagreement.
     fn sequence(&mut self, ops: &[Op]) -> Result<(), String> {
@@ -199,20 +209,27 @@ impl Run<'_> {
             .as_ref()
             .and_then(Model::observe)
             .ok_or("GET /integrations did not return a list")?;
-        let second = match &self.cfg.second_key {
+        let second = match self.second_key.clone() {
             Some(k) => {
                 let r = self
-                    .send(&Request::new("GET", "/integrations", Some(k), None))
+                    .send(&Request::new("GET", "/integrations", Some(&k), None))
                     .map_err(|e| format!("{e:?}"))?;
                 r.json
             }
             None => None,
         };
+        let planner = requests::Planner::new(&self.cfg.contract, self.cfg.credentials.clone());
+        let default_interval = planner.default_interval_ms();
         for (n, op) in ops.iter().enumerate() {
+            let planned = planner.plan(op);
             let before = model.clone();
-            let expected = model.apply(op);
-            let (method, path, body) = op.request(&self.cfg.credentials);
-            let req = self.key_request(method, &path, body);
+            let outcomes = model.apply(&planned.sent, planned.valid, default_interval);
+            let (method, path) = (planned.method, planned.path.clone());
+            let expected: Vec<u16> = outcomes
+                .iter()
+                .flat_map(|o| planner.statuses(method, &path, *o))
+                .collect();
+            let req = self.key_request(method, &path, planned.body.clone());
             let r = self
                 .send(&req)
                 .map_err(|e| format!("step {}: {method} {path}: no answer ({e:?})", n + 1))?;
@@ -221,25 +238,33 @@ impl Run<'_> {
             let rejected = r.status == 400
                 && r.json.as_ref().and_then(|j| j.pointer("/error/code"))
                     == Some(&json!("credentials_rejected"));
-            if matches!(op, Op::Activate(..)) && expected == 200 && rejected {
+            if matches!(op, Op::Activate(..)) && outcomes == [model::Outcome::Ok] && rejected {
                 model = before;
                 continue;
             }
-            if r.status != expected {
+            if !expected.contains(&r.status) {
+                let classes: Vec<&str> = outcomes.iter().map(|o| o.name()).collect();
                 return Err(format!(
-                    "step {}: {method} {path}: expected {expected}, got {} {}",
+                    "step {}: {method} {path}: expected {} {expected:?}, got {} {}",
                     n + 1,
+                    classes.join(" or "),
                     r.status,
                     String::from_utf8_lossy(&r.body)
                 ));
             }
+            if !(200..300).contains(&r.status) {
+                // Refused: whichever refusal it was, nothing changed.
+                model = before;
+                continue;
+            }
             let json = r.json.clone().unwrap_or(Value::Null);
             let diffs = match op {
                 Op::List => model.compare_list(&json),
+                Op::Page(offset, limit) => model.compare_page(*offset, *limit, &json),
                 Op::Get(i) => {
                     model.compare_one(PROVIDERS[*i], json.get("data").unwrap_or(&Value::Null))
                 }
-                Op::Activate(i, _) if r.status == 200 => {
+                Op::Activate(i, _) => {
                     model.compare_one(PROVIDERS[*i], json.get("data").unwrap_or(&Value::Null))
                 }
                 _ => Vec::new(),
@@ -254,9 +279,9 @@ impl Run<'_> {
         if let Some(d) = model.compare_list(&end.json.unwrap_or(Value::Null)).first() {
             return Err(format!("final state: {d}"));
         }
-        if let (Some(k), Some(before)) = (&self.cfg.second_key, second) {
+        if let (Some(k), Some(before)) = (self.second_key.clone(), second) {
             let after = self
-                .send(&Request::new("GET", "/integrations", Some(k), None))
+                .send(&Request::new("GET", "/integrations", Some(&k), None))
                 .map_err(|e| format!("{e:?}"))?;
             if after.json.as_ref() != Some(&before) {
                 return Err("isolation: the second key's integrations changed while only the first key was used".into());
@@ -265,15 +290,41 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// The key to check isolation with: `--second-key`, else a fresh well-formed
+    /// sandbox key when the target accepts one (a sandbox gives each new key an empty
+    /// merchant); `None`, with the skip recorded, when neither is possible.
+    fn isolation_key(&mut self) -> Option<String> {
+        if let Some(k) = &self.cfg.second_key {
+            return Some(k.clone());
+        }
+        if !self.enabled(checks::STATEFUL) || self.cfg.read_only {
+            return None;
+        }
+        let fresh = format!("rk_sandbox_conform_isolation_{:016x}", self.cfg.seed);
+        match self.send(&Request::new("GET", "/integrations", Some(&fresh), None)) {
+            Ok(r) if r.status == 200 => Some(fresh),
+            other => {
+                let got = other.map_or_else(|e| format!("{e:?}"), |r| r.status.to_string());
+                self.report.skip(
+                    checks::STATEFUL,
+                    "isolation between keys",
+                    &format!("the target refused a fresh sandbox key ({got}); pass --second-key to check that keys never see each other's state"),
+                );
+                None
+            }
+        }
+    }
+
     fn repro(&self, ops: &[Op]) -> Vec<String> {
+        let planner = requests::Planner::new(&self.cfg.contract, self.cfg.credentials.clone());
         let mut out = vec![
             Request::new("GET", "/integrations", Some(&self.cfg.api_key), None)
                 .curl(self.client.target(), &self.cfg.api_key),
         ];
         for op in ops {
-            let (m, p, b) = op.request(&self.cfg.credentials);
+            let p = planner.plan(op);
             out.push(
-                Request::new(m, &p, Some(&self.cfg.api_key), b)
+                Request::new(p.method, &p.path, Some(&self.cfg.api_key), p.body)
                     .curl(self.client.target(), &self.cfg.api_key),
             );
         }
@@ -281,25 +332,93 @@ impl Run<'_> {
     }
 }
 
-fn op_strategy(read_only: bool) -> BoxedStrategy<Op> {
+/// Random operations, with values drawn around the bounds the spec gives, and only
+/// the operations the spec has.
+fn op_strategy(planner: &requests::Planner<'_>, read_only: bool) -> BoxedStrategy<Op> {
     let p = 0usize..3;
-    let reads = prop_oneof![Just(Op::List), p.clone().prop_map(Op::Get)];
-    if read_only {
-        return reads.boxed();
+    let mut reads: Vec<(u32, BoxedStrategy<Op>)> = vec![
+        (1, Just(Op::List).boxed()),
+        (1, p.clone().prop_map(Op::Get).boxed()),
+    ];
+    if planner.pages() {
+        reads.push((
+            1,
+            (0usize..4, 1usize..3)
+                .prop_map(|(o, l)| Op::Page(o, l))
+                .boxed(),
+        ));
     }
-    prop_oneof![
-        2 => reads,
-        3 => (p.clone(), proptest::option::of(5u32..=120)).prop_map(|(i, m)| Op::Activate(i, m)),
-        2 => p.clone().prop_map(Op::Deactivate),
-        1 => p.clone().prop_map(Op::Sync),
-        1 => (p.clone(), any::<bool>()).prop_map(|(i, b)| Op::Toggle(i, b)),
-        1 => (p.clone(), prop_oneof![3 => 5i64..=1440, 1 => -2i64..5, 1 => 1441i64..2000]).prop_map(|(i, m)| Op::Interval(i, m)),
-        1 => (p.clone(), prop_oneof![3 => 1i64..=3650, 1 => -5i64..1]).prop_map(|(i, d)| Op::Lookback(i, d)),
-        1 => (p.clone(), any::<bool>()).prop_map(|(i, b)| Op::AutoSend(i, b)),
-        1 => p.clone().prop_map(Op::Resume),
-        1 => p.prop_map(Op::Test),
-    ]
-    .boxed()
+    let (ilo, ihi) = planner.interval_bounds();
+    let (llo, lhi) = planner.lookback_bounds();
+    let mut all = reads;
+    if !read_only {
+        all.extend([
+            (
+                3,
+                (p.clone(), proptest::option::of(5u32..=120))
+                    .prop_map(|(i, m)| Op::Activate(i, m))
+                    .boxed(),
+            ),
+            (2, p.clone().prop_map(Op::Deactivate).boxed()),
+            (1, p.clone().prop_map(Op::Sync).boxed()),
+            (
+                1,
+                (p.clone(), any::<bool>())
+                    .prop_map(|(i, b)| Op::Toggle(i, b))
+                    .boxed(),
+            ),
+            (
+                1,
+                (
+                    p.clone(),
+                    prop_oneof![3 => ilo..=ihi, 1 => (ilo - 3)..ilo, 1 => (ihi + 1)..(ihi + 500)],
+                )
+                    .prop_map(|(i, m)| Op::Interval(i, m))
+                    .boxed(),
+            ),
+            (
+                1,
+                (p.clone(), prop_oneof![3 => llo..=lhi, 1 => (llo - 5)..llo])
+                    .prop_map(|(i, d)| Op::Lookback(i, d))
+                    .boxed(),
+            ),
+            (
+                1,
+                (p.clone(), any::<bool>())
+                    .prop_map(|(i, b)| Op::AutoSend(i, b))
+                    .boxed(),
+            ),
+            (1, p.clone().prop_map(Op::Resume).boxed()),
+            (1, p.prop_map(Op::Test).boxed()),
+        ]);
+    }
+    let planner_ops = std::sync::Arc::new(
+        [0usize, 1, 2]
+            .iter()
+            .flat_map(|i| {
+                [
+                    Op::Get(*i),
+                    Op::Activate(*i, None),
+                    Op::Deactivate(*i),
+                    Op::Sync(*i),
+                    Op::Toggle(*i, true),
+                    Op::Interval(*i, 5),
+                    Op::Lookback(*i, 1),
+                    Op::AutoSend(*i, true),
+                    Op::Resume(*i),
+                    Op::Test(*i),
+                ]
+            })
+            .filter(|op| planner.supports(op))
+            .map(|op| std::mem::discriminant(&op))
+            .collect::<Vec<_>>(),
+    );
+    proptest::strategy::Union::new_weighted(all)
+        .prop_filter("an operation the spec has", move |op| {
+            matches!(op, Op::List | Op::Page(..))
+                || planner_ops.contains(&std::mem::discriminant(op))
+        })
+        .boxed()
 }
 
 /// Runs every check and returns the report.
@@ -314,6 +433,8 @@ pub fn run(cfg: &Config) -> Result<Report, String> {
     let client = Client::new(target, cfg.timeout, rate)?;
     let mut run = Run {
         cfg,
+        second_key: cfg.second_key.clone(),
+        secrets: Vec::new(),
         client,
         report: Report {
             seed: cfg.seed,
@@ -322,12 +443,13 @@ pub fn run(cfg: &Config) -> Result<Report, String> {
         },
         started: Instant::now(),
     };
+    run.second_key = run.isolation_key();
     run.scenarios()?;
     run.authentication();
     run.negative_inputs();
     run.generated_bodies();
     run.idempotency();
-    if run.enabled(checks::STATEFUL) && cfg.cases > 0 && !run.out_of_time() {
+    if run.enabled(checks::STATEFUL) && cfg.cases > 0 && !run.stopped() {
         let mut seed = [0u8; 32];
         seed[..8].copy_from_slice(&cfg.seed.to_le_bytes());
         let mut runner = TestRunner::new_with_rng(
@@ -338,11 +460,12 @@ pub fn run(cfg: &Config) -> Result<Report, String> {
             },
             TestRng::from_seed(RngAlgorithm::ChaCha, &seed),
         );
-        let strategy = proptest::collection::vec(op_strategy(cfg.read_only), 1..16);
+        let planner = requests::Planner::new(&cfg.contract, cfg.credentials.clone());
+        let strategy = proptest::collection::vec(op_strategy(&planner, cfg.read_only), 1..16);
         let cell = std::cell::RefCell::new(&mut run);
         let result = runner.run(&strategy, |ops| {
             let mut run = cell.borrow_mut();
-            if run.out_of_time() {
+            if run.stopped() {
                 return Ok(());
             }
             match run.sequence(&ops) {

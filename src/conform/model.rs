@@ -1,7 +1,8 @@
 //! The reference model: the documented behaviour of the Integrations API, written from
 //! the spec's descriptions and independent of `src/sim`, so a bug shared by the mock
-//! and the model is unlikely. It predicts each answer's status and the fields the docs
-//! pin down, starting from the state observed on the target.
+//! and the model is unlikely. It predicts each answer's outcome class (which the spec
+//! maps to statuses, see `requests.rs`) and the fields the docs pin down, starting
+//! from the state observed on the target.
 
 use std::collections::BTreeMap;
 
@@ -17,8 +18,50 @@ pub struct Known {
     pub active: bool,
     /// `syncEnabled`.
     pub sync_enabled: bool,
-    /// `syncInterval.intervalMs`.
-    pub interval_ms: u64,
+    /// `syncInterval.intervalMs`, when the spec lets the model know it (a first
+    /// activation's default is only known when the spec declares one).
+    pub interval_ms: Option<u64>,
+}
+
+/// The class of an answer, as the docs describe it. The spec maps each class to
+/// statuses per operation (`x-outcomes`, else every documented status the docs allow).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done (2xx).
+    Ok,
+    /// The integration is not active (never activated, or deactivated).
+    NotActive,
+    /// Activation of an integration that is already active.
+    AlreadyActive,
+    /// The request breaks the spec's schema.
+    Invalid,
+    /// The provider in the path is not one the spec lists.
+    UnknownProvider,
+}
+
+impl Outcome {
+    /// The name used in `x-outcomes`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::NotActive => "not_active",
+            Outcome::AlreadyActive => "already_active",
+            Outcome::Invalid => "invalid",
+            Outcome::UnknownProvider => "unknown_provider",
+        }
+    }
+
+    /// Whether the docs allow `status` for this class (the status table of the errors
+    /// guide, and the integration pages' own statuses).
+    pub fn candidates(self, status: u16) -> bool {
+        match self {
+            Outcome::Ok => (200..300).contains(&status),
+            Outcome::NotActive => matches!(status, 400 | 404 | 409 | 422),
+            Outcome::AlreadyActive => matches!(status, 409 | 400 | 422),
+            Outcome::Invalid => matches!(status, 400 | 422),
+            Outcome::UnknownProvider => matches!(status, 400 | 404),
+        }
+    }
 }
 
 /// One key's integrations, by provider; absent = never activated.
@@ -33,6 +76,8 @@ pub struct Model {
 pub enum Op {
     /// `GET /integrations`.
     List,
+    /// `GET /integrations?limit=L&offset=O`: one page.
+    Page(usize, usize),
     /// `GET /integrations/{p}`.
     Get(usize),
     /// `POST .../activate` with optional minutes.
@@ -55,60 +100,32 @@ pub enum Op {
     Test(usize),
 }
 
-/// The default interval of a first activation (spec: 15 minutes).
-pub const DEFAULT_INTERVAL_MS: u64 = 15 * 60_000;
-
 impl Op {
     /// Whether the operation only reads.
     pub fn is_read(&self) -> bool {
-        matches!(self, Op::List | Op::Get(_))
+        matches!(self, Op::List | Op::Page(..) | Op::Get(_))
     }
 
-    /// Method, path (under the base) and body.
-    pub fn request(&self, credentials: &Value) -> (&'static str, String, Option<Value>) {
+    /// Method and path (under the base, with any query); the body comes from the
+    /// spec (`requests.rs`).
+    pub fn route(&self) -> (&'static str, String) {
         let p = |i: &usize| format!("/integrations/{}", PROVIDERS[*i]);
         match self {
-            Op::List => ("GET", "/integrations".into(), None),
-            Op::Get(i) => ("GET", p(i), None),
-            Op::Activate(i, m) => {
-                let mut body = json!({ "credentials": credentials });
-                if let Some(m) = m {
-                    body["syncIntervalMinutes"] = json!(m);
-                }
-                ("POST", format!("{}/activate", p(i)), Some(body))
-            }
-            Op::Deactivate(i) => ("POST", format!("{}/deactivate", p(i)), Some(json!({}))),
-            Op::Sync(i) => (
-                "POST",
-                format!("{}/sync", p(i)),
-                Some(json!({ "fullResync": false })),
+            Op::List => ("GET", "/integrations".into()),
+            Op::Page(offset, limit) => (
+                "GET",
+                format!("/integrations?limit={limit}&offset={offset}"),
             ),
-            Op::Toggle(i, on) => (
-                "PUT",
-                format!("{}/sync-toggle", p(i)),
-                Some(json!({ "enabled": on })),
-            ),
-            Op::Interval(i, m) => (
-                "PUT",
-                format!("{}/sync-interval", p(i)),
-                Some(json!({ "syncIntervalMinutes": m })),
-            ),
-            Op::Lookback(i, d) => (
-                "PUT",
-                format!("{}/invoice-lookback", p(i)),
-                Some(json!({ "invoiceLookbackDays": d })),
-            ),
-            Op::AutoSend(i, on) => (
-                "PUT",
-                format!("{}/auto-send-invoices", p(i)),
-                Some(json!({ "autoSendInvoices": on })),
-            ),
-            Op::Resume(i) => ("POST", format!("{}/resume-sync", p(i)), None),
-            Op::Test(i) => (
-                "POST",
-                format!("{}/test", p(i)),
-                Some(json!({ "credentials": credentials })),
-            ),
+            Op::Get(i) => ("GET", p(i)),
+            Op::Activate(i, _) => ("POST", format!("{}/activate", p(i))),
+            Op::Deactivate(i) => ("POST", format!("{}/deactivate", p(i))),
+            Op::Sync(i) => ("POST", format!("{}/sync", p(i))),
+            Op::Toggle(i, _) => ("PUT", format!("{}/sync-toggle", p(i))),
+            Op::Interval(i, _) => ("PUT", format!("{}/sync-interval", p(i))),
+            Op::Lookback(i, _) => ("PUT", format!("{}/invoice-lookback", p(i))),
+            Op::AutoSend(i, _) => ("PUT", format!("{}/auto-send-invoices", p(i))),
+            Op::Resume(i) => ("POST", format!("{}/resume-sync", p(i))),
+            Op::Test(i) => ("POST", format!("{}/test", p(i))),
         }
     }
 }
@@ -130,8 +147,8 @@ impl Model {
                         .unwrap_or(true),
                     interval_ms: item
                         .pointer("/syncInterval/intervalMs")
-                        .and_then(Value::as_u64)
-                        .unwrap_or(DEFAULT_INTERVAL_MS),
+                        .and_then(Value::as_f64)
+                        .map(|ms| ms as u64),
                 },
             );
         }
@@ -144,63 +161,83 @@ impl Model {
             .is_some_and(|k| k.active)
     }
 
-    /// The documented status of `op`, applying its effect to the model.
-    pub fn apply(&mut self, op: &Op) -> u16 {
-        let bounded = |v: i64, lo: i64, hi: i64| (lo..=hi).contains(&v);
+    /// The outcomes the docs allow for `op` (more than one where the order of the
+    /// checks is not documented), applying its effect to the model when it is `Ok`.
+    /// `valid` says whether the spec's schema accepts the request's body;
+    /// `default_interval_ms` is a first activation's interval, when the spec gives it.
+    pub fn apply(
+        &mut self,
+        op: &Op,
+        valid: bool,
+        default_interval_ms: Option<u64>,
+    ) -> Vec<Outcome> {
+        use Outcome::*;
+        // The docs do not say whether a body is validated before the state is looked
+        // at: an invalid body on an inactive integration may get either answer.
+        let state = |active: bool| if active { Ok } else { NotActive };
         match op {
-            Op::List | Op::Get(_) | Op::Test(_) => 200,
+            Op::List | Op::Page(..) | Op::Get(_) => vec![Ok],
+            _ if !valid => match op {
+                Op::Deactivate(i)
+                | Op::Sync(i)
+                | Op::Toggle(i, _)
+                | Op::Interval(i, _)
+                | Op::Lookback(i, _)
+                | Op::AutoSend(i, _)
+                | Op::Resume(i)
+                    if !self.active(*i) =>
+                {
+                    vec![Invalid, NotActive]
+                }
+                _ => vec![Invalid],
+            },
+            Op::Test(_) => vec![Ok],
             Op::Activate(i, m) => {
                 if self.active(*i) {
-                    return 409;
+                    return vec![AlreadyActive];
                 }
                 let entry = self.integrations.entry(PROVIDERS[*i]).or_insert(Known {
                     active: false,
                     sync_enabled: true,
-                    interval_ms: DEFAULT_INTERVAL_MS,
+                    interval_ms: default_interval_ms,
                 });
                 entry.active = true;
                 entry.sync_enabled = true;
                 if let Some(m) = m {
-                    entry.interval_ms = u64::from(*m) * 60_000;
+                    entry.interval_ms = Some(u64::from(*m) * 60_000);
                 }
-                200
+                vec![Ok]
             }
             Op::Deactivate(i) => {
-                if !self.active(*i) {
-                    return 404;
-                }
-                if let Some(k) = self.integrations.get_mut(PROVIDERS[*i]) {
+                let outcome = state(self.active(*i));
+                if let Some(k) = self.integrations.get_mut(PROVIDERS[*i])
+                    && outcome == Ok
+                {
                     k.active = false;
                 }
-                200
+                vec![outcome]
             }
-            Op::Sync(i) | Op::Resume(i) => {
-                if self.active(*i) {
-                    200
-                } else {
-                    400
-                }
-            }
-            Op::Interval(_, m) if !bounded(*m, 5, 1440) => 400,
-            Op::Lookback(_, d) if !bounded(*d, 1, 3650) => 400,
-            Op::Toggle(i, _) | Op::Interval(i, _) | Op::Lookback(i, _) | Op::AutoSend(i, _)
-                if !self.active(*i) =>
-            {
-                404
+            Op::Sync(i) | Op::Resume(i) | Op::Lookback(i, _) | Op::AutoSend(i, _) => {
+                vec![state(self.active(*i))]
             }
             Op::Toggle(i, on) => {
-                if let Some(k) = self.integrations.get_mut(PROVIDERS[*i]) {
+                let outcome = state(self.active(*i));
+                if let Some(k) = self.integrations.get_mut(PROVIDERS[*i])
+                    && outcome == Ok
+                {
                     k.sync_enabled = *on;
                 }
-                200
+                vec![outcome]
             }
             Op::Interval(i, m) => {
-                if let Some(k) = self.integrations.get_mut(PROVIDERS[*i]) {
-                    k.interval_ms = *m as u64 * 60_000;
+                let outcome = state(self.active(*i));
+                if let Some(k) = self.integrations.get_mut(PROVIDERS[*i])
+                    && outcome == Ok
+                {
+                    k.interval_ms = u64::try_from(*m).ok().map(|m| m * 60_000);
                 }
-                200
+                vec![outcome]
             }
-            Op::Lookback(..) | Op::AutoSend(..) => 200,
         }
     }
 
@@ -231,10 +268,11 @@ impl Model {
                         field("/syncEnabled")
                     ));
                 }
-                if field("/syncInterval/intervalMs") != json!(k.interval_ms) {
+                if let Some(ms) = k.interval_ms
+                    && field("/syncInterval/intervalMs").as_f64() != Some(ms as f64)
+                {
                     out.push(format!(
-                        "{provider}.syncInterval.intervalMs: expected {}, got {}",
-                        k.interval_ms,
+                        "{provider}.syncInterval.intervalMs: expected {ms}, got {}",
                         field("/syncInterval/intervalMs")
                     ));
                 }
@@ -244,7 +282,11 @@ impl Model {
                     ));
                 }
                 // A healthy provider never fails: the counter stays at zero.
-                if field("/providerState/consecutiveErrors") != json!(0) {
+                if field("/providerState/consecutiveErrors")
+                    .as_f64()
+                    .unwrap_or(0.0)
+                    != 0.0
+                {
                     out.push(format!("{provider}.providerState.consecutiveErrors: expected 0 with healthy credentials, got {}", field("/providerState/consecutiveErrors")));
                 }
             }
@@ -260,15 +302,14 @@ impl Model {
             .and_then(Value::as_array)
             .cloned()
             .unwrap_or_default();
-        let providers: Vec<&str> = data
+        // The docs give no order for the list (the mock's is by provider): compare sets.
+        let mut providers: Vec<&str> = data
             .iter()
             .filter_map(|i| i.get("provider")?.as_str())
             .collect();
-        let expected: Vec<&str> = PROVIDERS
-            .iter()
-            .copied()
-            .filter(|p| self.integrations.contains_key(p))
-            .collect();
+        providers.sort_unstable();
+        let mut expected: Vec<&str> = self.integrations.keys().copied().collect();
+        expected.sort_unstable();
         if providers != expected {
             out.push(format!(
                 "list: expected providers {expected:?}, got {providers:?}"
@@ -289,6 +330,58 @@ impl Model {
         }
         out
     }
+
+    /// Differences between one observed page (`limit`, `offset`) and the model: its
+    /// size, that it holds known integrations, and the pagination block the guide
+    /// describes (`limit` echoed, `offset`, `total`, `hasMore` when
+    /// `offset + data.length < total`).
+    pub fn compare_page(&self, offset: usize, limit: usize, page: &Value) -> Vec<String> {
+        let mut out = Vec::new();
+        let total = self.integrations.len();
+        let data = page
+            .get("data")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let want = limit.min(total.saturating_sub(offset));
+        if data.len() != want {
+            out.push(format!(
+                "page limit={limit} offset={offset}: expected {want} of {total} integrations, got {}",
+                data.len()
+            ));
+        }
+        for item in &data {
+            match item.get("provider").and_then(Value::as_str) {
+                Some(p) if self.integrations.contains_key(p) => {
+                    out.extend(self.compare_one(p, item))
+                }
+                other => out.push(format!(
+                    "page limit={limit} offset={offset}: an integration the list does not have: {other:?}"
+                )),
+            }
+        }
+        if let Some(p) = page.get("pagination") {
+            let expected = json!({
+                "limit": limit, "offset": offset, "total": total,
+                "hasMore": offset + data.len() < total,
+            });
+            for field in ["limit", "offset", "total", "hasMore"] {
+                let got = p.get(field).cloned().unwrap_or(Value::Null);
+                let got_num = got.as_f64();
+                let want = &expected[field];
+                let same = match (got_num, want.as_f64()) {
+                    (Some(a), Some(b)) => a == b,
+                    _ => &got == want,
+                };
+                if !same {
+                    out.push(format!(
+                        "page limit={limit} offset={offset}: pagination.{field} expected {want}, got {got}"
+                    ));
+                }
+            }
+        }
+        out
+    }
 }
 
 #[cfg(test)]
@@ -297,23 +390,57 @@ mod tests {
 
     #[test]
     fn the_model_follows_the_documented_lifecycle() {
+        use Outcome::*;
         let mut m = Model::default();
-        assert_eq!(m.apply(&Op::Deactivate(0)), 404);
-        assert_eq!(m.apply(&Op::Sync(0)), 400);
-        assert_eq!(m.apply(&Op::Activate(0, Some(30))), 200);
-        assert_eq!(m.apply(&Op::Activate(0, None)), 409);
-        assert_eq!(m.apply(&Op::Interval(0, 4)), 400);
-        assert_eq!(m.apply(&Op::Interval(1, 10)), 404);
-        assert_eq!(m.apply(&Op::Toggle(0, false)), 200);
+        let fifteen = Some(900_000);
+        assert_eq!(m.apply(&Op::Deactivate(0), true, fifteen), vec![NotActive]);
+        assert_eq!(m.apply(&Op::Sync(0), true, fifteen), vec![NotActive]);
+        assert_eq!(m.apply(&Op::Activate(0, Some(30)), true, fifteen), vec![Ok]);
+        assert_eq!(
+            m.apply(&Op::Activate(0, None), true, fifteen),
+            vec![AlreadyActive]
+        );
+        assert_eq!(m.apply(&Op::Interval(0, 4), false, fifteen), vec![Invalid]);
+        assert_eq!(
+            m.apply(&Op::Interval(1, 4), false, fifteen),
+            vec![Invalid, NotActive]
+        );
+        assert_eq!(
+            m.apply(&Op::Interval(1, 10), true, fifteen),
+            vec![NotActive]
+        );
+        assert_eq!(m.apply(&Op::Toggle(0, false), true, fifteen), vec![Ok]);
         assert_eq!(
             m.integrations["practicehub"],
             Known {
                 active: true,
                 sync_enabled: false,
-                interval_ms: 1_800_000
+                interval_ms: Some(1_800_000)
             }
         );
-        assert_eq!(m.apply(&Op::Deactivate(0)), 200);
-        assert_eq!(m.apply(&Op::Toggle(0, true)), 404);
+        assert_eq!(m.apply(&Op::Deactivate(0), true, fifteen), vec![Ok]);
+        assert_eq!(
+            m.apply(&Op::Toggle(0, true), true, fifteen),
+            vec![NotActive]
+        );
+        assert_eq!(m.apply(&Op::Activate(1, None), true, None), vec![Ok]);
+        assert_eq!(m.integrations["wodify"].interval_ms, None);
+    }
+
+    #[test]
+    fn pages_are_checked_against_the_guide() {
+        let mut m = Model::default();
+        m.apply(&Op::Activate(0, None), true, None);
+        m.apply(&Op::Activate(1, None), true, None);
+        let item = |p: &str| {
+            json!({"provider": p, "isActive": true, "syncEnabled": true,
+            "syncInterval": {"hasRepeatableJob": true}, "providerState": {"consecutiveErrors": 0}})
+        };
+        let good = json!({"data": [item("wodify")], "pagination": {"limit": 1, "offset": 0, "total": 2, "hasMore": true}});
+        assert_eq!(m.compare_page(0, 1, &good), Vec::<String>::new());
+        let mut bad = good.clone();
+        bad["pagination"]["hasMore"] = json!(false);
+        assert!(m.compare_page(0, 1, &bad)[0].contains("hasMore"));
+        assert!(!m.compare_page(1, 1, &json!({"data": []})).is_empty());
     }
 }

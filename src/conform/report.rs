@@ -32,10 +32,26 @@ pub struct Report {
     /// values, error codes), with how often each was seen: allowed by RevKeen's
     /// versioning policy, so warnings, not failures (`--exact` makes them failures).
     pub forward_compatible: BTreeMap<String, u64>,
+    /// What could not run on this target, and why (a scenario the spec cannot
+    /// express, a check the target cannot support).
+    pub skipped: Vec<Skip>,
+    /// Why the run stopped before its end (`--max-time`, `--max-failures`), if it did.
+    pub stopped: Option<String>,
     /// Requests sent.
     pub requests: u64,
     /// Seconds the run took.
     pub seconds: f64,
+}
+
+/// Something that could not run, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct Skip {
+    /// The check.
+    pub check: String,
+    /// What was skipped (a scenario's name, a part of a check).
+    pub what: String,
+    /// Why.
+    pub why: String,
 }
 
 /// How many failures of one check are kept in full.
@@ -47,8 +63,26 @@ impl Report {
         self.checks.entry(check.to_owned()).or_default().0 += 1;
     }
 
-    /// Counts a failure and keeps it (the first few of each check).
+    /// Records something that could not run on this target.
+    pub fn skip(&mut self, check: &str, what: &str, why: &str) {
+        self.skipped.push(Skip {
+            check: check.to_owned(),
+            what: what.to_owned(),
+            why: why.to_owned(),
+        });
+    }
+
+    /// How many failures were counted.
+    pub fn failure_count(&self) -> u64 {
+        self.checks.values().map(|(_, f)| f).sum()
+    }
+
+    /// Counts a failure and keeps it (the first few of each check). Once the run has
+    /// stopped, answers cut short by the stop are not failures of the target.
     pub fn fail(&mut self, check: &str, message: String, repro: Vec<String>) {
+        if self.stopped.is_some() {
+            return;
+        }
         let entry = self.checks.entry(check.to_owned()).or_default();
         entry.1 += 1;
         if entry.1 as usize <= KEPT_PER_CHECK {
@@ -71,6 +105,12 @@ impl Report {
         let _ = writeln!(out, "\n{:<24} {:>8} {:>8}", "check", "passed", "failed");
         for (check, (p, f)) in &self.checks {
             let _ = writeln!(out, "{check:<24} {p:>8} {f:>8}");
+        }
+        for s in &self.skipped {
+            let _ = writeln!(out, "skipped [{}] {}: {}", s.check, s.what, s.why);
+        }
+        if let Some(why) = &self.stopped {
+            let _ = writeln!(out, "stopped early: {why}");
         }
         if !self.forward_compatible.is_empty() {
             let _ = writeln!(
@@ -138,6 +178,15 @@ impl Report {
                 );
             }
             out.push_str("</testcase>\n");
+        }
+        for s in &self.skipped {
+            let _ = writeln!(
+                out,
+                "  <testcase classname=\"conform.{}\" name=\"{}\"><skipped message=\"{}\"/></testcase>",
+                esc(&s.check),
+                esc(&s.what),
+                esc(&s.why)
+            );
         }
         if !self.forward_compatible.is_empty() {
             let lines: Vec<String> = self

@@ -41,6 +41,40 @@ pub struct Step {
     /// Values at JSON pointers the answer must hold.
     #[serde(default)]
     pub expect: std::collections::BTreeMap<String, Value>,
+    /// Other answers the docs allow, each with its own body (absent: the step's),
+    /// statuses and values. The runner sends the first form the spec being checked
+    /// can express and accepts every expressible form with that body.
+    #[serde(default)]
+    pub alternatives: Vec<Alternative>,
+}
+
+/// Another documented form of a step.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Alternative {
+    /// The body (the step's when absent).
+    pub body: Option<Value>,
+    /// Expected statuses.
+    pub status: Vec<u16>,
+    /// Values at JSON pointers.
+    #[serde(default)]
+    pub expect: std::collections::BTreeMap<String, Value>,
+}
+
+impl Step {
+    /// The step's own form, then its alternatives.
+    pub fn forms(&self) -> Vec<Alternative> {
+        std::iter::once(Alternative {
+            body: self.body.clone(),
+            status: self.status.clone(),
+            expect: self.expect.clone(),
+        })
+        .chain(self.alternatives.iter().map(|a| Alternative {
+            body: a.body.clone().or_else(|| self.body.clone()),
+            ..a.clone()
+        }))
+        .collect()
+    }
 }
 
 fn primary() -> String {

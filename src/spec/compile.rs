@@ -357,6 +357,25 @@ impl<'a> Compiler<'a> {
             request_body,
             responses,
             required_scopes,
+            outcomes: typed
+                .extensions
+                .get("x-outcomes")
+                .and_then(Value::as_object)
+                .map(|m| {
+                    m.iter()
+                        .map(|(name, codes)| {
+                            let codes = codes
+                                .as_array()
+                                .into_iter()
+                                .flatten()
+                                .filter_map(Value::as_u64)
+                                .filter_map(|c| u16::try_from(c).ok())
+                                .collect();
+                            (name.clone(), codes)
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
             internal: typed.extensions.get("x-internal") == Some(&Value::Bool(true)),
         }
     }

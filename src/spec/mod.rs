@@ -246,6 +246,10 @@ pub struct Operation {
     pub required_scopes: Vec<String>,
     /// Whether the operation is marked `x-internal: true`.
     pub internal: bool,
+    /// The statuses the document pins for an outcome of the operation
+    /// (`x-outcomes: {not_active: [404]}`), by outcome name. `conform` accepts every
+    /// documented status the docs allow for an outcome that is not pinned.
+    pub outcomes: Vec<(String, Vec<u16>)>,
 }
 
 impl Operation {
