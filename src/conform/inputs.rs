@@ -106,14 +106,7 @@ impl Run<'_> {
             .operations
             .iter()
             .filter_map(|op| {
-                let schema = op
-                    .request_body
-                    .as_ref()?
-                    .media
-                    .iter()
-                    .find(|m| crate::spec::is_json(&m.content_type))?
-                    .schema
-                    .clone()?;
+                let schema = op.json_body_schema()?.clone();
                 let path = op.path.replace("{provider}", PROVIDERS[0]);
                 Some((op.method.as_str().to_owned(), path, schema))
             })

@@ -70,14 +70,7 @@ impl<'c> Planner<'c> {
         overlays: &[(String, Value)],
         force: bool,
     ) -> Option<(Value, Vec<String>)> {
-        let schema = operation
-            .request_body
-            .as_ref()?
-            .media
-            .iter()
-            .find(|m| crate::spec::is_json(&m.content_type))?
-            .schema
-            .as_ref()?;
+        let schema = operation.json_body_schema()?;
         let mut body = schema.sample().unwrap_or_else(|| json!({}));
         let mut laid = Vec::new();
         for (pointer, value) in overlays {
@@ -187,8 +180,7 @@ impl<'c> Planner<'c> {
     }
 
     fn bounds(&self, method: &str, path: &str, field: &str) -> Option<(i64, i64)> {
-        let op = self.operation(method, path)?;
-        let schema = op.request_body.as_ref()?.media.first()?.schema.as_ref()?;
+        let schema = self.operation(method, path)?.json_body_schema()?;
         let node = schema.resolve(schema.json());
         let prop = schema.resolve(node.pointer(&format!("/properties/{field}"))?);
         Some((
@@ -203,7 +195,7 @@ impl<'c> Planner<'c> {
     /// (`default` of activation's `syncIntervalMinutes`), in milliseconds.
     pub fn default_interval_ms(&self) -> Option<u64> {
         let op = self.operation("POST", "/integrations/practicehub/activate")?;
-        let schema = op.request_body.as_ref()?.media.first()?.schema.as_ref()?;
+        let schema = op.json_body_schema()?;
         let node = schema.resolve(schema.json());
         let prop = schema.resolve(node.pointer("/properties/syncIntervalMinutes")?);
         prop.get("default")?.as_u64().map(|m| m * 60_000)

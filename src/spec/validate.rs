@@ -145,6 +145,17 @@ impl Operation {
         self.request_body.is_some()
     }
 
+    /// The schema of the operation's JSON request body, when it declares one.
+    pub fn json_body_schema(&self) -> Option<&super::Schema> {
+        self.request_body
+            .as_ref()?
+            .media
+            .iter()
+            .find(|m| is_json(&m.content_type))?
+            .schema
+            .as_ref()
+    }
+
     /// Checks a JSON request body (`None` when the request had none).
     pub fn body_violations(&self, body: Option<&Value>) -> Vec<Violation> {
         let Some(rb) = &self.request_body else {
