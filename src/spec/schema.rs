@@ -76,47 +76,21 @@ impl Schema {
 
     /// Every violation of the schema by `value`, each naming its field.
     pub fn violations(&self, value: &Value) -> Vec<Violation> {
-        if self.is_valid(value) {
-            return Vec::new();
-        }
-        self.validator
-            .iter_errors(value)
-            .flat_map(|e| innermost(&e).into_iter().map(describe).collect::<Vec<_>>())
-            .collect()
+        collect(&self.validator, value, "", |_| true)
     }
 
     /// Every violation, with fields prefixed by `prefix` (a parameter's name).
     pub fn violations_at(&self, value: &Value, prefix: &str) -> Vec<Violation> {
-        if self.is_valid(value) {
-            // The common case, without collecting errors.
-            return Vec::new();
-        }
-        let mut out = self.violations(value);
-        for v in &mut out {
-            v.field = join_field(prefix, &v.field);
-        }
-        out
+        collect(&self.validator, value, prefix, |_| true)
     }
 
     /// Every violation of the schema by `value` in `reading`, fields prefixed by `prefix`.
     pub fn violations_in(&self, value: &Value, prefix: &str, reading: Reading) -> Vec<Violation> {
-        match (reading, &self.exact) {
-            (Reading::Exact, Some(exact)) => {
-                if exact.is_valid(value) {
-                    return Vec::new();
-                }
-                let mut out = Vec::new();
-                for error in exact.iter_errors(value) {
-                    for e in innermost(&error) {
-                        let mut v = describe(e);
-                        v.field = join_field(prefix, &v.field);
-                        out.push(v);
-                    }
-                }
-                out
-            }
-            _ => self.violations_at(value, prefix),
-        }
+        let validator = match (reading, &self.exact) {
+            (Reading::Exact, Some(exact)) => exact,
+            _ => &self.validator,
+        };
+        collect(validator, value, prefix, |_| true)
     }
 
     /// What `value` holds beyond the promise that the exact reading does not know: an
@@ -124,23 +98,12 @@ impl Schema {
     /// allows these; `conform` lists them as forward-compatible warnings.
     pub fn unknowns(&self, value: &Value, prefix: &str) -> Vec<Violation> {
         use jsonschema::error::ValidationErrorKind as K;
-        let Some(exact) = &self.exact else {
-            return Vec::new();
-        };
-        if exact.is_valid(value) {
-            return Vec::new();
+        match &self.exact {
+            Some(exact) => collect(exact, value, prefix, |k| {
+                matches!(k, K::AdditionalProperties { .. } | K::Enum { .. })
+            }),
+            None => Vec::new(),
         }
-        let mut out = Vec::new();
-        for error in exact.iter_errors(value) {
-            for e in innermost(&error) {
-                if matches!(e.kind(), K::AdditionalProperties { .. } | K::Enum { .. }) {
-                    let mut v = describe(e);
-                    v.field = join_field(prefix, &v.field);
-                    out.push(v);
-                }
-            }
-        }
-        out
     }
 
     /// The JSON Schema (2020-12) form; its `$ref`s point into `#/components/schemas`.
@@ -385,6 +348,31 @@ fn convert(value: &Value, is_map: bool, reading: Reading) -> Value {
         }
     }
     Value::Object(out)
+}
+
+/// The violations of `validator` by `value` whose kind `keep` accepts, each looked
+/// for inside `anyOf`/`oneOf` ([`innermost`]), fields prefixed by `prefix`. A valid
+/// value (the common case) costs one check and no allocation.
+fn collect(
+    validator: &jsonschema::Validator,
+    value: &Value,
+    prefix: &str,
+    keep: impl Fn(&jsonschema::error::ValidationErrorKind) -> bool,
+) -> Vec<Violation> {
+    if validator.is_valid(value) {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    for error in validator.iter_errors(value) {
+        for e in innermost(&error) {
+            if keep(e.kind()) {
+                let mut v = describe(e);
+                v.field = join_field(prefix, &v.field);
+                out.push(v);
+            }
+        }
+    }
+    out
 }
 
 /// The errors behind an `anyOf`/`oneOf` failure: those of the branch that came closest

@@ -208,29 +208,23 @@ impl Contract {
         reading: Reading,
     ) -> Vec<Violation> {
         let mut out = Vec::new();
-        let Some(op) = operation else {
-            if let Some(response) = self.unmatched.iter().find(|r| r.status.covers(status)) {
-                check_headers(response, headers, reading, &mut out);
-                check_body(
-                    response,
-                    headers.header("content-type"),
-                    body,
-                    reading,
-                    &mut out,
-                );
-            } else if let (Some(schema), Some(body)) = (&self.error_schema, body) {
-                out.extend(schema.violations_in(body, "body", reading));
+        let Some(response) = self.response_entry(operation, status) else {
+            match operation {
+                Some(op) => out.push(Violation {
+                    field: "status".into(),
+                    message: format!(
+                        "{status} is not documented for {} ({} {})",
+                        op.id, op.method, op.path
+                    ),
+                }),
+                // An answer outside any operation that the document does not describe
+                // must still be in the error envelope.
+                None => {
+                    if let (Some(schema), Some(body)) = (&self.error_schema, body) {
+                        out.extend(schema.violations_in(body, "body", reading));
+                    }
+                }
             }
-            return out;
-        };
-        let Some(response) = op.response_for(status) else {
-            out.push(Violation {
-                field: "status".into(),
-                message: format!(
-                    "{status} is not documented for {} ({} {})",
-                    op.id, op.method, op.path
-                ),
-            });
             return out;
         };
         check_headers(response, headers, reading, &mut out);
@@ -242,6 +236,19 @@ impl Contract {
             &mut out,
         );
         out
+    }
+
+    /// The documented response for `status`: the operation's, or for an answer that
+    /// matches no operation, the document's `x-unmatched-responses`.
+    fn response_entry<'a>(
+        &'a self,
+        operation: Option<&'a Operation>,
+        status: u16,
+    ) -> Option<&'a Response> {
+        match operation {
+            Some(op) => op.response_for(status),
+            None => self.unmatched.iter().find(|r| r.status.covers(status)),
+        }
     }
 
     /// What a response body holds beyond what the exact reading knows (unknown fields,
@@ -257,11 +264,7 @@ impl Contract {
         let Some(body) = body else {
             return Vec::new();
         };
-        let response = match operation {
-            Some(op) => op.response_for(status),
-            None => self.unmatched.iter().find(|r| r.status.covers(status)),
-        };
-        let schema = match response {
+        let schema = match self.response_entry(operation, status) {
             Some(r) => media_for(r, content_type).and_then(|m| m.schema.as_ref()),
             None if operation.is_none() => self.error_schema.as_ref(),
             None => None,
@@ -334,12 +337,7 @@ fn check_body(
         });
         return;
     };
-    let essence = ct.split(';').next().unwrap_or("").trim();
-    let Some(media) = response
-        .media
-        .iter()
-        .find(|m| m.content_type.eq_ignore_ascii_case(essence))
-    else {
+    let Some(media) = media_for(response, Some(ct)) else {
         let documented: Vec<&str> = response
             .media
             .iter()
