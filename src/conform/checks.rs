@@ -28,7 +28,7 @@ pub const SCENARIOS: &str = "scenarios";
 /// What one exchange showed: the problems, and what the answer holds beyond what the
 /// exact reading knows (warnings under the promised reading).
 #[derive(Debug, Default)]
-pub struct Outcome {
+pub struct Checked {
     /// The failed checks.
     pub findings: Vec<Finding>,
     /// Unknown fields, enum values and error codes: allowed by the versioning policy.
@@ -60,21 +60,21 @@ pub fn exchange(
     result: &Result<Response, Failure>,
     timeout: Duration,
     reading: Reading,
-) -> Outcome {
+) -> Checked {
     let resp = match result {
         Err(Failure::Connection(e)) => {
-            return Outcome {
+            return Checked {
                 findings: vec![finding("no_dropped_connection", format!("no answer: {e}"))],
-                ..Outcome::default()
+                ..Checked::default()
             };
         }
         Err(Failure::Timeout(t)) => {
-            return Outcome {
+            return Checked {
                 findings: vec![finding("response_time", format!("no answer within {t:?}"))],
-                ..Outcome::default()
+                ..Checked::default()
             };
         }
-        Err(Failure::Stopped) => return Outcome::default(),
+        Err(Failure::Stopped) => return Checked::default(),
         Ok(r) => r,
     };
     let mut out = Vec::new();
@@ -126,7 +126,7 @@ pub fn exchange(
             })
             .collect(),
     };
-    Outcome {
+    Checked {
         findings: out,
         forward_compatible,
     }

@@ -16,7 +16,7 @@ pub mod negative;
 pub mod report;
 pub mod requests;
 pub mod scenario;
-mod scenarios;
+mod scenario_run;
 pub mod strategy;
 
 use std::path::PathBuf;
@@ -79,6 +79,8 @@ pub fn default_credentials() -> Value {
 
 struct Run<'a> {
     cfg: &'a Config,
+    /// Bodies, bounds and expected statuses drawn from the spec being checked.
+    planner: requests::Planner<'a>,
     /// The key whose state must never change while the run uses the first:
     /// `--second-key`, else a fresh sandbox key when the target accepts one.
     second_key: Option<String>,
@@ -133,7 +135,7 @@ impl Run<'_> {
         } else {
             Reading::Promised
         };
-        let outcome = checks::exchange(
+        let checked = checks::exchange(
             &self.cfg.contract,
             &req.method,
             path,
@@ -141,7 +143,7 @@ impl Run<'_> {
             self.cfg.timeout,
             reading,
         );
-        for warning in outcome.forward_compatible {
+        for warning in checked.forward_compatible {
             *self.report.forward_compatible.entry(warning).or_default() += 1;
         }
         let curl = req.curl(self.client.target(), &self.cfg.api_key);
@@ -169,6 +171,7 @@ impl Run<'_> {
         if let Some(key) = req
             .body
             .as_deref()
+            .filter(|b| b.contains("apiKey"))
             .and_then(|b| serde_json::from_str::<Value>(b).ok())
             .and_then(|b| {
                 b.pointer("/credentials/apiKey")
@@ -183,7 +186,7 @@ impl Run<'_> {
             if !self.enabled(check) {
                 continue;
             }
-            match outcome.findings.iter().find(|f| f.check == *check) {
+            match checked.findings.iter().find(|f| f.check == *check) {
                 Some(f) => self
                     .report
                     .fail(check, f.message.clone(), vec![curl.clone()]),
@@ -218,16 +221,15 @@ impl Run<'_> {
             }
             None => None,
         };
-        let planner = requests::Planner::new(&self.cfg.contract, self.cfg.credentials.clone());
-        let default_interval = planner.default_interval_ms();
+        let default_interval = self.planner.default_interval_ms();
         for (n, op) in ops.iter().enumerate() {
-            let planned = planner.plan(op);
+            let planned = self.planner.plan(op);
             let before = model.clone();
             let outcomes = model.apply(&planned.sent, planned.valid, default_interval);
             let (method, path) = (planned.method, planned.path.clone());
             let expected: Vec<u16> = outcomes
                 .iter()
-                .flat_map(|o| planner.statuses(method, &path, *o))
+                .flat_map(|o| self.planner.statuses(method, &path, *o))
                 .collect();
             let req = self.key_request(method, &path, planned.body.clone());
             let r = self
@@ -316,13 +318,12 @@ impl Run<'_> {
     }
 
     fn repro(&self, ops: &[Op]) -> Vec<String> {
-        let planner = requests::Planner::new(&self.cfg.contract, self.cfg.credentials.clone());
         let mut out = vec![
             Request::new("GET", "/integrations", Some(&self.cfg.api_key), None)
                 .curl(self.client.target(), &self.cfg.api_key),
         ];
         for op in ops {
-            let p = planner.plan(op);
+            let p = self.planner.plan(op);
             out.push(
                 Request::new(p.method, &p.path, Some(&self.cfg.api_key), p.body)
                     .curl(self.client.target(), &self.cfg.api_key),
@@ -333,92 +334,86 @@ impl Run<'_> {
 }
 
 /// Random operations, with values drawn around the bounds the spec gives, and only
-/// the operations the spec has.
+/// the operations the spec has (a spec may describe fewer).
 fn op_strategy(planner: &requests::Planner<'_>, read_only: bool) -> BoxedStrategy<Op> {
-    let p = 0usize..3;
-    let mut reads: Vec<(u32, BoxedStrategy<Op>)> = vec![
-        (1, Just(Op::List).boxed()),
-        (1, p.clone().prop_map(Op::Get).boxed()),
-    ];
-    if planner.pages() {
-        reads.push((
+    let p = || 0usize..3;
+    let (ilo, ihi) = planner.interval_bounds();
+    let (llo, lhi) = planner.lookback_bounds();
+    // An activation's interval is laid over only where the spec accepts it; drawn
+    // from its range, kept short enough that scheduled syncs stay frequent.
+    let activation =
+        u32::try_from(ilo.max(1)).unwrap_or(1)..=u32::try_from(ihi.min(ilo + 115)).unwrap_or(120);
+    // (weight, an example of the operation, whether it only reads, its strategy)
+    let candidates: Vec<(u32, Op, bool, BoxedStrategy<Op>)> = vec![
+        (1, Op::List, true, Just(Op::List).boxed()),
+        (1, Op::Get(0), true, p().prop_map(Op::Get).boxed()),
+        (
             1,
+            Op::Page(0, 1),
+            true,
             (0usize..4, 1usize..3)
                 .prop_map(|(o, l)| Op::Page(o, l))
                 .boxed(),
-        ));
-    }
-    let (ilo, ihi) = planner.interval_bounds();
-    let (llo, lhi) = planner.lookback_bounds();
-    let mut all = reads;
-    if !read_only {
-        all.extend([
+        ),
+        (
+            3,
+            Op::Activate(0, None),
+            false,
+            (p(), proptest::option::of(activation))
+                .prop_map(|(i, m)| Op::Activate(i, m))
+                .boxed(),
+        ),
+        (
+            2,
+            Op::Deactivate(0),
+            false,
+            p().prop_map(Op::Deactivate).boxed(),
+        ),
+        (1, Op::Sync(0), false, p().prop_map(Op::Sync).boxed()),
+        (
+            1,
+            Op::Toggle(0, true),
+            false,
+            (p(), any::<bool>())
+                .prop_map(|(i, b)| Op::Toggle(i, b))
+                .boxed(),
+        ),
+        (
+            1,
+            Op::Interval(0, ilo),
+            false,
             (
-                3,
-                (p.clone(), proptest::option::of(5u32..=120))
-                    .prop_map(|(i, m)| Op::Activate(i, m))
-                    .boxed(),
-            ),
-            (2, p.clone().prop_map(Op::Deactivate).boxed()),
-            (1, p.clone().prop_map(Op::Sync).boxed()),
-            (
-                1,
-                (p.clone(), any::<bool>())
-                    .prop_map(|(i, b)| Op::Toggle(i, b))
-                    .boxed(),
-            ),
-            (
-                1,
-                (
-                    p.clone(),
-                    prop_oneof![3 => ilo..=ihi, 1 => (ilo - 3)..ilo, 1 => (ihi + 1)..(ihi + 500)],
-                )
-                    .prop_map(|(i, m)| Op::Interval(i, m))
-                    .boxed(),
-            ),
-            (
-                1,
-                (p.clone(), prop_oneof![3 => llo..=lhi, 1 => (llo - 5)..llo])
-                    .prop_map(|(i, d)| Op::Lookback(i, d))
-                    .boxed(),
-            ),
-            (
-                1,
-                (p.clone(), any::<bool>())
-                    .prop_map(|(i, b)| Op::AutoSend(i, b))
-                    .boxed(),
-            ),
-            (1, p.clone().prop_map(Op::Resume).boxed()),
-            (1, p.prop_map(Op::Test).boxed()),
-        ]);
-    }
-    let planner_ops = std::sync::Arc::new(
-        [0usize, 1, 2]
-            .iter()
-            .flat_map(|i| {
-                [
-                    Op::Get(*i),
-                    Op::Activate(*i, None),
-                    Op::Deactivate(*i),
-                    Op::Sync(*i),
-                    Op::Toggle(*i, true),
-                    Op::Interval(*i, 5),
-                    Op::Lookback(*i, 1),
-                    Op::AutoSend(*i, true),
-                    Op::Resume(*i),
-                    Op::Test(*i),
-                ]
-            })
-            .filter(|op| planner.supports(op))
-            .map(|op| std::mem::discriminant(&op))
-            .collect::<Vec<_>>(),
-    );
-    proptest::strategy::Union::new_weighted(all)
-        .prop_filter("an operation the spec has", move |op| {
-            matches!(op, Op::List | Op::Page(..))
-                || planner_ops.contains(&std::mem::discriminant(op))
-        })
-        .boxed()
+                p(),
+                prop_oneof![3 => ilo..=ihi, 1 => (ilo - 3)..ilo, 1 => (ihi + 1)..(ihi + 500)],
+            )
+                .prop_map(|(i, m)| Op::Interval(i, m))
+                .boxed(),
+        ),
+        (
+            1,
+            Op::Lookback(0, llo),
+            false,
+            (p(), prop_oneof![3 => llo..=lhi, 1 => (llo - 5)..llo])
+                .prop_map(|(i, d)| Op::Lookback(i, d))
+                .boxed(),
+        ),
+        (
+            1,
+            Op::AutoSend(0, true),
+            false,
+            (p(), any::<bool>())
+                .prop_map(|(i, b)| Op::AutoSend(i, b))
+                .boxed(),
+        ),
+        (1, Op::Resume(0), false, p().prop_map(Op::Resume).boxed()),
+        (1, Op::Test(0), false, p().prop_map(Op::Test).boxed()),
+    ];
+    let chosen: Vec<(u32, BoxedStrategy<Op>)> = candidates
+        .into_iter()
+        .filter(|(_, example, read, _)| (*read || !read_only) && planner.supports(example))
+        .map(|(w, _, _, s)| (w, s))
+        .collect();
+    proptest::strategy::Union::new_weighted(chosen).boxed()
 }
 
 /// Runs every check and returns the report.
@@ -433,6 +428,7 @@ pub fn run(cfg: &Config) -> Result<Report, String> {
     let client = Client::new(target, cfg.timeout, rate)?;
     let mut run = Run {
         cfg,
+        planner: requests::Planner::new(&cfg.contract, cfg.credentials.clone()),
         second_key: cfg.second_key.clone(),
         secrets: Vec::new(),
         client,
@@ -460,8 +456,7 @@ pub fn run(cfg: &Config) -> Result<Report, String> {
             },
             TestRng::from_seed(RngAlgorithm::ChaCha, &seed),
         );
-        let planner = requests::Planner::new(&cfg.contract, cfg.credentials.clone());
-        let strategy = proptest::collection::vec(op_strategy(&planner, cfg.read_only), 1..16);
+        let strategy = proptest::collection::vec(op_strategy(&run.planner, cfg.read_only), 1..16);
         let cell = std::cell::RefCell::new(&mut run);
         let result = runner.run(&strategy, |ops| {
             let mut run = cell.borrow_mut();

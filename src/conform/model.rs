@@ -37,6 +37,8 @@ pub enum Outcome {
     Invalid,
     /// The provider in the path is not one the spec lists.
     UnknownProvider,
+    /// The key lacks a scope the operation needs (an internal operation's worker scope).
+    Forbidden,
 }
 
 impl Outcome {
@@ -48,6 +50,7 @@ impl Outcome {
             Outcome::AlreadyActive => "already_active",
             Outcome::Invalid => "invalid",
             Outcome::UnknownProvider => "unknown_provider",
+            Outcome::Forbidden => "forbidden",
         }
     }
 
@@ -60,6 +63,7 @@ impl Outcome {
             Outcome::AlreadyActive => matches!(status, 409 | 400 | 422),
             Outcome::Invalid => matches!(status, 400 | 422),
             Outcome::UnknownProvider => matches!(status, 400 | 404),
+            Outcome::Forbidden => status == 403,
         }
     }
 }
@@ -101,9 +105,21 @@ pub enum Op {
 }
 
 impl Op {
-    /// Whether the operation only reads.
-    pub fn is_read(&self) -> bool {
-        matches!(self, Op::List | Op::Page(..) | Op::Get(_))
+    /// The provider the operation acts on (none for the list).
+    pub fn provider(&self) -> Option<usize> {
+        match self {
+            Op::List | Op::Page(..) => None,
+            Op::Get(i)
+            | Op::Activate(i, _)
+            | Op::Deactivate(i)
+            | Op::Sync(i)
+            | Op::Toggle(i, _)
+            | Op::Interval(i, _)
+            | Op::Lookback(i, _)
+            | Op::AutoSend(i, _)
+            | Op::Resume(i)
+            | Op::Test(i) => Some(*i),
+        }
     }
 
     /// Method and path (under the base, with any query); the body comes from the
@@ -173,25 +189,17 @@ impl Model {
     ) -> Vec<Outcome> {
         use Outcome::*;
         // The docs do not say whether a body is validated before the state is looked
-        // at: an invalid body on an inactive integration may get either answer.
-        let state = |active: bool| if active { Ok } else { NotActive };
-        match op {
-            Op::List | Op::Page(..) | Op::Get(_) => vec![Ok],
-            _ if !valid => match op {
-                Op::Deactivate(i)
-                | Op::Sync(i)
-                | Op::Toggle(i, _)
-                | Op::Interval(i, _)
-                | Op::Lookback(i, _)
-                | Op::AutoSend(i, _)
-                | Op::Resume(i)
-                    if !self.active(*i) =>
-                {
-                    vec![Invalid, NotActive]
-                }
+        // at: an invalid body may get either answer.
+        if !valid {
+            return match op {
+                Op::Activate(i, _) if self.active(*i) => vec![Invalid, AlreadyActive],
+                Op::Activate(..) | Op::Test(_) => vec![Invalid],
+                _ if op.provider().is_some_and(|i| !self.active(i)) => vec![Invalid, NotActive],
                 _ => vec![Invalid],
-            },
-            Op::Test(_) => vec![Ok],
+            };
+        }
+        match op {
+            Op::List | Op::Page(..) | Op::Get(_) | Op::Test(_) => vec![Ok],
             Op::Activate(i, m) => {
                 if self.active(*i) {
                     return vec![AlreadyActive];
@@ -208,35 +216,24 @@ impl Model {
                 }
                 vec![Ok]
             }
-            Op::Deactivate(i) => {
-                let outcome = state(self.active(*i));
-                if let Some(k) = self.integrations.get_mut(PROVIDERS[*i])
-                    && outcome == Ok
-                {
-                    k.active = false;
+            // Every other operation acts on an active integration.
+            _ => {
+                let Some(k) = op
+                    .provider()
+                    .and_then(|i| self.integrations.get_mut(PROVIDERS[i]))
+                    .filter(|k| k.active)
+                else {
+                    return vec![NotActive];
+                };
+                match op {
+                    Op::Deactivate(_) => k.active = false,
+                    Op::Toggle(_, on) => k.sync_enabled = *on,
+                    Op::Interval(_, m) => {
+                        k.interval_ms = u64::try_from(*m).ok().map(|m| m * 60_000)
+                    }
+                    _ => {}
                 }
-                vec![outcome]
-            }
-            Op::Sync(i) | Op::Resume(i) | Op::Lookback(i, _) | Op::AutoSend(i, _) => {
-                vec![state(self.active(*i))]
-            }
-            Op::Toggle(i, on) => {
-                let outcome = state(self.active(*i));
-                if let Some(k) = self.integrations.get_mut(PROVIDERS[*i])
-                    && outcome == Ok
-                {
-                    k.sync_enabled = *on;
-                }
-                vec![outcome]
-            }
-            Op::Interval(i, m) => {
-                let outcome = state(self.active(*i));
-                if let Some(k) = self.integrations.get_mut(PROVIDERS[*i])
-                    && outcome == Ok
-                {
-                    k.interval_ms = u64::try_from(*m).ok().map(|m| m * 60_000);
-                }
-                vec![outcome]
+                vec![Ok]
             }
         }
     }

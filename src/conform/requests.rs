@@ -7,7 +7,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::model::{Op, Outcome, PROVIDERS};
+use super::model::{Op, Outcome};
 use crate::spec::{Contract, Operation, ParamLocation, RouteMatch, StatusKey};
 
 /// A request the runner will send, planned from the spec.
@@ -42,22 +42,43 @@ impl<'c> Planner<'c> {
         }
     }
 
-    /// The operation a method and a path under the base resolve to.
+    /// The operation a method and a path under the base (with any query) resolve to.
     pub fn operation(&self, method: &str, path: &str) -> Option<&'c Operation> {
+        self.route(method, path).map(|(op, _)| op)
+    }
+
+    /// The operation and its path parameters, as the contract's matcher resolves them.
+    pub fn route(
+        &self,
+        method: &str,
+        path: &str,
+    ) -> Option<(&'c Operation, Vec<(String, String)>)> {
         let path = path.split('?').next().unwrap_or("");
         match self
             .contract
             .resolve_text(method, &format!("{}{path}", self.contract.base_path))
         {
-            RouteMatch::Found { operation, .. } => Some(&self.contract.operations[operation]),
+            RouteMatch::Found { operation, params } => {
+                Some((&self.contract.operations[operation], params))
+            }
             _ => None,
         }
     }
 
-    /// Whether the spec has the operation `op` needs (a spec may describe fewer).
+    /// Whether the spec has the operation `op` needs (a spec may describe fewer),
+    /// and for a page, declares `limit` and `offset` on the list.
     pub fn supports(&self, op: &Op) -> bool {
         let (method, path) = op.route();
-        self.operation(method, &path).is_some()
+        let Some(operation) = self.operation(method, &path) else {
+            return false;
+        };
+        !matches!(op, Op::Page(..))
+            || ["limit", "offset"].iter().all(|n| {
+                operation
+                    .parameters
+                    .iter()
+                    .any(|p| p.location == ParamLocation::Query && p.name == *n)
+            })
     }
 
     /// The smallest body `operation`'s schema accepts, with each `(pointer, value)`
@@ -82,11 +103,6 @@ impl<'c> Planner<'c> {
             }
         }
         Some((body, laid))
-    }
-
-    /// Whether `body` is one `operation`'s schema accepts (no body: always).
-    pub fn accepts(&self, operation: &Operation, body: Option<&Value>) -> bool {
-        operation.body_violations(body).is_empty()
     }
 
     /// The credentials overlays: every field of the run's credentials under `at`.
@@ -139,7 +155,7 @@ impl<'c> Planner<'c> {
             _ => op.clone(),
         };
         let body = planned.map(|(b, _)| b);
-        let valid = self.accepts(operation, body.as_ref());
+        let valid = operation.body_violations(body.as_ref()).is_empty();
         Planned {
             method,
             path,
@@ -200,17 +216,6 @@ impl<'c> Planner<'c> {
         let prop = schema.resolve(node.pointer("/properties/syncIntervalMinutes")?);
         prop.get("default")?.as_u64().map(|m| m * 60_000)
     }
-
-    /// Whether `GET /integrations` declares `limit` and `offset`, so pages can be asked for.
-    pub fn pages(&self) -> bool {
-        self.operation("GET", "/integrations").is_some_and(|op| {
-            ["limit", "offset"].iter().all(|n| {
-                op.parameters
-                    .iter()
-                    .any(|p| p.location == ParamLocation::Query && p.name == *n)
-            })
-        })
-    }
 }
 
 /// The statuses `op` allows for `outcome`: pinned by `x-outcomes`, else the docs'
@@ -265,11 +270,6 @@ fn set(target: &mut Value, pointer: &str, value: Value) {
 
 fn escape(key: &str) -> String {
     key.replace('~', "~0").replace('/', "~1")
-}
-
-/// The path of provider `i`'s integration.
-pub fn provider_path(i: usize) -> String {
-    format!("/integrations/{}", PROVIDERS[i])
 }
 
 #[cfg(test)]

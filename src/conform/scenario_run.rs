@@ -25,7 +25,6 @@ impl Run<'_> {
         if !self.enabled(checks::SCENARIOS) {
             return Ok(());
         }
-        let planner = Planner::new(&self.cfg.contract, self.cfg.credentials.clone());
         for s in scenario::load(self.cfg.scenarios.as_deref())? {
             if self.cfg.read_only && s.steps.iter().any(|st| !st.request.starts_with("GET ")) {
                 self.report.skip(
@@ -39,7 +38,7 @@ impl Run<'_> {
                 .steps
                 .iter()
                 .map(|step| {
-                    expressible(&planner, step)
+                    expressible(&self.planner, step)
                         .map_err(|why| format!("step \"{}\": {why}", step.name))
                 })
                 .collect();
@@ -70,6 +69,8 @@ impl Run<'_> {
                 let problem = match &result {
                     Err(e) => Some(format!("no answer ({e:?})")),
                     Ok(r) => {
+                        // The answer passes when it matches any form sent with this
+                        // body (a `None` from one form makes the whole collect `None`).
                         let sent = &forms[0].body;
                         let problems: Vec<String> = forms
                             .iter()
@@ -122,13 +123,15 @@ fn expressible(planner: &Planner<'_>, step: &Step) -> Result<Vec<Form>, String> 
         .request
         .split_once(' ')
         .unwrap_or(("GET", &step.request));
-    let Some(op) = planner.operation(method, path) else {
+    let Some((op, params)) = planner.route(method, path) else {
         return Err(format!("the spec has no operation for {method} {path}"));
     };
+    let query = path.split_once('?').map(|(_, q)| q);
+    let params_ok = op.parse_params(&params, query, &[][..]).is_ok();
     let mut why = Vec::new();
     let mut forms = Vec::new();
     for alt in step.forms() {
-        match form(planner, op, path, &alt) {
+        match form(planner, op, query.is_some(), params_ok, &alt) {
             Ok(f) => forms.push(f),
             Err(e) => why.push(e),
         }
@@ -140,10 +143,13 @@ fn expressible(planner: &Planner<'_>, step: &Step) -> Result<Vec<Form>, String> 
     }
 }
 
+/// One form of a step, unless the spec cannot express it. `params_ok` says whether
+/// the spec accepts the step's path and query.
 fn form(
     planner: &Planner<'_>,
     op: &Operation,
-    path: &str,
+    has_query: bool,
+    params_ok: bool,
     alt: &Alternative,
 ) -> Result<Form, String> {
     let documented = |c: u16| {
@@ -169,14 +175,10 @@ fn form(
             .body(op, &overlays, true)
             .map_or_else(|| b.clone(), |(body, _)| body)
     });
-    let query = path.split_once('?').map(|(_, q)| q);
-    let params_ok = op
-        .parse_params(&path_params(op, path), query, &[][..])
-        .is_ok();
-    let body_ok = planner.accepts(op, body.as_ref());
+    let violations = op.body_violations(body.as_ref());
+    let body_ok = violations.is_empty();
     if success && !(params_ok && body_ok) {
-        let v = op.body_violations(body.as_ref());
-        let list: Vec<String> = v.iter().map(ToString::to_string).collect();
+        let list: Vec<String> = violations.iter().map(ToString::to_string).collect();
         return Err(format!(
             "the spec refuses this request, expected to succeed ({})",
             if list.is_empty() {
@@ -188,7 +190,7 @@ fn form(
     }
     // A refusal of input the spec accepts cannot be expected; a refusal of a request
     // without input (or one that may come from the state: 404, 409) can.
-    let has_input = body.is_some() || query.is_some();
+    let has_input = body.is_some() || has_query;
     let input_refusal = status.iter().all(|c| matches!(c, 400 | 422));
     if refusal_only && input_refusal && has_input && params_ok && body_ok {
         return Err("the spec accepts this input, expected to be refused".into());
@@ -212,19 +214,6 @@ fn form(
         status,
         expect,
     })
-}
-
-/// The path parameters of a concrete path, by the operation's template.
-fn path_params(op: &Operation, path: &str) -> Vec<(String, String)> {
-    let path = path.split('?').next().unwrap_or("");
-    op.path
-        .split('/')
-        .zip(path.split('/'))
-        .filter_map(|(t, v)| {
-            let name = t.strip_prefix('{')?.strip_suffix('}')?;
-            Some((name.to_owned(), v.to_owned()))
-        })
-        .collect()
 }
 
 /// Every leaf of a scenario body, as (pointer, value), so each is laid over the
