@@ -12,7 +12,8 @@ use bytes::Bytes;
 use common::Mock;
 use common::proxy::{self, Proxy};
 use http_body_util::Full;
-use revkeen_mock::conform::{Config, default_credentials, report::Report, run};
+use revkeen_mock::conform::{Config, Feedback, default_credentials, report::Report, run};
+use revkeen_mock::sim::{BreakerConfig, SimConfig};
 use revkeen_mock::spec::Contract;
 use serde_json::json;
 
@@ -37,6 +38,8 @@ fn config(target: String, seed: u64, cases: u32) -> Config {
         credentials: default_credentials(),
         exact: true,
         max_failures: None,
+        failing_credentials: None,
+        feedback: Feedback::Quiet,
     }
 }
 
@@ -334,5 +337,209 @@ async fn the_budget_holds_against_a_slow_target() {
         report.requests < 30,
         "stopped early: {} requests",
         report.requests
+    );
+}
+
+/// How many requests of `KEY` the mock's journal holds for `method` and a path prefix.
+async fn count(mock: &Mock, method: &str, path: &str, status: Option<u16>) -> u64 {
+    let mut query = json!({"key": KEY, "method": method, "path": path});
+    if let Some(s) = status {
+        query["status"] = json!(s);
+    }
+    let r = mock
+        .send(
+            "POST",
+            "/__mock/requests/count",
+            &[("content-type", "application/json")],
+            Some(&query.to_string()),
+        )
+        .await;
+    r.json()["count"].as_u64().unwrap()
+}
+
+fn breaker_only(target: String) -> Config {
+    let mut cfg = config(target, 31, 0);
+    cfg.checks = vec!["circuit_breaker".into()];
+    cfg
+}
+
+/// Against the mock, the runner learns the breaker's threshold from `/__mock/health`,
+/// stages a provider that fails one sync more than that, and sees it counted, paused,
+/// refused and brought back by resume-sync; the staged provider is left inactive.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_breaker_is_staged_and_followed_against_the_mock() {
+    for threshold in [5, 2] {
+        let mock = Mock::start_with(SimConfig {
+            breaker: BreakerConfig {
+                threshold,
+                cooldown: None,
+            },
+            ..SimConfig::default()
+        })
+        .await;
+        let report = conform(breaker_only(format!("http://{}/v2", mock.running.addr))).await;
+        assert_eq!(
+            report.checks.get("circuit_breaker"),
+            Some(&(1, 0)),
+            "threshold {threshold}:{}",
+            report.text()
+        );
+        let syncs = count(
+            &mock,
+            "POST",
+            "/v2/integrations/practicehub/sync",
+            Some(200),
+        )
+        .await;
+        assert_eq!(
+            syncs,
+            u64::from(threshold),
+            "one failed sync per count to the threshold"
+        );
+        let refused = count(
+            &mock,
+            "POST",
+            "/v2/integrations/practicehub/sync",
+            Some(400),
+        )
+        .await;
+        assert_eq!(refused, 1, "the paused integration refuses a manual sync");
+        let resumes = count(
+            &mock,
+            "POST",
+            "/v2/integrations/practicehub/resume-sync",
+            None,
+        )
+        .await;
+        assert_eq!(resumes, 2, "a failed trial, then a successful one");
+        let r = mock
+            .send(
+                "GET",
+                "/v2/integrations/practicehub",
+                &[("x-api-key", KEY)],
+                None,
+            )
+            .await;
+        assert_eq!(r.json()["data"]["isActive"], false, "left inactive");
+    }
+}
+
+/// A deployment of the mock that does not say it is one (its admin API is not served).
+const HIDES_THE_ADMIN_API: Proxy = Proxy {
+    refuse: |_, p, _| {
+        p.starts_with("/__mock")
+            .then(|| (404, json!({"error": "not found"})))
+    },
+    ..Proxy::PLAIN
+};
+
+/// A target that is not the mock: without failing credentials the check is skipped,
+/// saying what to pass; with them it runs (credentials that always fail: leaving the
+/// pause is the recovery there is to see).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failing_credentials_stage_the_breaker_on_any_target() {
+    let mock = Mock::start().await;
+    let proxy = proxy::start(mock.running.addr, HIDES_THE_ADMIN_API).await;
+    let report = conform(breaker_only(format!("http://{proxy}/v2"))).await;
+    assert!(report.passed(), "{}", report.text());
+    let skip = report
+        .skipped
+        .iter()
+        .find(|s| s.check == "circuit_breaker")
+        .unwrap_or_else(|| panic!("skipped: {}", report.text()));
+    assert!(skip.why.contains("--failing-credentials"), "{skip:?}");
+
+    let mut cfg = breaker_only(format!("http://{proxy}/v2"));
+    cfg.failing_credentials =
+        Some(json!({"apiKey": "fail_sync_partner_sandbox", "baseUrl": "https://conform.example"}));
+    let report = conform(cfg).await;
+    assert_eq!(
+        report.checks.get("circuit_breaker"),
+        Some(&(1, 0)),
+        "{}",
+        report.text()
+    );
+    assert!(report.skipped.is_empty(), "{:?}", report.skipped);
+}
+
+/// A breaker that never opens is a failure where the threshold is known (the mock
+/// says it), and a skip, with why, where the docs leave it open.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_breaker_that_never_opens_fails_where_the_threshold_is_known() {
+    let never_pauses: proxy::Rewrite = |_, p, s, j| {
+        if j.pointer("/data/syncHealth") == Some(&json!("paused")) {
+            j["data"]["syncHealth"] = json!("degraded");
+        }
+        if p.ends_with("/sync") && s == 400 {
+            *j = json!({"success": true, "jobId": "job-1"});
+            return 200;
+        }
+        s
+    };
+    let mock = Mock::start().await;
+    let proxy = proxy::start(mock.running.addr, Proxy::breaking(never_pauses)).await;
+    let report = conform(breaker_only(format!("http://{proxy}/v2"))).await;
+    let f = report
+        .failures
+        .iter()
+        .find(|f| f.check == "circuit_breaker")
+        .unwrap_or_else(|| panic!("{}", report.text()));
+    assert!(
+        f.message.contains("expected syncHealth paused"),
+        "{}",
+        f.message
+    );
+    assert!(f.repro.iter().any(|c| c.contains("/sync")), "{:?}", f.repro);
+
+    // A threshold beyond what the runner tries, on a target that does not say it.
+    let mock = Mock::start_with(SimConfig {
+        breaker: BreakerConfig {
+            threshold: 30,
+            cooldown: None,
+        },
+        ..SimConfig::default()
+    })
+    .await;
+    let proxy = proxy::start(mock.running.addr, HIDES_THE_ADMIN_API).await;
+    let mut cfg = breaker_only(format!("http://{proxy}/v2"));
+    cfg.failing_credentials = Some(json!({"apiKey": "fail_sync_partner_sandbox"}));
+    let report = conform(cfg).await;
+    assert_eq!(
+        report.checks.get("circuit_breaker"),
+        None,
+        "{}",
+        report.text()
+    );
+    let skip = report
+        .skipped
+        .iter()
+        .find(|s| s.check == "circuit_breaker")
+        .unwrap_or_else(|| panic!("{}", report.text()));
+    assert!(skip.why.contains("did not auto-pause"), "{skip:?}");
+}
+
+/// A target that cannot be reached, or refuses the key, stops the run before any
+/// check with a clear reason, and so does a check name that does not exist.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_that_cannot_start_say_why() {
+    let starts = |cfg: Config| async move {
+        tokio::task::spawn_blocking(move || run(&cfg).err())
+            .await
+            .unwrap()
+            .expect("the run does not start")
+    };
+    let e = starts(config("http://127.0.0.1:9/v2".into(), 1, 1)).await;
+    assert!(e.contains("cannot reach http://127.0.0.1:9/v2"), "{e}");
+    let mock = Mock::start().await;
+    let mut cfg = config(format!("http://{}/v2", mock.running.addr), 1, 1);
+    cfg.api_key = "rk_sandbox_short".into();
+    let e = starts(cfg).await;
+    assert!(e.contains("refused the API key (401"), "{e}");
+    let mut cfg = config(format!("http://{}/v2", mock.running.addr), 1, 1);
+    cfg.checks = vec!["stateful".into(), "breaker".into()];
+    let e = starts(cfg).await;
+    assert!(
+        e.contains("no check is called breaker") && e.contains("circuit_breaker"),
+        "{e}"
     );
 }

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use common::Mock;
 use common::proxy::{self, Proxy, Refusal, Rewrite, refuse_nothing, same_answer, unchanged};
-use revkeen_mock::conform::{Config, default_credentials, report::Report, run};
+use revkeen_mock::conform::{Config, Feedback, default_credentials, report::Report, run};
 use revkeen_mock::spec::Contract;
 use serde_json::{Value, json};
 
@@ -222,6 +222,8 @@ fn config(target: String, contract: Contract, seed: u64, cases: u32) -> Config {
         credentials: default_credentials(),
         exact: false,
         max_failures: None,
+        failing_credentials: None,
+        feedback: Feedback::Quiet,
     }
 }
 
@@ -340,7 +342,7 @@ struct Breakage {
     named_by: &'static [&'static str],
 }
 
-const BREAKAGES: [Breakage; 10] = [
+const BREAKAGES: [Breakage; 11] = [
     Breakage {
         rule: "isActive",
         rewrite: |_, _, s, j| {
@@ -453,6 +455,23 @@ const BREAKAGES: [Breakage; 10] = [
         all_as: None,
         check: "no_secret_echo",
         named_by: &["credential value"],
+    },
+    Breakage {
+        rule: "failed syncs never counted",
+        rewrite: |_, _, s, j| {
+            each_integration(j, |i| {
+                if let Some(c) = i.pointer_mut("/providerState/consecutiveErrors") {
+                    *c = json!(0);
+                }
+                if i["syncHealth"] == "degraded" {
+                    i["syncHealth"] = json!("healthy");
+                }
+            });
+            s
+        },
+        all_as: None,
+        check: "circuit_breaker",
+        named_by: &["not counted"],
     },
     Breakage {
         rule: "one merchant for every key (no --second-key)",

@@ -1,6 +1,11 @@
 //! `revkeen-mock conform`: build the run from the flags, print and write the reports.
 
-use crate::conform::{Config, default_credentials, run};
+use std::io::IsTerminal;
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::conform::{Config, Feedback, default_credentials, run};
 use crate::spec::Contract;
 
 use super::ConformArgs;
@@ -13,14 +18,14 @@ pub fn run_conform(args: &ConformArgs) -> Result<bool, String> {
     }
     .map_err(|e| e.to_string())?;
     let credentials = match &args.credentials {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            serde_json::from_str(&text)
-                .map_err(|e| format!("{}: not JSON credentials ({e})", path.display()))?
-        }
+        Some(path) => read_credentials(path)?,
         None => default_credentials(),
     };
+    let failing_credentials = args
+        .failing_credentials
+        .as_deref()
+        .map(read_credentials)
+        .transpose()?;
     let seed = args.seed.unwrap_or_else(|| fastrand::u64(..));
     println!(
         "revkeen-mock conform: seed {seed} (repeat with --seed {seed}), target {}",
@@ -53,6 +58,14 @@ pub fn run_conform(args: &ConformArgs) -> Result<bool, String> {
         credentials,
         exact: args.exact,
         max_failures: args.max_failures,
+        failing_credentials,
+        feedback: if args.no_progress {
+            Feedback::Quiet
+        } else if std::io::stderr().is_terminal() {
+            Feedback::Live
+        } else {
+            Feedback::Lines
+        },
     })?;
     print!("{}", report.text());
     for (kind, path) in reports {
@@ -64,4 +77,18 @@ pub fn run_conform(args: &ConformArgs) -> Result<bool, String> {
         std::fs::write(&path, text).map_err(|e| format!("cannot write {path}: {e}"))?;
     }
     Ok(report.passed())
+}
+
+/// A JSON object of provider credentials, from a file.
+fn read_credentials(path: &Path) -> Result<Value, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    match serde_json::from_str::<Value>(&text) {
+        Ok(v) if v.is_object() => Ok(v),
+        Ok(_) => Err(format!(
+            "{}: credentials must be a JSON object",
+            path.display()
+        )),
+        Err(e) => Err(format!("{}: not JSON credentials ({e})", path.display())),
+    }
 }

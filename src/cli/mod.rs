@@ -181,6 +181,13 @@ pub struct ConformArgs {
     /// Stop after this many failures (the report lists what ran).
     #[arg(long, value_name = "N")]
     pub max_failures: Option<u64>,
+    /// JSON file with credentials the target accepts and whose syncs fail, to stage
+    /// the circuit breaker (not needed against revkeen-mock).
+    #[arg(long, value_name = "FILE")]
+    pub failing_credentials: Option<PathBuf>,
+    /// No progress line on stderr, even on a terminal.
+    #[arg(long)]
+    pub no_progress: bool,
 }
 
 /// Flags of `check-spec`.

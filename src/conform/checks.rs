@@ -22,8 +22,40 @@ pub const NO_SECRET_ECHO: &str = "no_secret_echo";
 /// The stateful check's name.
 pub const STATEFUL: &str = "stateful";
 
+/// The circuit-breaker check's name (`breaker.rs`).
+pub const BREAKER: &str = "circuit_breaker";
+
 /// The scenarios' check name.
 pub const SCENARIOS: &str = "scenarios";
+
+/// The authentication negatives' check name.
+pub const AUTHENTICATION: &str = "authentication";
+
+/// Inputs the spec refuses must be refused.
+pub const NEGATIVE_INPUTS: &str = "negative_inputs";
+
+/// Inputs the spec accepts must not be refused as invalid.
+pub const VALID_INPUTS: &str = "valid_inputs";
+
+/// The idempotency check's name.
+pub const IDEMPOTENCY: &str = "idempotency";
+
+/// The checks a run makes beside the per-answer ones (what `--checks` may name).
+pub const RUN_CHECKS: [&str; 8] = [
+    SCENARIOS,
+    AUTHENTICATION,
+    NEGATIVE_INPUTS,
+    VALID_INPUTS,
+    IDEMPOTENCY,
+    BREAKER,
+    STATEFUL,
+    NO_SECRET_ECHO,
+];
+
+/// Whether `name` is a check `--checks` may name.
+pub fn known(name: &str) -> bool {
+    PER_ANSWER.contains(&name) || RUN_CHECKS.contains(&name)
+}
 
 /// What one exchange showed: the problems, and what the answer holds beyond what the
 /// exact reading knows (warnings under the promised reading).
@@ -62,7 +94,7 @@ pub fn exchange(
     reading: Reading,
 ) -> Checked {
     let resp = match result {
-        Err(Failure::Connection(e)) => {
+        Err(Failure::Connection(e) | Failure::Unreachable(e)) => {
             return Checked {
                 findings: vec![finding("no_dropped_connection", format!("no answer: {e}"))],
                 ..Checked::default()

@@ -131,6 +131,8 @@ impl Response {
 /// Why no response came back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Failure {
+    /// No connection could be made (nothing listens there, or the name does not resolve).
+    Unreachable(String),
     /// The connection failed or was dropped.
     Connection(String),
     /// No answer within the time-out.
@@ -189,6 +191,26 @@ impl Client {
     /// Sends a request to the target (never anywhere else), waiting at most the
     /// client's time-out or `budget`, whichever is shorter.
     pub fn send(&mut self, req: &Request, budget: Duration) -> Result<Response, Failure> {
+        let uri = format!(
+            "{}{}{}",
+            self.target.origin, self.target.base_path, req.path
+        );
+        self.exchange(uri, req, budget)
+    }
+
+    /// Sends a request to a path at the target's origin, outside the API's base path
+    /// (`/__mock/health`, to learn whether the target is this mock).
+    pub fn send_at_origin(&mut self, req: &Request, budget: Duration) -> Result<Response, Failure> {
+        let uri = format!("{}{}", self.target.origin, req.path);
+        self.exchange(uri, req, budget)
+    }
+
+    fn exchange(
+        &mut self,
+        uri: String,
+        req: &Request,
+        budget: Duration,
+    ) -> Result<Response, Failure> {
         if let (Some(gap), Some(last)) = (self.gap, self.last) {
             let since = last.elapsed();
             if since < gap {
@@ -197,10 +219,6 @@ impl Client {
         }
         self.last = Some(Instant::now());
         self.sent += 1;
-        let uri = format!(
-            "{}{}{}",
-            self.target.origin, self.target.base_path, req.path
-        );
         let mut builder = hyper::Request::builder()
             .method(req.method.as_str())
             .uri(&uri);
@@ -216,10 +234,13 @@ impl Client {
         let hyper = self.hyper.clone();
         self.runtime.block_on(async move {
             let exchange = async {
-                let resp = hyper
-                    .request(request)
-                    .await
-                    .map_err(|e| Failure::Connection(format!("{e:?}")))?;
+                let resp = hyper.request(request).await.map_err(|e| {
+                    if e.is_connect() {
+                        Failure::Unreachable(format!("{e:?}"))
+                    } else {
+                        Failure::Connection(format!("{e:?}"))
+                    }
+                })?;
                 let status = resp.status().as_u16();
                 let headers = resp
                     .headers()

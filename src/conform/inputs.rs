@@ -21,11 +21,11 @@ fn invalid_input(path: &str) -> &'static [Outcome] {
         &[Outcome::Invalid, Outcome::NotActive]
     }
 }
-use super::{Run, negative, strategy};
+use super::{Run, checks, negative, strategy};
 
 impl Run<'_> {
     pub(super) fn authentication(&mut self) {
-        if !self.enabled("authentication") {
+        if !self.enabled(checks::AUTHENTICATION) {
             return;
         }
         let keys: [(Option<&str>, &str); 4] = [
@@ -48,21 +48,20 @@ impl Run<'_> {
                 let curl = req.curl(self.client.target(), &self.cfg.api_key);
                 match self.send(&req) {
                     Ok(r) if r.status == 401 && r.json.as_ref().and_then(|j| j.pointer("/error/code")).is_some() => {
-                        self.report.pass("authentication")
+                        self.report.pass(checks::AUTHENTICATION)
                     }
-                    Ok(r) => self.report.fail(
-                        "authentication",
+                    Ok(r) => self.report.fail(checks::AUTHENTICATION,
                         format!("{what} on {method} {path}: expected 401 in the error envelope, got {} {}", r.status, String::from_utf8_lossy(&r.body)),
                         vec![curl],
                     ),
-                    Err(e) => self.report.fail("authentication", format!("{what}: no answer ({e:?})"), vec![curl]),
+                    Err(e) => self.report.fail(checks::AUTHENTICATION, format!("{what}: no answer ({e:?})"), vec![curl]),
                 }
             }
         }
     }
 
     pub(super) fn negative_inputs(&mut self) {
-        if !self.enabled("negative_inputs") {
+        if !self.enabled(checks::NEGATIVE_INPUTS) {
             return;
         }
         let mut cases: Vec<(Request, String, &[Outcome])> = vec![(
@@ -87,9 +86,9 @@ impl Run<'_> {
             let curl = req.curl(self.client.target(), &self.cfg.api_key);
             let expected = self.refusals(&req.method, &req.path, outcomes);
             match self.send(&req) {
-                Ok(r) if expected.contains(&r.status) => self.report.pass("negative_inputs"),
+                Ok(r) if expected.contains(&r.status) => self.report.pass(checks::NEGATIVE_INPUTS),
                 Ok(r) => self.report.fail(
-                    "negative_inputs",
+                    checks::NEGATIVE_INPUTS,
                     format!(
                         "{what}: expected {expected:?}, got {} {}",
                         r.status,
@@ -98,7 +97,7 @@ impl Run<'_> {
                     vec![curl],
                 ),
                 Err(e) => self.report.fail(
-                    "negative_inputs",
+                    checks::NEGATIVE_INPUTS,
                     format!("{what}: no answer ({e:?})"),
                     vec![curl],
                 ),
@@ -136,7 +135,7 @@ impl Run<'_> {
                 failure_persistence: None,
                 ..PtConfig::default()
             };
-            if self.enabled("negative_inputs") {
+            if self.enabled(checks::NEGATIVE_INPUTS) {
                 let mut runner = TestRunner::new_with_rng(
                     config.clone(),
                     TestRng::from_seed(RngAlgorithm::ChaCha, &seed),
@@ -149,7 +148,7 @@ impl Run<'_> {
                         let req = run.key_request(method, path, Some(body));
                         match run.send(&req) {
                             Ok(r) if documented.contains(&r.status) => {
-                                run.report.pass("negative_inputs");
+                                run.report.pass(checks::NEGATIVE_INPUTS);
                                 Ok(())
                             }
                             Ok(r) => Err(TestCaseError::fail(format!(
@@ -165,13 +164,13 @@ impl Run<'_> {
                     let req = self.key_request(method, path, Some(body));
                     let curl = req.curl(self.client.target(), &self.cfg.api_key);
                     self.report.fail(
-                        "negative_inputs",
+                        checks::NEGATIVE_INPUTS,
                         format!("minimal failing body: {reason}"),
                         vec![curl],
                     );
                 }
             }
-            if self.enabled("valid_inputs") {
+            if self.enabled(checks::VALID_INPUTS) {
                 let mut runner = TestRunner::new_with_rng(
                     config,
                     TestRng::from_seed(RngAlgorithm::ChaCha, &seed),
@@ -195,14 +194,14 @@ impl Run<'_> {
                             String::from_utf8_lossy(&r.body)
                         )));
                     }
-                    run.report.pass("valid_inputs");
+                    run.report.pass(checks::VALID_INPUTS);
                     Ok(())
                 });
                 if let Err(TestError::Fail(reason, body)) = result {
                     let req = self.key_request(method, path, Some(body));
                     let curl = req.curl(self.client.target(), &self.cfg.api_key);
                     self.report.fail(
-                        "valid_inputs",
+                        checks::VALID_INPUTS,
                         format!("minimal failing body: {reason}"),
                         vec![curl],
                     );
@@ -229,7 +228,7 @@ impl Run<'_> {
     }
 
     pub(super) fn idempotency(&mut self) {
-        if !self.enabled("idempotency") || self.cfg.read_only {
+        if !self.enabled(checks::IDEMPOTENCY) || self.cfg.read_only {
             return;
         }
         let key = format!("conform-{}-{}", self.cfg.seed, self.client.sent);
@@ -239,18 +238,20 @@ impl Run<'_> {
             .header("idempotency-key", &key);
         let curl = req.curl(self.client.target(), &self.cfg.api_key);
         let (Ok(first), Ok(second)) = (self.send(&req), self.send(&req)) else {
-            self.report
-                .fail("idempotency", "no answer to a replay".into(), vec![curl]);
+            self.report.fail(
+                checks::IDEMPOTENCY,
+                "no answer to a replay".into(),
+                vec![curl],
+            );
             return;
         };
         if first.status == second.status
             && first.body == second.body
             && second.header("idempotency-replayed") == Some("true")
         {
-            self.report.pass("idempotency");
+            self.report.pass(checks::IDEMPOTENCY);
         } else {
-            self.report.fail(
-                "idempotency",
+            self.report.fail(checks::IDEMPOTENCY,
                 format!(
                     "a replay must return the stored answer with Idempotency-Replayed: true; got {} then {} (replayed: {:?})",
                     first.status,
@@ -268,9 +269,9 @@ impl Run<'_> {
             .header("idempotency-key", &key);
         let curl2 = req2.curl(self.client.target(), &self.cfg.api_key);
         match self.send(&req2) {
-            Ok(r) if r.status == 409 => self.report.pass("idempotency"),
+            Ok(r) if r.status == 409 => self.report.pass(checks::IDEMPOTENCY),
             Ok(r) => self.report.fail(
-                "idempotency",
+                checks::IDEMPOTENCY,
                 format!(
                     "reusing a key with another body must be 409, got {}",
                     r.status
@@ -278,7 +279,7 @@ impl Run<'_> {
                 vec![curl, curl2],
             ),
             Err(e) => self.report.fail(
-                "idempotency",
+                checks::IDEMPOTENCY,
                 format!("no answer ({e:?})"),
                 vec![curl, curl2],
             ),

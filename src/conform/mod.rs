@@ -8,11 +8,13 @@
 //! Random sequences come from proptest, seeded, and a failing one is shrunk to a
 //! minimal sequence, printed as numbered `curl` commands.
 
+mod breaker;
 pub mod checks;
 pub mod client;
 mod inputs;
 pub mod model;
 pub mod negative;
+mod progress;
 pub mod report;
 pub mod requests;
 pub mod scenario;
@@ -30,6 +32,7 @@ use serde_json::{Value, json};
 
 use client::{Client, Failure, Request, Target};
 use model::{Model, Op, PROVIDERS};
+pub use progress::Feedback;
 use report::Report;
 
 use crate::spec::{Contract, Reading};
@@ -69,6 +72,11 @@ pub struct Config {
     pub exact: bool,
     /// Stop after this many failures.
     pub max_failures: Option<u64>,
+    /// Credentials the target accepts and whose syncs fail, to stage the circuit
+    /// breaker (against revkeen-mock, its own test credentials are used without them).
+    pub failing_credentials: Option<Value>,
+    /// Progress on stderr while the run goes.
+    pub feedback: Feedback,
 }
 
 /// The default credentials: a healthy provider in the mock; a real provider may reject
@@ -89,6 +97,7 @@ struct Run<'a> {
     secrets: Vec<String>,
     client: Client,
     report: Report,
+    progress: progress::Progress,
     started: Instant,
 }
 
@@ -126,6 +135,8 @@ impl Run<'_> {
         }
         let left = self.cfg.max_time.saturating_sub(self.started.elapsed());
         let result = self.client.send(req, left);
+        self.progress
+            .tick(self.client.sent, self.report.failure_count());
         if matches!(result, Err(Failure::Timeout(_))) && self.stopped() {
             return Err(Failure::Stopped);
         }
@@ -194,6 +205,11 @@ impl Run<'_> {
             }
         }
         result
+    }
+
+    fn phase(&self, name: &str) {
+        self.progress
+            .phase(name, self.client.sent, self.report.failure_count());
     }
 
     fn key_request(&self, method: &str, path: &str, body: Option<Value>) -> Request {
@@ -290,6 +306,24 @@ impl Run<'_> {
             }
         }
         Ok(())
+    }
+
+    /// Before any check: the target can be reached and takes the run's key. A run
+    /// against a target that cannot be reached or refuses the key would only report
+    /// every check failing; it does not start (exit status 2) and says why.
+    fn preflight(&mut self) -> Result<(), String> {
+        let target = &self.cfg.target;
+        let req = self.key_request("GET", "/integrations", None);
+        match self.client.send(&req, self.cfg.timeout) {
+            Err(Failure::Unreachable(why)) => Err(format!("cannot reach {target}: {why}")),
+            Ok(r) if matches!(r.status, 401 | 403) => Err(format!(
+                "{target} refused the API key ({} {}): pass a key it accepts with --api-key",
+                r.status,
+                String::from_utf8_lossy(&r.body)
+            )),
+            // Any other answer, or a dropped or slow one, is for the checks to judge.
+            _ => Ok(()),
+        }
     }
 
     /// The key to check isolation with: `--second-key`, else a fresh well-formed
@@ -423,6 +457,14 @@ pub fn run(cfg: &Config) -> Result<Report, String> {
             return Err("refusing an rk_live_ key: conform changes state and sends invalid requests; use a sandbox key, or pass --allow-live if you really mean production".into());
         }
     }
+    if let Some(unknown) = cfg.checks.iter().find(|c| !checks::known(c)) {
+        let mut all: Vec<&str> = checks::RUN_CHECKS.to_vec();
+        all.extend(checks::PER_ANSWER);
+        return Err(format!(
+            "--checks: no check is called {unknown}; the checks are {}",
+            all.join(", ")
+        ));
+    }
     let target = Target::parse(&cfg.target)?;
     let rate = cfg.rate.or(if target.loopback { None } else { Some(1.0) });
     let client = Client::new(target, cfg.timeout, rate)?;
@@ -437,15 +479,26 @@ pub fn run(cfg: &Config) -> Result<Report, String> {
             target: cfg.target.clone(),
             ..Report::default()
         },
+        progress: progress::Progress::new(cfg.feedback),
         started: Instant::now(),
     };
+    run.preflight()?;
+    run.phase("isolation key");
     run.second_key = run.isolation_key();
+    run.phase("scenarios");
     run.scenarios()?;
+    run.phase("authentication");
     run.authentication();
+    run.phase("negative inputs");
     run.negative_inputs();
+    run.phase("generated bodies");
     run.generated_bodies();
+    run.phase("idempotency");
     run.idempotency();
+    run.phase("circuit breaker");
+    run.circuit_breaker();
     if run.enabled(checks::STATEFUL) && cfg.cases > 0 && !run.stopped() {
+        run.phase("stateful sequences");
         let mut seed = [0u8; 32];
         seed[..8].copy_from_slice(&cfg.seed.to_le_bytes());
         let mut runner = TestRunner::new_with_rng(
@@ -484,6 +537,7 @@ pub fn run(cfg: &Config) -> Result<Report, String> {
             );
         }
     }
+    run.progress.finish();
     run.report.requests = run.client.sent;
     run.report.seconds = run.started.elapsed().as_secs_f64();
     Ok(run.report)

@@ -39,6 +39,9 @@ pub enum Outcome {
     UnknownProvider,
     /// The key lacks a scope the operation needs (an internal operation's worker scope).
     Forbidden,
+    /// A manual sync while the circuit breaker has auto-paused syncing (the docs do not
+    /// say whether it is refused or runs and fails again).
+    BreakerOpen,
 }
 
 impl Outcome {
@@ -51,6 +54,7 @@ impl Outcome {
             Outcome::Invalid => "invalid",
             Outcome::UnknownProvider => "unknown_provider",
             Outcome::Forbidden => "forbidden",
+            Outcome::BreakerOpen => "breaker_open",
         }
     }
 
@@ -64,6 +68,7 @@ impl Outcome {
             Outcome::Invalid => matches!(status, 400 | 422),
             Outcome::UnknownProvider => matches!(status, 400 | 404),
             Outcome::Forbidden => status == 403,
+            Outcome::BreakerOpen => matches!(status, 400 | 409 | 422 | 423 | 429 | 503),
         }
     }
 }
@@ -275,7 +280,8 @@ impl Model {
                 }
                 if k.active && field("/syncInterval/hasRepeatableJob") != json!(true) {
                     out.push(format!(
-                        "{provider}.syncInterval.hasRepeatableJob: expected true while active"
+                        "{provider}: isActive is true, yet syncInterval.hasRepeatableJob is {} (expected true while active)",
+                        field("/syncInterval/hasRepeatableJob")
                     ));
                 }
                 // A healthy provider never fails: the counter stays at zero.

@@ -174,12 +174,17 @@ fn run(
     match operation_id {
         "adminHealth" => Ok(json!({
             "status": "ok",
+            "service": "revkeen-mock",
             "version": env!("CARGO_PKG_VERSION"),
             "uptimeSeconds": uptime.as_secs(),
             "specTitle": spec_title,
             "tenants": world.tenant_keys().len(),
             "fixture": lock(&control.fixture).as_ref().map(|f| f.source.clone()),
             "now": now.to_string(),
+            "breaker": {
+                "threshold": world.config.breaker.threshold,
+                "cooldownSeconds": world.config.breaker.cooldown.map(|c| c.as_secs()),
+            },
         })),
         "adminReset" => {
             let fixture = lock(&control.fixture).clone();
