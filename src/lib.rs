@@ -4,8 +4,12 @@
 //!
 //! - [`spec`] turns the OpenAPI document into a compiled contract.
 //! - [`sim`] is the pure, deterministic domain model.
+//! - [`api`] is what the HTTP layer and the control plane share: errors, views, checks.
+//! - [`control`] is the admin API, fixtures, faults and the journal; [`server`] the HTTP layer.
+//! - [`conform`] is the conformance runner.
 //! - [`cli`] holds the command line of the `revkeen-mock` binary.
 
+pub mod api;
 pub mod cli;
 pub mod conform;
 pub mod control;

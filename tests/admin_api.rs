@@ -438,3 +438,32 @@ async fn the_dashboard_page_and_the_tenants_view_are_served() {
     assert_eq!(t["data"][0]["outages"], json!(["terminal"]));
     mock.assert_conformant();
 }
+
+/// The admin API reads bodies as the API does: a body that is not sent as JSON is 415
+/// and changes nothing (a browser cannot send `application/json` to another origin
+/// without asking first).
+#[tokio::test]
+async fn admin_bodies_must_be_sent_as_json() {
+    let mock = Mock::start().await;
+    let before = admin(&mock, "GET", "/clock", None).await["now"].clone();
+    for content_type in [
+        None,
+        Some("text/plain"),
+        Some("application/x-www-form-urlencoded"),
+    ] {
+        let headers: Vec<(&str, &str)> = content_type
+            .map(|c| ("content-type", c))
+            .into_iter()
+            .collect();
+        let r = mock
+            .send(
+                "POST",
+                "/__mock/clock/advance",
+                &headers,
+                Some(r#"{"seconds": 3600}"#),
+            )
+            .await;
+        r.expect_error(415, "unsupported_media_type");
+    }
+    assert_eq!(admin(&mock, "GET", "/clock", None).await["now"], before);
+}

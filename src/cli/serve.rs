@@ -20,7 +20,7 @@ pub fn build_app(args: &ServeArgs) -> Result<App, String> {
     .map_err(|e| {
         format!("{e}\nRun `revkeen-mock check-spec` on the file for the full list of problems.")
     })?;
-    let fixture = fixture::find(&args.fixture)?;
+    let fixture = fixture::find(&args.fixture).map_err(|e| e.to_string())?;
     // --rate-limit wins; otherwise the start fixture may set one.
     let rate_limit = match (args.rate_limit.as_str(), &fixture.rate_limit) {
         ("off" | "", None) => None,
@@ -48,7 +48,9 @@ pub fn build_app(args: &ServeArgs) -> Result<App, String> {
     let wall = Timestamp::from_system(SystemTime::now());
     match saved {
         Some(state) => world.restore(state)?,
-        None => fixture.apply(&world, world.now(wall))?,
+        None => fixture
+            .apply(&world, world.now(wall))
+            .map_err(|e| e.to_string())?,
     }
     let mut control = Control::new(access, args.seed);
     *lock(&control.fixture) = Some(fixture);

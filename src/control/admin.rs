@@ -7,15 +7,13 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use subtle::ConstantTimeEq;
 
+use super::error::ControlError;
 use super::faults::{FaultAction, FaultBook, RuleInput};
 use super::journal::Matcher;
 use super::{AdminAccess, Control, fixture};
-use crate::server::ApiError;
+use crate::api::{ApiError, render, request};
 use crate::sim::{ApiKey, Outage, Timestamp, World, WorldState, lock};
-use crate::spec::{Method, ParsedParams, RouteMatch, Violation};
-
-/// Why a clock move is refused.
-const PAST_LATEST: &str = "the clock cannot be moved past 9999-01-01T00:00:00Z (times after it cannot be written in RFC 3339)";
+use crate::spec::{Method, ParsedParams};
 
 /// An admin request, as the HTTP layer read it.
 pub struct AdminRequest<'a> {
@@ -27,6 +25,8 @@ pub struct AdminRequest<'a> {
     pub query: Option<&'a str>,
     /// The `Authorization` header.
     pub authorization: Option<&'a str>,
+    /// The `Content-Type` header: a body must be JSON, as on the API.
+    pub content_type: Option<&'a str>,
     /// The body.
     pub body: &'a [u8],
 }
@@ -52,19 +52,11 @@ pub fn is_admin_path(control: &Control, path: &str) -> bool {
             .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
 }
 
-fn bad(message: impl Into<String>) -> ApiError {
-    ApiError::validation(vec![Violation {
-        field: String::new(),
-        message: message.into(),
-    }])
+fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ControlError> {
+    serde_json::from_slice(bytes).map_err(|e| ControlError::BadBody(e.to_string()))
 }
 
-fn body<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes)
-        .map_err(|e| bad(format!("the body does not fit this operation: {e}")))
-}
-
-fn done(message: impl Into<String>) -> Result<Value, ApiError> {
+fn done(message: impl Into<String>) -> Result<Value, ControlError> {
     Ok(json!({ "success": true, "message": message.into() }))
 }
 
@@ -77,21 +69,12 @@ pub fn handle(
     spec_title: &str,
     uptime: Duration,
 ) -> AdminAnswer {
-    let route = control.contract.resolve_text(req.method, req.path);
-    let (index, path_params) = match route {
-        RouteMatch::Found { operation, params } => (operation, params),
-        RouteMatch::MethodNotAllowed { allow } => {
-            let allow: Vec<&str> = allow.iter().map(|m| m.as_str()).collect();
+    let (index, path_params) = match request::route(&control.contract, req.method, req.path) {
+        Ok(found) => found,
+        Err(e) => {
             return AdminAnswer {
                 operation: None,
-                result: Err(ApiError::method_not_allowed(req.method, &allow.join(", "))),
-                html: None,
-            };
-        }
-        RouteMatch::NotFound => {
-            return AdminAnswer {
-                operation: None,
-                result: Err(ApiError::route_not_found(req.method, req.path)),
+                result: Err(e),
                 html: None,
             };
         }
@@ -123,35 +106,30 @@ pub fn handle(
         Ok(p) => p,
         Err(v) => return answer(Err(ApiError::validation(v))),
     };
-    if op.accepts_body() {
-        let value: Option<Value> = if req.body.is_empty() {
-            None
-        } else {
-            match serde_json::from_slice(req.body) {
-                Ok(v) => Some(v),
-                Err(e) => return answer(Err(ApiError::invalid_json(&e.to_string()))),
-            }
-        };
-        let violations = op.body_violations(value.as_ref());
-        if !violations.is_empty() {
-            return answer(Err(ApiError::validation(violations)));
-        }
+    if let Err(e) = request::json_body(op, req.content_type, req.body) {
+        return answer(Err(e));
     }
     let now = world.now(wall);
     let result = run(
         &op.id, control, world, req, &params, now, wall, spec_title, uptime,
-    );
+    )
+    .map_err(ApiError::from);
     if result.is_ok() && op.method != Method::Get {
         control.dirty.store(true, Ordering::Relaxed);
     }
     answer(result)
 }
 
-fn key_param(params: &ParsedParams<'_>) -> Result<Option<ApiKey>, ApiError> {
+fn key_param(params: &ParsedParams<'_>) -> Result<Option<ApiKey>, ControlError> {
     params
         .get("key")
         .and_then(Value::as_str)
-        .map(|k| ApiKey::parse(k).map_err(|e| bad(format!("key: {e}"))))
+        .map(|k| {
+            ApiKey::parse(k).map_err(|reason| ControlError::BadKey {
+                field: "key",
+                reason,
+            })
+        })
         .transpose()
 }
 
@@ -170,7 +148,7 @@ fn run(
     wall: Timestamp,
     spec_title: &str,
     uptime: Duration,
-) -> Result<Value, ApiError> {
+) -> Result<Value, ControlError> {
     match operation_id {
         "adminHealth" => Ok(json!({
             "status": "ok",
@@ -192,14 +170,14 @@ fn run(
                 Some(key) => {
                     world.remove_tenant(&key);
                     if let Some(f) = &fixture {
-                        f.apply_key(&key, world, now).map_err(bad)?;
+                        f.apply_key(&key, world, now)?;
                     }
                     done(format!("tenant {} reset", key.last4()))
                 }
                 None => {
                     world.clear();
                     if let Some(f) = &fixture {
-                        f.apply(world, now).map_err(bad)?;
+                        f.apply(world, now)?;
                     }
                     done("every tenant reset")
                 }
@@ -207,15 +185,9 @@ fn run(
         }
         "adminLoadFixture" => {
             let name = params.get("name").and_then(Value::as_str).unwrap_or("");
-            let f = fixture::find(name).map_err(|e| {
-                if e.starts_with("no fixture") {
-                    ApiError::not_found(e)
-                } else {
-                    bad(e)
-                }
-            })?;
+            let f = fixture::find(name)?;
             world.clear();
-            f.apply(world, now).map_err(bad)?;
+            f.apply(world, now)?;
             let source = f.source.clone();
             *lock(&control.fixture) = Some(f);
             done(format!("fixture {source} loaded"))
@@ -232,12 +204,8 @@ fn run(
                     .merchant
                     .integrations()
                     .filter_map(|i| {
-                        serde_json::to_value(crate::server::render::integration(
-                            i,
-                            &world.config.breaker,
-                            now,
-                        ))
-                        .ok()
+                        serde_json::to_value(render::integration(i, &world.config.breaker, now))
+                            .ok()
                     })
                     .collect();
                 let outages: Vec<String> = crate::sim::Provider::ALL
@@ -251,11 +219,12 @@ fn run(
         }
         "adminGetState" => {
             let key = key_param(params)?;
-            serde_json::to_value(world.snapshot(key.as_ref())).map_err(|e| bad(e.to_string()))
+            // A snapshot is plain data (strings, numbers, maps with string keys).
+            Ok(serde_json::to_value(world.snapshot(key.as_ref())).unwrap_or(Value::Null))
         }
         "adminPutState" => {
             let state: WorldState = body(req.body)?;
-            world.restore(state).map_err(bad)?;
+            world.restore(state).map_err(ControlError::BadState)?;
             done("state restored")
         }
         "adminGetClock" => Ok(clock_view(world, wall)),
@@ -264,9 +233,10 @@ fn run(
             struct SetClock {
                 now: String,
             }
-            let to = Timestamp::parse_rfc3339(&body::<SetClock>(req.body)?.now).map_err(bad)?;
+            let to = Timestamp::parse_rfc3339(&body::<SetClock>(req.body)?.now)
+                .map_err(ControlError::BadTime)?;
             if to > Timestamp::LATEST {
-                return Err(bad(PAST_LATEST));
+                return Err(ControlError::ClockPastLatest);
             }
             world.with_clock(|c| c.set(to, wall));
             world.advance_all(world.now(wall));
@@ -279,7 +249,7 @@ fn run(
             }
             let seconds = body::<Advance>(req.body)?.seconds;
             if world.now(wall).plus(Duration::from_secs(seconds)) > Timestamp::LATEST {
-                return Err(bad(PAST_LATEST));
+                return Err(ControlError::ClockPastLatest);
             }
             world.with_clock(|c| c.advance(Duration::from_secs(seconds)));
             world.advance_all(world.now(wall));
@@ -301,11 +271,11 @@ fn run(
             }
             let rules = body::<AddFaults>(req.body)?.rules;
             for r in &rules {
-                FaultBook::validate(r).map_err(bad)?;
+                FaultBook::validate(r).map_err(ControlError::BadFault)?;
                 if matches!(r.action, FaultAction::ProviderOutage { .. })
                     && r.matcher.provider.is_none()
                 {
-                    return Err(bad("a provider_outage rule needs match.provider"));
+                    return Err(ControlError::OutageWithoutProvider);
                 }
             }
             control.faults.with(|book| {
@@ -342,9 +312,7 @@ fn run(
             if control.faults.with(|book| book.remove(id)) {
                 done(format!("{id} deleted"))
             } else {
-                Err(ApiError::not_found(format!(
-                    "no fault rule '{id}' (GET /__mock/faults lists them)"
-                )))
+                Err(ControlError::NoSuchFault(id.to_owned()))
             }
         }
         "adminListRequests" => {
@@ -363,7 +331,7 @@ fn run(
                     .and_then(Value::as_str)
                     .map(Timestamp::parse_rfc3339)
                     .transpose()
-                    .map_err(bad)?,
+                    .map_err(ControlError::BadTime)?,
                 method: None,
             };
             let limit = params.get("limit").and_then(Value::as_u64).unwrap_or(1000) as usize;
@@ -377,21 +345,24 @@ fn run(
             let m: Matcher = body(req.body)?;
             Ok(json!({ "count": control.journal.count(&m) }))
         }
-        other => Err(ApiError::route_not_found(
-            req.method,
-            &format!("{} ({other})", req.path),
-        )),
+        // Every operation of the embedded admin contract is answered above.
+        other => Err(ControlError::BadBody(format!(
+            "{other} is not an operation of this mock's admin API"
+        ))),
     }
 }
 
 /// Injects an outage into the tenants the rule's key selects (every existing tenant
 /// when it names none).
-fn inject_outage(world: &World, rule: &RuleInput, outage: Outage) -> Result<(), ApiError> {
+fn inject_outage(world: &World, rule: &RuleInput, outage: Outage) -> Result<(), ControlError> {
     let Some(provider) = rule.matcher.provider else {
-        return Err(bad("a provider_outage rule needs match.provider"));
+        return Err(ControlError::OutageWithoutProvider);
     };
     let keys = match &rule.matcher.key {
-        Some(k) => vec![ApiKey::parse(k).map_err(|e| bad(format!("match.key: {e}")))?],
+        Some(k) => vec![ApiKey::parse(k).map_err(|reason| ControlError::BadKey {
+            field: "match.key",
+            reason,
+        })?],
         None => world.tenant_keys(),
     };
     for key in keys {

@@ -8,6 +8,7 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+use super::error::ControlError;
 use crate::sim::{
     ActivateInput, ApiKey, Command, Credentials, KeyPolicy, LookbackDays, Merchant, Outage,
     Provider, Scope, Scopes, SimConfig, SyncIntervalMinutes, Timestamp, World, lock,
@@ -103,30 +104,32 @@ pub struct SyncHistory {
 }
 
 /// Parses a fixture's text; errors name the source, the line or the field.
-pub fn parse(text: &str, source: &str) -> Result<Fixture, String> {
-    let value = parse_text(text, source).map_err(|e| e.to_string())?;
-    let mut fixture: Fixture = serde_path_to_error::deserialize(&value)
-        .map_err(|e| format!("{source}: at {}: {}", e.path(), e.inner()))?;
+pub fn parse(text: &str, source: &str) -> Result<Fixture, ControlError> {
+    let value = parse_text(text, source).map_err(|e| ControlError::BadFixture(e.to_string()))?;
+    let mut fixture: Fixture = serde_path_to_error::deserialize(&value).map_err(|e| {
+        ControlError::BadFixture(format!("{source}: at {}: {}", e.path(), e.inner()))
+    })?;
     fixture.source = source.to_owned();
     Ok(fixture)
 }
 
 /// Finds a fixture by built-in name or by path.
-pub fn find(name_or_path: &str) -> Result<Fixture, String> {
+pub fn find(name_or_path: &str) -> Result<Fixture, ControlError> {
     if let Some((name, text)) = BUILT_IN.iter().find(|(n, _)| *n == name_or_path) {
         return parse(text, &format!("fixtures/{name}.yaml"));
     }
     let path = Path::new(name_or_path);
     if path.exists() {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| format!("cannot read fixture {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ControlError::BadFixture(format!("cannot read fixture {}: {e}", path.display()))
+        })?;
         return parse(&text, &path.display().to_string());
     }
     let names: Vec<&str> = BUILT_IN.iter().map(|(n, _)| *n).collect();
-    Err(format!(
-        "no fixture '{name_or_path}': use one of {} or the path of a fixture file",
-        names.join(", ")
-    ))
+    Err(ControlError::NoSuchFixture {
+        name: name_or_path.to_owned(),
+        known: names.join(", "),
+    })
 }
 
 impl Fixture {
@@ -171,8 +174,9 @@ impl Fixture {
 
     /// Applies the fixture to `world` at `now`: declares keys and stages integrations
     /// through simulator commands. Merchants of other keys are left alone.
-    pub fn apply(&self, world: &World, now: Timestamp) -> Result<(), String> {
-        self.validate(&world.config)?;
+    pub fn apply(&self, world: &World, now: Timestamp) -> Result<(), ControlError> {
+        self.validate(&world.config)
+            .map_err(ControlError::BadFixture)?;
         for m in &self.merchants {
             self.apply_merchant(m, world, now)?;
         }
@@ -180,7 +184,12 @@ impl Fixture {
     }
 
     /// Applies the part of the fixture about one key (for a reset of that key).
-    pub fn apply_key(&self, key: &ApiKey, world: &World, now: Timestamp) -> Result<(), String> {
+    pub fn apply_key(
+        &self,
+        key: &ApiKey,
+        world: &World,
+        now: Timestamp,
+    ) -> Result<(), ControlError> {
         match self.merchants.iter().find(|m| &m.key == key) {
             Some(m) => self.apply_merchant(m, world, now),
             None => Ok(()),
@@ -192,7 +201,7 @@ impl Fixture {
         m: &MerchantFixture,
         world: &World,
         now: Timestamp,
-    ) -> Result<(), String> {
+    ) -> Result<(), ControlError> {
         let scopes = m
             .scopes
             .as_ref()
@@ -219,7 +228,7 @@ impl Fixture {
                 merchant
                     .execute(&config, now, i.provider, command)
                     .map(|_| ())
-                    .map_err(|e| format!("{who}: {e}"))
+                    .map_err(|e| ControlError::BadFixture(format!("{who}: {e}")))
             };
             run(
                 merchant,
@@ -315,18 +324,20 @@ mod tests {
     #[test]
     fn errors_name_the_file_and_the_field() {
         let bad = "merchants:\n  - key: rk_sandbox_abcdefghijklmnop\n    integrations:\n      - provider: stripe\n";
-        let e = parse(bad, "mine.yaml").unwrap_err();
+        let e = parse(bad, "mine.yaml").unwrap_err().to_string();
         assert!(
             e.contains("mine.yaml") && e.contains("merchants[0].integrations[0].provider"),
             "{e}"
         );
         let bad = "merchants:\n  - key: not-a-key\n";
-        let e = parse(bad, "mine.yaml").unwrap_err();
+        let e = parse(bad, "mine.yaml").unwrap_err().to_string();
         assert!(
             e.contains("merchants[0].key") && e.contains("malformed"),
             "{e}"
         );
-        let e = parse("merchants: [\n", "broken.yaml").unwrap_err();
+        let e = parse("merchants: [\n", "broken.yaml")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("broken.yaml") && e.contains("line"), "{e}");
         let twice = "merchants:\n  - key: rk_sandbox_abcdefghijklmnop\n  - key: rk_sandbox_abcdefghijklmnop\n";
         let e = parse(twice, "t.yaml")
@@ -334,6 +345,10 @@ mod tests {
             .validate(&SimConfig::default())
             .unwrap_err();
         assert!(e.contains("merchants[1].key"), "{e}");
-        assert!(find("nope").unwrap_err().contains("default"));
+        let e = find("nope").unwrap_err();
+        assert!(
+            matches!(e, ControlError::NoSuchFixture { .. }) && e.to_string().contains("default"),
+            "{e}"
+        );
     }
 }

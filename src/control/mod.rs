@@ -2,6 +2,7 @@
 //! journal and persistence. It changes the world only through the simulator's API.
 
 pub mod admin;
+mod error;
 pub mod faults;
 pub mod fixture;
 pub mod journal;
@@ -12,6 +13,8 @@ use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
 
 use crate::spec::Contract;
+
+pub use error::ControlError;
 
 /// The admin API's own contract, embedded.
 pub const ADMIN_SPEC: &str = include_str!("../../specs/admin.yaml");

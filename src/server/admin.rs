@@ -22,6 +22,7 @@ pub(super) async fn admin_request(app: &App, req: Request<impl RequestBody>, rid
         path: parts.uri.path(),
         query: parts.uri.query(),
         authorization: parts.headers.header("authorization"),
+        content_type: parts.headers.header("content-type"),
         body: &bytes,
     };
     let answer = admin::handle(

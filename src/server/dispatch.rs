@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::error::ApiError;
-use super::render::{self, IntegrationJson};
+use crate::api::ApiError;
+use crate::api::render::{self, IntegrationJson};
 use crate::sim::{
     ActivateInput, Command, Credentials, Integration, IntegrationStatus, LookbackDays, Outcome,
     PaymentMapping, Provider, SimConfig, SyncIntervalMinutes, Tenant, Timestamp,

@@ -3,8 +3,9 @@
 
 use hyper::HeaderMap;
 
+use super::App;
 use super::pipeline::{Context, Reply};
-use super::{ApiError, App};
+use crate::api::ApiError;
 use crate::control::faults;
 use crate::spec::{HeaderLookup, Operation};
 

@@ -9,8 +9,8 @@ use std::sync::Mutex;
 use bytes::Bytes;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 
-use super::ApiError;
 use super::pipeline::{Reply, put, text};
+use crate::api::ApiError;
 use crate::sim::{Begin, StoredResponse, Tenant, Timestamp, lock};
 use crate::spec::Operation;
 

@@ -5,12 +5,10 @@
 mod admin;
 mod cors;
 mod dispatch;
-mod error;
 mod faults;
 mod idempotency;
 pub mod log;
 mod pipeline;
-pub(crate) mod render;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -23,7 +21,7 @@ use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 
-pub use error::{ApiError, ErrorType};
+pub use crate::api::{ApiError, ErrorType};
 pub use pipeline::{Dropped, RequestBody, handle};
 
 use crate::control::Control;

@@ -11,11 +11,11 @@ use hyper::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use hyper::{Request, Response, StatusCode};
 use serde_json::Value;
 
-use super::error::ApiError;
 use super::{API_VERSION, App, cors, dispatch, idempotency};
+use crate::api::{ApiError, request};
 use crate::control::{admin, journal};
 use crate::sim::{RateDecision, Session, Timestamp, lock};
-use crate::spec::{HeaderLookup, Operation, ParamLocation, RouteMatch, StatusKey};
+use crate::spec::{HeaderLookup, Operation, ParamLocation, StatusKey};
 
 impl HeaderLookup for HeaderMap {
     fn header(&self, name: &str) -> Option<&str> {
@@ -313,20 +313,9 @@ async fn api(
     rid: &str,
     ctx: &mut Context,
 ) -> Reply {
-    let route = app.contract.resolve_text(method_text, path);
-    let (index, path_params) = match route {
-        RouteMatch::Found { operation, params } => (operation, params),
-        RouteMatch::MethodNotAllowed { allow } => {
-            let allow: Vec<&str> = allow.iter().map(|m| m.as_str()).collect();
-            return Reply::error(
-                &ApiError::method_not_allowed(method_text, &allow.join(", ")),
-                rid,
-                None,
-            );
-        }
-        RouteMatch::NotFound => {
-            return Reply::error(&ApiError::route_not_found(method_text, path), rid, None);
-        }
+    let (index, path_params) = match request::route(&app.contract, method_text, path) {
+        Ok(found) => found,
+        Err(e) => return Reply::error(&e, rid, None),
     };
     let op = &app.contract.operations[index];
     let fail = |e: ApiError| Reply::error(&e, rid, Some(index));
@@ -485,22 +474,7 @@ fn evaluate(
     session: &Session,
     now: Timestamp,
 ) -> Result<(u16, Option<Body>), ApiError> {
-    let body = if op.accepts_body() && !bytes.is_empty() {
-        let content_type = headers.header("content-type");
-        if !content_type.is_some_and(crate::spec::is_json) {
-            return Err(ApiError::unsupported_media_type(content_type));
-        }
-        Some(
-            serde_json::from_slice::<Value>(bytes)
-                .map_err(|e| ApiError::invalid_json(&e.to_string()))?,
-        )
-    } else {
-        None
-    };
-    let violations = op.body_violations(body.as_ref());
-    if !violations.is_empty() {
-        return Err(ApiError::validation(violations));
-    }
+    let body = request::json_body(op, headers.header("content-type"), bytes)?;
     match dispatch::action(&op.id, &params, body.as_ref()) {
         Some(action) => {
             let action = action?;
