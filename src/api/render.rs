@@ -246,11 +246,13 @@ mod tests {
                 breaker: BreakerConfig { threshold, cooldown: Some(Duration::from_secs(600)) },
                 ..SimConfig::default()
             };
-            for (tenants, now) in run(&steps, &config) {
-                for i in tenants.iter().flat_map(|m| m.integrations()) {
-                    let kept = integration_json(i, &config.breaker, now).unwrap();
-                    let fresh = serde_json::to_string(&integration(i, &config.breaker, now)).unwrap();
-                    prop_assert_eq!(kept.0.get(), fresh.as_str());
+            for (mut tenants, now) in run(&steps, &config) {
+                for m in &mut tenants {
+                    for i in m.at(&config, now).integrations() {
+                        let kept = integration_json(i, &config.breaker, now).unwrap();
+                        let fresh = serde_json::to_string(&integration(i, &config.breaker, now)).unwrap();
+                        prop_assert_eq!(kept.0.get(), fresh.as_str());
+                    }
                 }
             }
         }

@@ -199,9 +199,8 @@ fn run(
                     continue;
                 };
                 let mut t = lock(&tenant);
-                t.merchant.advance(&world.config, now);
-                let integrations: Vec<Value> = t
-                    .merchant
+                let view = t.merchant.at(&world.config, now);
+                let integrations: Vec<Value> = view
                     .integrations()
                     .filter_map(|i| {
                         serde_json::to_value(render::integration(i, &world.config.breaker, now))
@@ -210,7 +209,7 @@ fn run(
                     .collect();
                 let outages: Vec<String> = crate::sim::Provider::ALL
                     .into_iter()
-                    .filter(|p| t.merchant.outage(*p).is_some())
+                    .filter(|p| view.outage(*p).is_some())
                     .map(|p| p.as_str().to_owned())
                     .collect();
                 data.push(json!({ "key": key.as_str(), "integrations": integrations, "outages": outages }));

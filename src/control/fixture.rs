@@ -293,18 +293,14 @@ mod tests {
         find("default").unwrap().apply(&w, NOW).unwrap();
         let key = ApiKey::parse("rk_sandbox_demo_merchant_key_01").unwrap();
         let t = w.tenant(&key).unwrap();
-        let t = lock(&t);
-        let ph = t.merchant.integration(Provider::Practicehub).unwrap();
+        let mut t = lock(&t);
+        let view = t.merchant.at(&w.config, NOW);
+        let ph = view.integration(Provider::Practicehub).unwrap();
         assert!(ph.is_active);
         assert_eq!(ph.health(&w.config.breaker, NOW), SyncHealth::Healthy);
         assert!(ph.last_sync_at.is_some());
-        assert!(
-            !t.merchant
-                .integration(Provider::Terminal)
-                .unwrap()
-                .is_active
-        );
-        assert!(t.merchant.integration(Provider::Wodify).is_none());
+        assert!(!view.integration(Provider::Terminal).unwrap().is_active);
+        assert!(view.integration(Provider::Wodify).is_none());
     }
 
     #[test]
@@ -315,6 +311,7 @@ mod tests {
         let t = w.tenant(&key).unwrap();
         let i = lock(&t)
             .merchant
+            .at(&w.config, NOW)
             .integration(Provider::Wodify)
             .unwrap()
             .clone();

@@ -4,7 +4,8 @@
 use hyper::HeaderMap;
 
 use super::App;
-use super::pipeline::{Context, Reply};
+use super::pipeline::Context;
+use super::reply::Reply;
 use crate::api::ApiError;
 use crate::control::faults;
 use crate::spec::{HeaderLookup, Operation};

@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use bytes::Bytes;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 
-use super::pipeline::{Reply, put, text};
+use super::reply::{Reply, put, text};
 use crate::api::ApiError;
 use crate::sim::{Begin, StoredResponse, Tenant, Timestamp, lock};
 use crate::spec::Operation;

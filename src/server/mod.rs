@@ -4,11 +4,13 @@
 
 mod admin;
 mod cors;
-mod dispatch;
 mod faults;
 mod idempotency;
 pub mod log;
+pub mod ops;
 mod pipeline;
+mod reply;
+mod strict;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -62,6 +64,9 @@ pub struct App {
     pub config: ServerConfig,
     /// The control plane: admin API, fixtures, faults, journal, persistence.
     pub control: Control,
+    /// The contract's operations the simulator models, resolved once from their
+    /// `operationId`s.
+    operations: ops::Operations,
     /// When the server started (for the admin API's uptime).
     pub started: Instant,
     /// Responses strict mode found in breach of the spec.
@@ -77,6 +82,7 @@ impl App {
     /// A new application state.
     pub fn new(contract: Contract, world: World, config: ServerConfig, control: Control) -> Self {
         Self {
+            operations: ops::Operations::resolve(&contract),
             contract,
             world,
             config,

@@ -7,95 +7,20 @@ use std::time::{Instant, SystemTime};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Body as HttpBody;
-use hyper::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
-use hyper::{Request, Response, StatusCode};
+use hyper::header::{HeaderMap, HeaderValue};
+use hyper::{Request, Response};
 use serde_json::Value;
 
-use super::{API_VERSION, App, cors, dispatch, idempotency};
+use super::reply::{self, Reply, names, put, text};
+use super::{API_VERSION, App, cors, idempotency, ops, strict};
 use crate::api::{ApiError, request};
 use crate::control::{admin, journal};
 use crate::sim::{RateDecision, Session, Timestamp, lock};
-use crate::spec::{HeaderLookup, Operation, ParamLocation, StatusKey};
+use crate::spec::{HeaderLookup, Operation, ParamLocation};
 
 impl HeaderLookup for HeaderMap {
     fn header(&self, name: &str) -> Option<&str> {
         self.get(name).and_then(|v| v.to_str().ok())
-    }
-}
-
-/// A success body: a value (generic answers) or bytes already serialized (the
-/// simulator's answers, rendered without an intermediate value).
-enum Body {
-    Json(Value),
-    Bytes(Vec<u8>),
-}
-
-/// What the pipeline decided to send, before the common headers are added.
-pub(super) struct Reply {
-    pub(super) status: u16,
-    pub(super) headers: HeaderMap,
-    /// The JSON body, kept as a value for strict mode (absent for replays and 204s).
-    json: Option<Value>,
-    /// The bytes sent.
-    pub(super) body: Bytes,
-    /// The operation answered, for strict mode (`None`: an answer outside any operation).
-    operation: Option<usize>,
-}
-
-impl Reply {
-    pub(super) fn empty(status: u16, operation: Option<usize>) -> Self {
-        Self {
-            status,
-            headers: HeaderMap::with_capacity(12),
-            json: None,
-            body: Bytes::new(),
-            operation,
-        }
-    }
-
-    pub(super) fn json(status: u16, value: Value, operation: Option<usize>) -> Self {
-        let mut r = Self::empty(status, operation);
-        r.body = Bytes::from(serde_json::to_vec(&value).unwrap_or_default());
-        r.json = Some(value);
-        r.headers
-            .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-        r
-    }
-
-    pub(super) fn error(e: &ApiError, request_id: &str, operation: Option<usize>) -> Self {
-        let mut r = Self::json(e.status, e.body(request_id), operation);
-        for (k, v) in &e.headers {
-            put(&mut r.headers, k, v);
-        }
-        r
-    }
-}
-
-/// Header names the pipeline reads or writes on every request, parsed once.
-mod names {
-    use hyper::header::HeaderName;
-
-    pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-    pub const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
-    pub const REVKEEN_VERSION: HeaderName = HeaderName::from_static("revkeen-version");
-    pub const RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
-    pub const RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");
-    pub const RATELIMIT_RESET: HeaderName = HeaderName::from_static("ratelimit-reset");
-}
-
-/// A header's value as text, by a name parsed once.
-pub(super) fn text(headers: &HeaderMap, name: &HeaderName) -> Option<String> {
-    headers
-        .get(name)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned)
-}
-
-/// Sets a header whose name is a lower-case literal. A value that cannot be a header
-/// value (this server never makes one) is skipped rather than failing the answer.
-pub(super) fn put(headers: &mut HeaderMap, name: &'static str, value: &str) {
-    if let Ok(v) = HeaderValue::from_str(value) {
-        headers.insert(HeaderName::from_static(name), v);
     }
 }
 
@@ -220,7 +145,7 @@ pub async fn handle(
     }
 
     if app.config.strict && !preflight && !ctx.drop {
-        strict_check(app, &reply, admin, &method_text, &path, &rid);
+        strict::strict_check(app, &reply, admin, &method_text, &path, &rid);
     }
 
     let latency = started.elapsed();
@@ -262,46 +187,7 @@ pub async fn handle(
     if ctx.drop {
         return Err(Dropped);
     }
-    Ok(into_response(reply))
-}
-
-fn strict_check(app: &App, reply: &Reply, admin: bool, method: &str, path: &str, rid: &str) {
-    let contract = if admin {
-        &app.control.contract
-    } else {
-        &app.contract
-    };
-    let op = reply.operation.map(|i| &contract.operations[i]);
-    let parsed;
-    let body = match &reply.json {
-        Some(v) => Some(v),
-        None if reply.body.is_empty() => None,
-        None => {
-            parsed = serde_json::from_slice::<Value>(&reply.body).ok();
-            parsed.as_ref()
-        }
-    };
-    let violations = contract.response_violations(
-        op,
-        reply.status,
-        &reply.headers,
-        body,
-        crate::spec::Reading::Exact,
-    );
-    if !violations.is_empty() {
-        let list: Vec<String> = violations.iter().map(ToString::to_string).collect();
-        let description = format!("{method} {path} → {}: {}", reply.status, list.join("; "));
-        tracing::error!(request_id = %rid, violations = %description, "response breaks the spec (strict mode)");
-        app.record_violation(description);
-    }
-}
-
-fn into_response(reply: Reply) -> Response<Full<Bytes>> {
-    let mut response = Response::new(Full::new(reply.body));
-    *response.status_mut() =
-        StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    *response.headers_mut() = reply.headers;
-    response
+    Ok(reply::into_response(reply))
 }
 
 /// The API proper: everything but pre-flights and common headers.
@@ -375,24 +261,13 @@ async fn api(
         .find(|needed| !session.scopes.contains_named(needed))
     {
         Some(missing) => Err(ApiError::insufficient_scope(missing, &op.id)),
-        None => evaluate(app, op, params, &parts.headers, &bytes, &session, now),
+        None => evaluate(app, index, params, &parts.headers, &bytes, &session, now),
     };
     let store = match &result {
         Ok(_) => true,
         Err(e) => e.is_stored_for_idempotency(),
     };
-    let reply = match result {
-        Ok((status, Some(Body::Json(value)))) => Reply::json(status, value, Some(index)),
-        Ok((status, Some(Body::Bytes(bytes)))) => {
-            let mut r = Reply::empty(status, Some(index));
-            r.body = Bytes::from(bytes);
-            r.headers
-                .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
-            r
-        }
-        Ok((status, None)) => Reply::empty(status, Some(index)),
-        Err(e) => fail(e),
-    };
+    let reply = result.unwrap_or_else(fail);
     if let Some(claim) = claim {
         idempotency::finish(claim, &reply, store, &session.tenant);
     }
@@ -463,58 +338,40 @@ fn parameter_error(op: &Operation, violations: Vec<crate::spec::Violation>) -> A
     }
 }
 
-/// Validates the request against the operation and runs it: the status and JSON body
-/// of the success, or the refusal.
+/// Validates the body against the operation and runs it: the success's reply, or the
+/// refusal.
 fn evaluate(
     app: &App,
-    op: &Operation,
+    index: usize,
     params: crate::spec::ParsedParams<'_>,
     headers: &HeaderMap,
     bytes: &Bytes,
     session: &Session,
     now: Timestamp,
-) -> Result<(u16, Option<Body>), ApiError> {
+) -> Result<Reply, ApiError> {
+    let op = &app.contract.operations[index];
     let body = request::json_body(op, headers.header("content-type"), bytes)?;
-    match dispatch::action(&op.id, &params, body.as_ref()) {
-        Some(action) => {
-            let action = action?;
-            let done = {
-                let mut tenant = lock(&session.tenant);
-                dispatch::perform(action, &mut tenant, &app.world.config, now)?
-                // The tenant's lock is released here, before rendering.
+    match app.operations.get(index) {
+        Some(modelled) => {
+            let call = ops::Call {
+                params: &params,
+                body: body.as_ref(),
+                tenant: &session.tenant,
+                config: &app.world.config,
+                now,
             };
-            Ok((
+            Ok(reply::json_bytes(
                 200,
-                Some(Body::Bytes(dispatch::render(done, &app.world.config, now)?)),
+                ops::answer(modelled, &call)?,
+                Some(index),
             ))
         }
-        None => generic(op),
+        None => {
+            let (status, value) = ops::generic::answer(op)?;
+            Ok(match value {
+                Some(v) => Reply::json(status, v, Some(index)),
+                None => Reply::empty(status, Some(index)),
+            })
+        }
     }
-}
-
-/// The answer of an operation the simulator does not model: its first success
-/// response's example, else a value generated from its schema (which validates).
-fn generic(op: &Operation) -> Result<(u16, Option<Body>), ApiError> {
-    let response = op
-        .responses
-        .iter()
-        .find(|r| matches!(r.status, StatusKey::Code(200..=299)))
-        .ok_or_else(|| ApiError::route_not_found(op.method.as_str(), &op.path))?;
-    let status = match response.status {
-        StatusKey::Code(c) => c,
-        _ => 200,
-    };
-    let media = response
-        .media
-        .iter()
-        .find(|m| crate::spec::is_json(&m.content_type));
-    let Some(media) = media else {
-        return Ok((status, None));
-    };
-    let value = media
-        .examples
-        .first()
-        .map(|(_, v)| v.clone())
-        .or_else(|| media.schema.as_ref().and_then(|s| s.sample()));
-    value.map(|v| (status, Some(Body::Json(v)))).ok_or_else(|| ApiError::internal(format!("{} has no example and no value could be generated from its schema: add an example to the spec", op.id)))
 }

@@ -44,6 +44,29 @@ enum Event {
     Tick,
 }
 
+/// A merchant brought up to a moment ([`Merchant::at`]): the only way to read one.
+#[derive(Debug, Clone, Copy)]
+pub struct MerchantView<'a> {
+    merchant: &'a Merchant,
+}
+
+impl<'a> MerchantView<'a> {
+    /// The integration of `provider`, if it was ever activated.
+    pub fn integration(self, provider: Provider) -> Option<&'a Integration> {
+        self.merchant.integration(provider)
+    }
+
+    /// Every integration record, in provider order.
+    pub fn integrations(self) -> impl Iterator<Item = &'a Integration> {
+        self.merchant.integrations()
+    }
+
+    /// The outage injected for `provider`, if any.
+    pub fn outage(self, provider: Provider) -> Option<&'a Outage> {
+        self.merchant.outages[provider.index()].as_ref()
+    }
+}
+
 impl Merchant {
     /// An empty merchant whose ids derive from `seed`.
     pub fn new(seed: u64) -> Self {
@@ -54,19 +77,21 @@ impl Merchant {
         }
     }
 
-    /// The integration of `provider`, if it was ever activated.
-    pub fn integration(&self, provider: Provider) -> Option<&Integration> {
+    /// The merchant as of `now`, to read: what simulated time has brought by then is
+    /// applied first, so no read can miss a scheduled sync or a cool-down.
+    pub fn at(&mut self, config: &SimConfig, now: Timestamp) -> MerchantView<'_> {
+        self.advance(config, now);
+        MerchantView { merchant: self }
+    }
+
+    /// The stored integration of `provider`, as last applied (reads go through [`Merchant::at`]).
+    pub(super) fn integration(&self, provider: Provider) -> Option<&Integration> {
         self.integrations[provider.index()].as_ref()
     }
 
-    /// Every integration record, in provider order.
-    pub fn integrations(&self) -> impl Iterator<Item = &Integration> {
+    /// Every stored integration record, in provider order, as last applied.
+    pub(super) fn integrations(&self) -> impl Iterator<Item = &Integration> {
         self.integrations.iter().flatten()
-    }
-
-    /// The outage injected for `provider`, if any.
-    pub fn outage(&self, provider: Provider) -> Option<&Outage> {
-        self.outages[provider.index()].as_ref()
     }
 
     /// Injects (or replaces) an outage of `provider`: its syncs fail while it lasts.

@@ -368,7 +368,7 @@ fn resume_after_the_provider_recovers_closes_the_breaker() {
         get(&m).breaker.state(&config.breaker, at(60 + 15 * 60)),
         BreakerState::Open
     );
-    assert!(m.outage(P).is_none(), "the outage is used up");
+    assert!(m.outages[P.index()].is_none(), "the outage is used up");
     m.execute(&config, at(2000), P, Command::ResumeSync)
         .unwrap();
     let i = get(&m);

@@ -26,11 +26,12 @@
 //! });
 //! merchant.execute(&config, now, Provider::Wodify, activate).unwrap();
 //! // Five scheduled syncs fail (one minute after activation, then every 15 minutes)...
-//! merchant.advance(&config, now.plus(std::time::Duration::from_secs(61 * 60 + 60)));
-//! let wodify = merchant.integration(Provider::Wodify).unwrap();
+//! // Reads go through `at`, which applies what simulated time has brought first.
+//! let later = now.plus(std::time::Duration::from_secs(61 * 60 + 60));
+//! let wodify = merchant.at(&config, later).integration(Provider::Wodify).unwrap();
 //! assert_eq!(wodify.breaker.consecutive_errors(), 5);
 //! // ...and the breaker is open: syncing is auto-paused.
-//! assert_eq!(wodify.health(&config.breaker, now), SyncHealth::Paused);
+//! assert_eq!(wodify.health(&config.breaker, later), SyncHealth::Paused);
 //! ```
 
 mod breaker;
@@ -57,7 +58,7 @@ pub use integration::{
     SyncHealth, SyncIntervalMinutes, SyncJob,
 };
 pub use key::{ApiKey, Environment, KeyError, Scope, Scopes};
-pub use merchant::{FIRST_SYNC_DELAY, MAX_CATCH_UP_RUNS, Merchant};
+pub use merchant::{FIRST_SYNC_DELAY, MAX_CATCH_UP_RUNS, Merchant, MerchantView};
 pub use provider::{Behaviour, Credentials, Outage, Provider};
 pub use rate_limit::{Bucket, RateDecision, RateLimit};
 pub use time::{Clock, Rfc3339Text, Timestamp, serialize_rfc3339};

@@ -1,0 +1,167 @@
+//! The operations the simulator models, as types: each spec operation's `operationId`
+//! is resolved once, when the application is built, into a [`Modelled`] operation of
+//! one family; a request then goes straight to its family with no string matching.
+//! Each family keeps an operation's input parsing, its command or query, and its
+//! rendering together in one file, the way mini-redis keeps one command per file:
+//!
+//! - [`lifecycle`]: list, get, activate, deactivate, test credentials;
+//! - [`settings`]: sync toggle, sync interval, invoice lookback, auto-send;
+//! - [`sync`]: trigger a sync, resume after an auto-pause, the worker's status update.
+//!
+//! Operations the simulator does not model get the spec's example ([`generic`]).
+
+pub mod generic;
+mod lifecycle;
+mod settings;
+mod sync;
+
+use std::sync::Mutex;
+
+use serde::Deserialize;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::api::ApiError;
+use crate::api::render::{self, IntegrationJson};
+use crate::sim::{Command, Integration, Outcome, Provider, SimConfig, Tenant, Timestamp, lock};
+use crate::spec::{Contract, ParsedParams, Violation};
+
+/// An operation the simulator models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Modelled {
+    /// Reading and connecting integrations.
+    Lifecycle(lifecycle::Op),
+    /// Changing how an active integration syncs.
+    Settings(settings::Op),
+    /// Running syncs and recording their results.
+    Sync(sync::Op),
+}
+
+impl Modelled {
+    /// The modelled operation an `operationId` names, if any.
+    pub fn resolve(operation_id: &str) -> Option<Self> {
+        lifecycle::Op::resolve(operation_id)
+            .map(Modelled::Lifecycle)
+            .or_else(|| settings::Op::resolve(operation_id).map(Modelled::Settings))
+            .or_else(|| sync::Op::resolve(operation_id).map(Modelled::Sync))
+    }
+}
+
+/// Every operation of a contract, by its index: modelled, or answered generically.
+#[derive(Debug, Clone, Default)]
+pub struct Operations(Vec<Option<Modelled>>);
+
+impl Operations {
+    /// Resolves every operation of `contract` once.
+    pub fn resolve(contract: &Contract) -> Self {
+        Operations(
+            contract
+                .operations
+                .iter()
+                .map(|op| Modelled::resolve(&op.id))
+                .collect(),
+        )
+    }
+
+    /// The modelled operation at `index`, if the simulator models it.
+    pub fn get(&self, index: usize) -> Option<Modelled> {
+        self.0.get(index).copied().flatten()
+    }
+}
+
+/// What a modelled operation runs with: the request, already checked against the
+/// contract, and the tenant at the request's simulated time.
+pub struct Call<'a> {
+    /// Path, query and header parameters, parsed by the contract.
+    pub params: &'a ParsedParams<'a>,
+    /// The JSON body the contract accepted, if one was sent.
+    pub body: Option<&'a Value>,
+    /// The key's tenant. Its lock is held only while the simulator runs, never while
+    /// an answer is written.
+    pub tenant: &'a Mutex<Tenant>,
+    /// The simulation's settings.
+    pub config: &'a SimConfig,
+    /// Simulated time of the request.
+    pub now: Timestamp,
+}
+
+/// Answers a modelled operation: the 200 body, as JSON bytes.
+pub fn answer(op: Modelled, call: &Call<'_>) -> Result<Vec<u8>, ApiError> {
+    match op {
+        Modelled::Lifecycle(op) => lifecycle::answer(op, call),
+        Modelled::Settings(op) => settings::answer(op, call),
+        Modelled::Sync(op) => sync::answer(op, call),
+    }
+}
+
+impl Call<'_> {
+    /// The provider in the path. The contract has checked it against the spec's enum;
+    /// one the simulator does not know is still the client's 404, never a 500.
+    fn provider(&self) -> Result<Provider, ApiError> {
+        let name = self
+            .params
+            .get("provider")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        name.parse().map_err(|message| {
+            ApiError::unknown_path_param(vec![Violation {
+                field: "provider".into(),
+                message,
+            }])
+        })
+    }
+
+    /// The body, which the operation requires.
+    fn body<T: for<'de> Deserialize<'de>>(&self) -> Result<T, ApiError> {
+        match self.body {
+            Some(v) => typed(v),
+            None => Err(invalid(String::new(), "a JSON body is required".into())),
+        }
+    }
+
+    /// The body, or its default when none was sent.
+    fn body_or_default<T: for<'de> Deserialize<'de> + Default>(&self) -> Result<T, ApiError> {
+        self.body.map_or_else(|| Ok(T::default()), typed)
+    }
+
+    /// Runs `command` on `provider`'s integration, under the tenant's lock.
+    fn command(&self, provider: Provider, command: Command) -> Result<Outcome, ApiError> {
+        let mut tenant = lock(self.tenant);
+        Ok(tenant
+            .merchant
+            .execute(self.config, self.now, provider, command)?)
+    }
+
+    /// An integration's JSON (usually kept from an earlier read, see `render`). Only a
+    /// time past the years 1970-9999 cannot be written, and the clock never goes there.
+    fn json(&self, i: &Integration) -> Result<IntegrationJson, ApiError> {
+        render::integration_json(i, &self.config.breaker, self.now).map_err(|e| {
+            ApiError::internal(format!("the integration cannot be written as JSON: {e}"))
+        })
+    }
+}
+
+/// Reads a body the contract has already validated. A failure here means the spec
+/// allows what the simulator's types do not; it is still the client's 400.
+fn typed<T: for<'de> Deserialize<'de>>(v: &Value) -> Result<T, ApiError> {
+    serde_json::from_value(v.clone()).map_err(|e| invalid(String::new(), e.to_string()))
+}
+
+/// A 400 naming `field`.
+fn invalid(field: String, message: String) -> ApiError {
+    ApiError::validation(vec![Violation { field, message }])
+}
+
+/// A bounded value (`SyncIntervalMinutes::new`, ...), or the 400 naming its field.
+fn bounded<T>(r: Result<T, String>, field: &str) -> Result<T, ApiError> {
+    r.map_err(|message| invalid(field.to_owned(), message))
+}
+
+/// Writes an answer. Plain structs, kept JSON and maps of strings: writing them to a
+/// `Vec` cannot fail, but a failure would still be an answer, never a panic.
+fn write(body: &impl Serialize) -> Result<Vec<u8>, ApiError> {
+    let mut out = Vec::with_capacity(1024);
+    serde_json::to_writer(&mut out, body)
+        .map_err(|e| ApiError::internal(format!("the answer cannot be written as JSON: {e}")))?;
+    Ok(out)
+}
