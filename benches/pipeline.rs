@@ -17,8 +17,9 @@ use hyper::{Request, Response};
 use revkeen_mock::control::{AdminAccess, Control};
 use revkeen_mock::server::log::{LineLayer, LogSink};
 use revkeen_mock::server::{App, ServerConfig, handle};
-use revkeen_mock::sim::{Clock, SimConfig, Timestamp, World};
+use revkeen_mock::sim::{Clock, SimConfig, Timestamp};
 use revkeen_mock::spec::Contract;
+use revkeen_mock::store::MemoryStore;
 
 /// Counts allocations, to report how many a request makes.
 struct Counting;
@@ -118,7 +119,7 @@ fn main() {
         .expect("a runtime");
     let app = App::new(
         Contract::embedded().expect("the embedded spec"),
-        World::new(
+        MemoryStore::new(
             SimConfig::default(),
             Clock::frozen(Timestamp(1_777_626_000_000)),
         ),

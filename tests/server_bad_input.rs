@@ -10,14 +10,17 @@ use serde_json::json;
 
 const ACTIVATE: &str = "/v2/integrations/practicehub/activate";
 
-fn declare(app: &App, key: &str, scopes: &[Scope], revoked: bool) {
-    app.world.declare_key(
-        ApiKey::parse(key).unwrap(),
-        KeyPolicy {
-            scopes: scopes.iter().copied().collect(),
-            revoked,
-        },
-    );
+async fn declare(app: &App, key: &str, scopes: &[Scope], revoked: bool) {
+    app.store
+        .declare_key(
+            ApiKey::parse(key).unwrap(),
+            KeyPolicy {
+                scopes: scopes.iter().copied().collect(),
+                revoked,
+            },
+        )
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -48,7 +51,8 @@ async fn authentication_failures_are_401_in_the_envelope() {
         "rk_sandbox_revoked_key_000000001",
         &Scope::DEFAULT,
         true,
-    );
+    )
+    .await;
     mock.get("/v2/integrations", "rk_sandbox_revoked_key_000000001")
         .await
         .expect_error(401, "revoked_api_key");
@@ -64,7 +68,8 @@ async fn missing_scopes_are_403_and_the_status_endpoint_needs_the_worker_key() {
         read_only,
         &[Scope::IntegrationsRead, Scope::SyncRead],
         false,
-    );
+    )
+    .await;
     assert_eq!(mock.get("/v2/integrations", read_only).await.status, 200);
     let e = mock
         .activate(read_only, "practicehub", "k")
@@ -125,7 +130,8 @@ async fn missing_scopes_are_403_and_the_status_endpoint_needs_the_worker_key() {
         worker,
         &[Scope::IntegrationsWorker],
         false,
-    );
+    )
+    .await;
     mock.call("PUT", status, worker, Some(body))
         .await
         .expect_error(404, "resource_not_found");

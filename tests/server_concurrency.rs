@@ -6,7 +6,7 @@ mod common;
 use std::sync::Arc;
 
 use common::{KEY, Mock, T0};
-use revkeen_mock::sim::{ApiKey, Provider, lock};
+use revkeen_mock::sim::{ApiKey, Provider};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -59,13 +59,11 @@ async fn concurrent_mutations_of_one_merchant_lose_nothing() {
     }
 
     let app = &mock.running.app;
-    let tenant = app
-        .world
-        .tenant(&ApiKey::parse(KEY).unwrap())
-        .expect("tenant");
-    let mut t = lock(&tenant);
+    let key = ApiKey::parse(KEY).unwrap();
+    let mut state = app.store.snapshot(Some(&key)).await.unwrap();
+    let merchant = state.merchants.get_mut(&key).expect("tenant");
     // The clock is frozen at T0: reading at it applies nothing new.
-    let view = t.merchant.at(&app.world.config, app.world.now(T0));
+    let view = merchant.at(app.store.config(), T0);
     assert_eq!(
         view.integrations().count(),
         3,
@@ -86,6 +84,5 @@ async fn concurrent_mutations_of_one_merchant_lose_nothing() {
         );
         assert!(i.running_job.is_none());
     }
-    drop(t);
     mock.assert_conformant();
 }

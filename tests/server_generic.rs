@@ -9,8 +9,9 @@ use std::time::Duration;
 use common::{KEY, Resp};
 use revkeen_mock::control::{AdminAccess, Control};
 use revkeen_mock::server::{App, Running, ServerConfig};
-use revkeen_mock::sim::{Clock, SimConfig, World};
+use revkeen_mock::sim::{Clock, SimConfig};
 use revkeen_mock::spec::{Contract, load};
+use revkeen_mock::store::MemoryStore;
 use serde_json::json;
 
 /// The embedded spec plus two operations the simulator knows nothing of: one with an
@@ -56,7 +57,7 @@ fn larger_spec() -> Contract {
 async fn unmodelled_operations_answer_with_examples_or_generated_values() {
     let app = App::new(
         larger_spec(),
-        World::new(SimConfig::default(), Clock::default()),
+        MemoryStore::new(SimConfig::default(), Clock::default()),
         ServerConfig {
             strict: true,
             ..ServerConfig::default()

@@ -105,7 +105,7 @@ async fn failing_sync_credentials_open_the_breaker_and_resume_sync_recovers() {
         mock.activate(KEY, "wodify", "fail_sync_demo").await.status,
         200
     );
-    mock.advance(60);
+    mock.advance(60).await;
     let d = mock.get(p, KEY).await.json()["data"].clone();
     assert_eq!(
         (
@@ -115,7 +115,7 @@ async fn failing_sync_credentials_open_the_breaker_and_resume_sync_recovers() {
         (json!("degraded"), json!(1))
     );
     assert_eq!(d["status"], "error");
-    mock.advance(4 * 15 * 60);
+    mock.advance(4 * 15 * 60).await;
     let d = mock.get(p, KEY).await.json()["data"].clone();
     assert_eq!(d["providerState"]["consecutiveErrors"], 5);
     assert_eq!(
@@ -234,7 +234,7 @@ async fn a_burst_past_the_limit_gets_429_with_retry_after() {
         200,
         "limits are per key"
     );
-    mock.advance(1);
+    mock.advance(1).await;
     assert_eq!(
         mock.get("/v2/integrations", KEY).await.status,
         200,

@@ -7,6 +7,7 @@ use serde_json::{Map, Value, json};
 
 use crate::sim::{AuthError, KeyError, Scope, SimError};
 use crate::spec::Violation;
+use crate::store::StoreError;
 
 /// `error.type`: the family of an error.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -317,6 +318,23 @@ impl From<AuthError> for ApiError {
             AuthError::Live => "live_key_rejected",
         };
         ApiError::new(401, ErrorType::Authentication, code, sentence(&e))
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(_) => {
+                let mut api =
+                    ApiError::new(503, ErrorType::Api, "service_unavailable", sentence(&e));
+                api.headers.push(("retry-after", "1".to_owned()));
+                api
+            }
+            StoreError::Invalid(_) => ApiError::validation(vec![Violation {
+                field: String::new(),
+                message: e.to_string(),
+            }]),
+        }
     }
 }
 

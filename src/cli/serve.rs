@@ -5,14 +5,15 @@ use std::time::{Duration, SystemTime};
 
 use crate::control::{AdminAccess, Control, fixture, persist};
 use crate::server::{App, ServerConfig, log, serve};
-use crate::sim::{BreakerConfig, Clock, RateLimit, SimConfig, Timestamp, World, lock};
+use crate::sim::{BreakerConfig, Clock, RateLimit, SimConfig, Timestamp, lock};
 use crate::spec::Contract;
+use crate::store::{MemoryStore, Store};
 
 use super::{LogFormat, ServeArgs};
 
-/// Builds the application state the flags describe: the contract, the world (from the
+/// Builds the application state the flags describe: the contract, the store (from the
 /// state file when there is one, else from the fixture) and the control plane.
-pub fn build_app(args: &ServeArgs) -> Result<App, String> {
+pub async fn build_app(args: &ServeArgs) -> Result<App, String> {
     let contract = match &args.spec {
         Some(path) => Contract::load_file(path).and_then(|c| c.into_servable()),
         None => Contract::embedded(),
@@ -39,17 +40,19 @@ pub fn build_app(args: &ServeArgs) -> Result<App, String> {
         ..SimConfig::default()
     };
     let access = admin_access(args)?;
-    let world = World::new(config, Clock::default());
-    fixture.validate(&world.config)?;
+    let store = MemoryStore::new(config, Clock::default());
+    fixture.validate(&store.config)?;
     let saved = match (&args.state_file, args.reset_state) {
         (Some(path), false) => persist::load(path)?,
         _ => None,
     };
     let wall = Timestamp::from_system(SystemTime::now());
+    let now = store.now(wall).await.map_err(|e| e.to_string())?;
     match saved {
-        Some(state) => world.restore(state)?,
+        Some(state) => store.restore(state).await.map_err(|e| e.to_string())?,
         None => fixture
-            .apply(&world, world.now(wall))
+            .apply(&store, now)
+            .await
             .map_err(|e| e.to_string())?,
     }
     let mut control = Control::new(access, args.seed);
@@ -57,7 +60,7 @@ pub fn build_app(args: &ServeArgs) -> Result<App, String> {
     control.state_file = args.state_file.clone();
     Ok(App::new(
         contract,
-        world,
+        store,
         ServerConfig {
             strict: args.strict,
             body_limit: args.body_limit,
@@ -100,15 +103,23 @@ async fn write_state_periodically(app: &'static App) {
     loop {
         tokio::time::sleep(Duration::from_millis(500)).await;
         if app.control.dirty.swap(false, Ordering::Relaxed) {
-            save_state(app, &path);
+            save_state(app, &path).await;
         }
     }
 }
 
-fn save_state(app: &App, path: &std::path::Path) {
+async fn save_state(app: &App, path: &std::path::Path) {
     let wall = Timestamp::from_system(SystemTime::now());
-    app.world.advance_all(app.world.now(wall));
-    if let Err(e) = persist::save(path, &app.world.snapshot(None)) {
+    let state = async {
+        let now = app.store.now(wall).await?;
+        app.store.advance_all(now).await?;
+        app.store.snapshot(None).await
+    };
+    let written = match state.await {
+        Ok(state) => persist::save(path, &state).map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(e) = written {
         tracing::error!(error = %e, file = %path.display(), "cannot write the state file");
     }
 }
@@ -119,12 +130,12 @@ pub fn run_serve(args: &ServeArgs) -> Result<(), String> {
         LogFormat::Text => log::LogFormat::Text,
         LogFormat::Json => log::LogFormat::Json,
     });
-    let app = build_app(args)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     let result = runtime.block_on(async {
+        let app = build_app(args).await?;
         let listener = tokio::net::TcpListener::bind(&args.addr)
             .await
             .map_err(|e| {
@@ -149,7 +160,7 @@ pub fn run_serve(args: &ServeArgs) -> Result<(), String> {
         serve(listener, app, shutdown_signal()).await;
         writer.abort();
         if let Some(path) = &app.control.state_file {
-            save_state(app, path);
+            save_state(app, path).await;
         }
         tracing::info!("stopped");
         Ok(())

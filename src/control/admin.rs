@@ -12,8 +12,9 @@ use super::faults::{FaultAction, FaultBook, RuleInput};
 use super::journal::Matcher;
 use super::{AdminAccess, Control, fixture};
 use crate::api::{ApiError, render, request};
-use crate::sim::{ApiKey, Outage, Timestamp, World, WorldState, lock};
+use crate::sim::{ApiKey, Clock, Outage, Timestamp, WorldState, lock};
 use crate::spec::{Method, ParsedParams};
+use crate::store::{Store, TenantRef};
 
 /// An admin request, as the HTTP layer read it.
 pub struct AdminRequest<'a> {
@@ -61,9 +62,9 @@ fn done(message: impl Into<String>) -> Result<Value, ControlError> {
 }
 
 /// Answers one admin request at simulated time `now` (wall time `wall`).
-pub fn handle(
+pub async fn handle(
     control: &Control,
-    world: &World,
+    store: &dyn Store,
     req: &AdminRequest<'_>,
     wall: Timestamp,
     spec_title: &str,
@@ -109,11 +110,14 @@ pub fn handle(
     if let Err(e) = request::json_body(op, req.content_type, req.body) {
         return answer(Err(e));
     }
-    let now = world.now(wall);
-    let result = run(
-        &op.id, control, world, req, &params, now, wall, spec_title, uptime,
-    )
-    .map_err(ApiError::from);
+    let result = match store.now(wall).await {
+        Ok(now) => run(
+            &op.id, control, store, req, &params, now, wall, spec_title, uptime,
+        )
+        .await
+        .map_err(ApiError::from),
+        Err(e) => Err(e.into()),
+    };
     if result.is_ok() && op.method != Method::Get {
         control.dirty.store(true, Ordering::Relaxed);
     }
@@ -133,15 +137,15 @@ fn key_param(params: &ParsedParams<'_>) -> Result<Option<ApiKey>, ControlError> 
         .transpose()
 }
 
-fn clock_view(world: &World, wall: Timestamp) -> Value {
-    json!({ "now": world.now(wall).to_string(), "frozen": world.clock().is_frozen() })
+fn clock_view(clock: Clock, wall: Timestamp) -> Value {
+    json!({ "now": clock.now(wall).to_string(), "frozen": clock.is_frozen() })
 }
 
 #[allow(clippy::too_many_arguments)]
-fn run(
+async fn run(
     operation_id: &str,
     control: &Control,
-    world: &World,
+    store: &dyn Store,
     req: &AdminRequest<'_>,
     params: &ParsedParams<'_>,
     now: Timestamp,
@@ -156,28 +160,28 @@ fn run(
             "version": env!("CARGO_PKG_VERSION"),
             "uptimeSeconds": uptime.as_secs(),
             "specTitle": spec_title,
-            "tenants": world.tenant_keys().len(),
+            "tenants": store.tenant_keys().await?.len(),
             "fixture": lock(&control.fixture).as_ref().map(|f| f.source.clone()),
             "now": now.to_string(),
             "breaker": {
-                "threshold": world.config.breaker.threshold,
-                "cooldownSeconds": world.config.breaker.cooldown.map(|c| c.as_secs()),
+                "threshold": store.config().breaker.threshold,
+                "cooldownSeconds": store.config().breaker.cooldown.map(|c| c.as_secs()),
             },
         })),
         "adminReset" => {
             let fixture = lock(&control.fixture).clone();
             match key_param(params)? {
                 Some(key) => {
-                    world.remove_tenant(&key);
+                    store.remove_tenant(&key).await?;
                     if let Some(f) = &fixture {
-                        f.apply_key(&key, world, now)?;
+                        f.apply_key(&key, store, now).await?;
                     }
                     done(format!("tenant {} reset", key.last4()))
                 }
                 None => {
-                    world.clear();
+                    store.clear().await?;
                     if let Some(f) = &fixture {
-                        f.apply(world, now)?;
+                        f.apply(store, now).await?;
                     }
                     done("every tenant reset")
                 }
@@ -186,47 +190,50 @@ fn run(
         "adminLoadFixture" => {
             let name = params.get("name").and_then(Value::as_str).unwrap_or("");
             let f = fixture::find(name)?;
-            world.clear();
-            f.apply(world, now)?;
+            store.clear().await?;
+            f.apply(store, now).await?;
             let source = f.source.clone();
             *lock(&control.fixture) = Some(f);
             done(format!("fixture {source} loaded"))
         }
         "adminListTenants" => {
             let mut data = Vec::new();
-            for key in world.tenant_keys() {
-                let Some(tenant) = world.tenant(&key) else {
-                    continue;
-                };
-                let mut t = lock(&tenant);
-                let view = t.merchant.at(&world.config, now);
-                let integrations: Vec<Value> = view
-                    .integrations()
-                    .filter_map(|i| {
-                        serde_json::to_value(render::integration(i, &world.config.breaker, now))
-                            .ok()
+            let config = store.config();
+            for key in store.tenant_keys().await? {
+                let found = store
+                    .with_existing(&key, |t| {
+                        let view = t.merchant.at(config, now);
+                        let integrations: Vec<Value> = view
+                            .integrations()
+                            .filter_map(|i| {
+                                serde_json::to_value(render::integration(i, &config.breaker, now))
+                                    .ok()
+                            })
+                            .collect();
+                        let outages: Vec<&str> = crate::sim::Provider::ALL
+                            .into_iter()
+                            .filter(|p| view.outage(*p).is_some())
+                            .map(|p| p.as_str())
+                            .collect();
+                        json!({ "key": key.as_str(), "integrations": integrations, "outages": outages })
                     })
-                    .collect();
-                let outages: Vec<String> = crate::sim::Provider::ALL
-                    .into_iter()
-                    .filter(|p| view.outage(*p).is_some())
-                    .map(|p| p.as_str().to_owned())
-                    .collect();
-                data.push(json!({ "key": key.as_str(), "integrations": integrations, "outages": outages }));
+                    .await?;
+                // A tenant removed since the keys were listed is left out.
+                data.extend(found);
             }
             Ok(json!({ "data": data }))
         }
         "adminGetState" => {
             let key = key_param(params)?;
             // A snapshot is plain data (strings, numbers, maps with string keys).
-            Ok(serde_json::to_value(world.snapshot(key.as_ref())).unwrap_or(Value::Null))
+            Ok(serde_json::to_value(store.snapshot(key.as_ref()).await?).unwrap_or(Value::Null))
         }
         "adminPutState" => {
             let state: WorldState = body(req.body)?;
-            world.restore(state).map_err(ControlError::BadState)?;
+            store.restore(state).await?;
             done("state restored")
         }
-        "adminGetClock" => Ok(clock_view(world, wall)),
+        "adminGetClock" => Ok(clock_view(store.clock().await?, wall)),
         "adminSetClock" => {
             #[derive(serde::Deserialize)]
             struct SetClock {
@@ -237,9 +244,8 @@ fn run(
             if to > Timestamp::LATEST {
                 return Err(ControlError::ClockPastLatest);
             }
-            world.with_clock(|c| c.set(to, wall));
-            world.advance_all(world.now(wall));
-            Ok(clock_view(world, wall))
+            let clock = store.change_clock(wall, &|c| c.set(to, wall)).await?;
+            Ok(clock_view(clock, wall))
         }
         "adminAdvanceClock" => {
             #[derive(serde::Deserialize)]
@@ -247,20 +253,20 @@ fn run(
                 seconds: u64,
             }
             let seconds = body::<Advance>(req.body)?.seconds;
-            if world.now(wall).plus(Duration::from_secs(seconds)) > Timestamp::LATEST {
+            if now.plus(Duration::from_secs(seconds)) > Timestamp::LATEST {
                 return Err(ControlError::ClockPastLatest);
             }
-            world.with_clock(|c| c.advance(Duration::from_secs(seconds)));
-            world.advance_all(world.now(wall));
-            Ok(clock_view(world, wall))
+            let by = Duration::from_secs(seconds);
+            let clock = store.change_clock(wall, &|c| c.advance(by)).await?;
+            Ok(clock_view(clock, wall))
         }
         "adminFreezeClock" => {
-            world.with_clock(|c| c.freeze(wall));
-            Ok(clock_view(world, wall))
+            let clock = store.change_clock(wall, &|c| c.freeze(wall)).await?;
+            Ok(clock_view(clock, wall))
         }
         "adminResumeClock" => {
-            world.with_clock(|c| c.resume(wall));
-            Ok(clock_view(world, wall))
+            let clock = store.change_clock(wall, &|c| c.resume(wall)).await?;
+            Ok(clock_view(clock, wall))
         }
         "adminListFaults" => Ok(control.faults.with(|book| json!({ "rules": book.rules() }))),
         "adminAddFaults" => {
@@ -277,32 +283,34 @@ fn run(
                     return Err(ControlError::OutageWithoutProvider);
                 }
             }
-            control.faults.with(|book| {
-                for r in rules {
-                    match r.action {
-                        FaultAction::ProviderOutage { syncs, seconds } => {
-                            let outage = match (syncs, seconds) {
-                                (Some(n), _) => Outage::NextSyncs { remaining: n },
-                                (None, s) => Outage::Until {
-                                    until: now.plus(Duration::from_secs(s.unwrap_or(0))),
-                                },
-                            };
-                            inject_outage(world, &r, outage)?;
-                        }
-                        _ => {
-                            book.add(r);
-                        }
-                    }
+            let (outages, rules): (Vec<RuleInput>, Vec<RuleInput>) = rules
+                .into_iter()
+                .partition(|r| matches!(r.action, FaultAction::ProviderOutage { .. }));
+            // Outages are tenant state: injected through the store, outside the book's lock.
+            for r in &outages {
+                if let FaultAction::ProviderOutage { syncs, seconds } = r.action {
+                    let outage = match (syncs, seconds) {
+                        (Some(n), _) => Outage::NextSyncs { remaining: n },
+                        (None, s) => Outage::Until {
+                            until: now.plus(Duration::from_secs(s.unwrap_or(0))),
+                        },
+                    };
+                    inject_outage(store, r, outage).await?;
                 }
-                Ok(json!({ "rules": book.rules() }))
-            })
+            }
+            Ok(control.faults.with(|book| {
+                for r in rules {
+                    book.add(r);
+                }
+                json!({ "rules": book.rules() })
+            }))
         }
         "adminClearFaults" => {
             control.faults.with(FaultBook::clear);
-            for key in world.tenant_keys() {
-                if let Some(t) = world.tenant(&key) {
-                    lock(&t).merchant.clear_outages();
-                }
+            for key in store.tenant_keys().await? {
+                store
+                    .with_existing(&key, |t| t.merchant.clear_outages())
+                    .await?;
             }
             done("every fault rule and provider outage cleared")
         }
@@ -353,7 +361,11 @@ fn run(
 
 /// Injects an outage into the tenants the rule's key selects (every existing tenant
 /// when it names none).
-fn inject_outage(world: &World, rule: &RuleInput, outage: Outage) -> Result<(), ControlError> {
+async fn inject_outage(
+    store: &dyn Store,
+    rule: &RuleInput,
+    outage: Outage,
+) -> Result<(), ControlError> {
     let Some(provider) = rule.matcher.provider else {
         return Err(ControlError::OutageWithoutProvider);
     };
@@ -362,11 +374,14 @@ fn inject_outage(world: &World, rule: &RuleInput, outage: Outage) -> Result<(), 
             field: "match.key",
             reason,
         })?],
-        None => world.tenant_keys(),
+        None => store.tenant_keys().await?,
     };
     for key in keys {
-        let tenant = world.tenant_or_create(&key);
-        lock(&tenant).merchant.inject_outage(provider, outage);
+        store
+            .with_tenant(&TenantRef::of(key), |t| {
+                t.merchant.inject_outage(provider, outage)
+            })
+            .await?;
     }
     Ok(())
 }

@@ -5,6 +5,7 @@
 use crate::api::ApiError;
 use crate::sim::KeyError;
 use crate::spec::Violation;
+use crate::store::StoreError;
 
 /// A refusal of the control plane.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -49,6 +50,9 @@ pub enum ControlError {
         /// Why it is not a key.
         reason: KeyError,
     },
+    /// The state store could not do what was asked; nothing was changed.
+    #[error("{0}")]
+    Store(String),
     /// A body that the admin contract accepts but the operation's types do not.
     #[error("the body does not fit this operation: {0}")]
     BadBody(String),
@@ -60,6 +64,11 @@ impl From<ControlError> for ApiError {
             ControlError::NoSuchFixture { .. } | ControlError::NoSuchFault(_) => {
                 ApiError::not_found(e.to_string())
             }
+            ControlError::Store(message) => {
+                let mut api = ApiError::from(StoreError::Unavailable(String::new()));
+                api.message = message;
+                api
+            }
             _ => ApiError::validation(vec![Violation {
                 field: match &e {
                     ControlError::BadKey { field, .. } => (*field).to_owned(),
@@ -67,6 +76,15 @@ impl From<ControlError> for ApiError {
                 },
                 message: e.to_string(),
             }]),
+        }
+    }
+}
+
+impl From<StoreError> for ControlError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Invalid(message) => ControlError::BadState(message),
+            StoreError::Unavailable(_) => ControlError::Store(e.to_string()),
         }
     }
 }

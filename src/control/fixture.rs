@@ -11,9 +11,10 @@ use serde::Deserialize;
 use super::error::ControlError;
 use crate::sim::{
     ActivateInput, ApiKey, Command, Credentials, KeyPolicy, LookbackDays, Merchant, Outage,
-    Provider, Scope, Scopes, SimConfig, SyncIntervalMinutes, Timestamp, World, lock,
+    Provider, Scope, Scopes, SimConfig, SyncIntervalMinutes, Tenant, Timestamp, tenant_seed,
 };
 use crate::spec::load::parse_text;
+use crate::store::{Store, TenantRef};
 
 /// The fixtures shipped in `fixtures/`, embedded so `--fixture NAME` works anywhere.
 pub const BUILT_IN: [(&str, &str); 5] = [
@@ -172,66 +173,78 @@ impl Fixture {
         Ok(())
     }
 
-    /// Applies the fixture to `world` at `now`: declares keys and stages integrations
-    /// through simulator commands. Merchants of other keys are left alone.
-    pub fn apply(&self, world: &World, now: Timestamp) -> Result<(), ControlError> {
-        self.validate(&world.config)
+    /// Applies the fixture to the store at `now`: declares keys and stages
+    /// integrations through simulator commands. Merchants of other keys are left alone.
+    pub async fn apply(&self, store: &dyn Store, now: Timestamp) -> Result<(), ControlError> {
+        self.validate(store.config())
             .map_err(ControlError::BadFixture)?;
         for m in &self.merchants {
-            self.apply_merchant(m, world, now)?;
+            self.apply_merchant(m, store, now).await?;
         }
         Ok(())
     }
 
     /// Applies the part of the fixture about one key (for a reset of that key).
-    pub fn apply_key(
+    pub async fn apply_key(
         &self,
         key: &ApiKey,
-        world: &World,
+        store: &dyn Store,
         now: Timestamp,
     ) -> Result<(), ControlError> {
         match self.merchants.iter().find(|m| &m.key == key) {
-            Some(m) => self.apply_merchant(m, world, now),
+            Some(m) => self.apply_merchant(m, store, now).await,
             None => Ok(()),
         }
     }
 
-    fn apply_merchant(
+    async fn apply_merchant(
         &self,
         m: &MerchantFixture,
-        world: &World,
+        store: &dyn Store,
         now: Timestamp,
     ) -> Result<(), ControlError> {
+        let merchant = self.stage(m, store.config(), now)?;
         let scopes = m
             .scopes
             .as_ref()
             .map_or_else(Scopes::default_sandbox, |s| s.iter().copied().collect());
-        world.remove_tenant(&m.key);
-        world.declare_key(
-            m.key.clone(),
-            KeyPolicy {
-                scopes,
-                revoked: m.revoked,
-            },
-        );
-        let tenant = world.tenant_or_create(&m.key);
-        let mut tenant = lock(&tenant);
+        let policy = KeyPolicy {
+            scopes,
+            revoked: m.revoked,
+        };
+        store.remove_tenant(&m.key).await?;
+        store.declare_key(m.key.clone(), policy).await?;
+        store
+            .with_tenant(&TenantRef::of(m.key.clone()), |t| {
+                *t = Tenant::with(merchant.clone());
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// The merchant `m` stages, built from scratch through the simulator's commands
+    /// (a pure function of the fixture, the settings and the time).
+    pub fn stage(
+        &self,
+        m: &MerchantFixture,
+        config: &SimConfig,
+        now: Timestamp,
+    ) -> Result<Merchant, ControlError> {
         // Staged syncs complete at once, whatever the configured duration.
         let config = SimConfig {
             sync_duration: std::time::Duration::ZERO,
-            ..world.config.clone()
+            ..config.clone()
         };
-        let merchant = &mut tenant.merchant;
+        let mut merchant = Merchant::new(tenant_seed(config.seed, &m.key));
         for i in &m.integrations {
             let who = format!("{}: staging {} of {}", self.source, i.provider, m.key);
-            let run = |merchant: &mut Merchant, command: Command| {
+            let run = |command: Command, merchant: &mut Merchant| {
                 merchant
                     .execute(&config, now, i.provider, command)
                     .map(|_| ())
                     .map_err(|e| ControlError::BadFixture(format!("{who}: {e}")))
             };
             run(
-                merchant,
                 Command::Activate(ActivateInput {
                     credentials: i.credentials.clone(),
                     sync_interval: i.sync_interval_minutes,
@@ -241,26 +254,27 @@ impl Fixture {
                     flags: BTreeMap::new(),
                     payment_mappings: None,
                 }),
+                &mut merchant,
             )?;
             if let Some(days) = i.invoice_lookback_days {
-                run(merchant, Command::SetInvoiceLookback(days))?;
+                run(Command::SetInvoiceLookback(days), &mut merchant)?;
             }
             for _ in 0..i.syncs.succeeded {
-                run(merchant, Command::TriggerSync { full_resync: false })?;
+                run(Command::TriggerSync { full_resync: false }, &mut merchant)?;
             }
             if i.syncs.failed > 0 {
                 let remaining = i.syncs.failed;
                 merchant.inject_outage(i.provider, Outage::NextSyncs { remaining });
             }
             for _ in 0..i.syncs.failed {
-                run(merchant, Command::TriggerSync { full_resync: false })?;
+                run(Command::TriggerSync { full_resync: false }, &mut merchant)?;
             }
             if i.deactivated {
                 let delete_credentials = false;
-                run(merchant, Command::Deactivate { delete_credentials })?;
+                run(Command::Deactivate { delete_credentials }, &mut merchant)?;
             }
         }
-        Ok(())
+        Ok(merchant)
     }
 }
 
@@ -268,36 +282,42 @@ impl Fixture {
 mod tests {
     use super::*;
     use crate::sim::{BreakerState, Clock, SyncHealth};
+    use crate::store::MemoryStore;
 
     const NOW: Timestamp = Timestamp(1_777_626_000_000);
 
-    fn world() -> World {
-        World::new(SimConfig::default(), Clock::frozen(NOW))
+    fn store() -> MemoryStore {
+        MemoryStore::new(SimConfig::default(), Clock::frozen(NOW))
     }
 
-    #[test]
-    fn every_built_in_fixture_parses_validates_and_applies() {
+    /// The merchant the fixture `name` stages for `key`.
+    fn staged(name: &str, key: &str) -> Merchant {
+        let f = find(name).unwrap();
+        let m = f.merchants.iter().find(|m| m.key.as_str() == key).unwrap();
+        f.stage(m, &SimConfig::default(), NOW).unwrap()
+    }
+
+    #[tokio::test]
+    async fn every_built_in_fixture_parses_validates_and_applies() {
         for (name, _) in BUILT_IN {
-            let w = world();
+            let s = store();
             find(name)
                 .unwrap()
-                .apply(&w, NOW)
+                .apply(&s, NOW)
+                .await
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
-            assert!(!w.tenant_keys().is_empty(), "{name}");
+            assert!(!s.tenant_keys().await.unwrap().is_empty(), "{name}");
         }
     }
 
     #[test]
     fn the_default_world_has_practicehub_healthy_terminal_deactivated_and_no_wodify() {
-        let w = world();
-        find("default").unwrap().apply(&w, NOW).unwrap();
-        let key = ApiKey::parse("rk_sandbox_demo_merchant_key_01").unwrap();
-        let t = w.tenant(&key).unwrap();
-        let mut t = lock(&t);
-        let view = t.merchant.at(&w.config, NOW);
+        let config = SimConfig::default();
+        let mut m = staged("default", "rk_sandbox_demo_merchant_key_01");
+        let view = m.at(&config, NOW);
         let ph = view.integration(Provider::Practicehub).unwrap();
         assert!(ph.is_active);
-        assert_eq!(ph.health(&w.config.breaker, NOW), SyncHealth::Healthy);
+        assert_eq!(ph.health(&config.breaker, NOW), SyncHealth::Healthy);
         assert!(ph.last_sync_at.is_some());
         assert!(!view.integration(Provider::Terminal).unwrap().is_active);
         assert!(view.integration(Provider::Wodify).is_none());
@@ -305,17 +325,23 @@ mod tests {
 
     #[test]
     fn breaker_open_is_open() {
-        let w = world();
-        find("breaker-open").unwrap().apply(&w, NOW).unwrap();
-        let key = ApiKey::parse("rk_sandbox_breaker_open_key_001").unwrap();
-        let t = w.tenant(&key).unwrap();
-        let i = lock(&t)
-            .merchant
-            .at(&w.config, NOW)
-            .integration(Provider::Wodify)
-            .unwrap()
-            .clone();
-        assert_eq!(i.breaker.state(&w.config.breaker, NOW), BreakerState::Open);
+        let config = SimConfig::default();
+        let mut m = staged("breaker-open", "rk_sandbox_breaker_open_key_001");
+        let i = m.at(&config, NOW).integration(Provider::Wodify).unwrap();
+        assert_eq!(i.breaker.state(&config.breaker, NOW), BreakerState::Open);
+    }
+
+    /// Applying a fixture to a store puts exactly the staged merchant under its key.
+    #[tokio::test]
+    async fn applying_puts_the_staged_merchant_in_the_store() {
+        let s = store();
+        find("default").unwrap().apply(&s, NOW).await.unwrap();
+        let key = ApiKey::parse("rk_sandbox_demo_merchant_key_01").unwrap();
+        let snapshot = s.snapshot(Some(&key)).await.unwrap();
+        assert_eq!(
+            snapshot.merchants.get(&key),
+            Some(&staged("default", key.as_str()))
+        );
     }
 
     #[test]

@@ -53,17 +53,19 @@ pub fn save(path: &Path, state: &WorldState) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sim::{Clock, SimConfig, Timestamp, World};
+    use crate::sim::{Clock, SimConfig, Timestamp};
+    use crate::store::{MemoryStore, Store};
 
-    #[test]
-    fn round_trips_and_reports_corruption() {
+    #[tokio::test]
+    async fn round_trips_and_reports_corruption() {
         let dir = std::env::temp_dir().join(format!("revkeen-persist-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("state.json");
         assert_eq!(load(&path), Ok(None));
-        let w = World::new(SimConfig::default(), Clock::frozen(Timestamp(5)));
-        save(&path, &w.snapshot(None)).unwrap();
-        assert_eq!(load(&path).unwrap(), Some(w.snapshot(None)));
+        let s = MemoryStore::new(SimConfig::default(), Clock::frozen(Timestamp(5)));
+        let snapshot = s.snapshot(None).await.unwrap();
+        save(&path, &snapshot).unwrap();
+        assert_eq!(load(&path).unwrap(), Some(snapshot));
         std::fs::write(&path, "{not json").unwrap();
         let e = load(&path).unwrap_err();
         assert!(

@@ -28,12 +28,13 @@ pub(super) async fn admin_request(app: &App, req: Request<impl RequestBody>, rid
     };
     let answer = admin::handle(
         &app.control,
-        &app.world,
+        &*app.store,
         &request,
         wall_now(),
         &app.contract.title,
         app.started.elapsed(),
-    );
+    )
+    .await;
     if let Some(html) = answer.html {
         let mut r = Reply::empty(200, answer.operation);
         r.body = Bytes::from_static(html.as_bytes());

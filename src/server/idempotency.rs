@@ -4,15 +4,16 @@
 //! the key is 409, and a request still running with it is 409 too.
 
 use std::hash::{Hash, Hasher};
-use std::sync::Mutex;
 
 use bytes::Bytes;
 use hyper::header::{HeaderMap, HeaderName, HeaderValue};
 
+use super::App;
 use super::reply::{Reply, put, text};
 use crate::api::ApiError;
-use crate::sim::{Begin, StoredResponse, Tenant, Timestamp, lock};
+use crate::sim::{Begin, StoredResponse, Timestamp};
 use crate::spec::Operation;
+use crate::store::Session;
 
 const IDEMPOTENCY_KEY: HeaderName = HeaderName::from_static("idempotency-key");
 
@@ -34,12 +35,13 @@ pub(super) enum Start {
 }
 
 /// Claims the request's key, when it is a mutation that sent one.
-pub(super) fn begin(
+pub(super) async fn begin(
+    app: &App,
     op: &Operation,
     path: &str,
     headers: &HeaderMap,
     body: &Bytes,
-    tenant: &Mutex<Tenant>,
+    session: &Session,
     now: Timestamp,
 ) -> Start {
     if !op.method.is_mutation() {
@@ -54,9 +56,16 @@ pub(super) fn begin(
         body.hash(&mut h);
         h.finish()
     };
-    let begun = lock(tenant)
-        .idempotency
-        .begin(&scope, &key, fingerprint, now);
+    let begun = app
+        .store
+        .with_tenant(&session.tenant, |t| {
+            t.idempotency.begin(&scope, &key, fingerprint, now)
+        })
+        .await;
+    let begun = match begun {
+        Ok(b) => b,
+        Err(e) => return Start::Refused(e.into()),
+    };
     match begun {
         Begin::FirstRun => Start::Run(Some(Claim { scope, key })),
         Begin::Replay(stored) => Start::Replay(stored),
@@ -67,7 +76,7 @@ pub(super) fn begin(
 
 /// Stores the answer of a claimed request (`store`: a refusal that is not kept frees
 /// the key instead).
-pub(super) fn finish(claim: Claim, reply: &Reply, store: bool, tenant: &Mutex<Tenant>) {
+pub(super) async fn finish(app: &App, claim: Claim, reply: &Reply, store: bool, session: &Session) {
     let stored = store.then(|| StoredResponse {
         status: reply.status,
         headers: reply
@@ -77,9 +86,17 @@ pub(super) fn finish(claim: Claim, reply: &Reply, store: bool, tenant: &Mutex<Te
             .collect(),
         body: reply.body.to_vec(),
     });
-    lock(tenant)
-        .idempotency
-        .finish(&claim.scope, &claim.key, stored);
+    let finished = app
+        .store
+        .with_tenant(&session.tenant, |t| {
+            t.idempotency
+                .finish(&claim.scope, &claim.key, stored.clone())
+        })
+        .await;
+    if let Err(e) = finished {
+        // The claim stays taken; a store shared by replicas lets it expire.
+        tracing::warn!(error = %e, "the idempotency key's answer could not be stored");
+    }
 }
 
 /// The stored answer of operation `index`, marked as a replay.

@@ -27,8 +27,9 @@ pub use crate::api::{ApiError, ErrorType};
 pub use pipeline::{Dropped, RequestBody, handle};
 
 use crate::control::Control;
-use crate::sim::{World, lock};
+use crate::sim::lock;
 use crate::spec::Contract;
+use crate::store::Store;
 
 /// The largest body accepted by default (1 MiB).
 pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
@@ -58,8 +59,8 @@ impl Default for ServerConfig {
 pub struct App {
     /// The compiled contract: routes, validators, examples.
     pub contract: Contract,
-    /// The simulated world.
-    pub world: World,
+    /// Where tenants, keys and the clock live (the state seam, `crate::store`).
+    pub store: Box<dyn Store>,
     /// HTTP settings.
     pub config: ServerConfig,
     /// The control plane: admin API, fixtures, faults, journal, persistence.
@@ -80,11 +81,16 @@ impl App {
     pub const KEPT_VIOLATIONS: usize = 100;
 
     /// A new application state.
-    pub fn new(contract: Contract, world: World, config: ServerConfig, control: Control) -> Self {
+    pub fn new(
+        contract: Contract,
+        store: impl Store + 'static,
+        config: ServerConfig,
+        control: Control,
+    ) -> Self {
         Self {
             operations: ops::Operations::resolve(&contract),
             contract,
-            world,
+            store: Box::new(store),
             config,
             control,
             started: Instant::now(),

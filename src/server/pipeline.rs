@@ -15,8 +15,9 @@ use super::reply::{self, Reply, names, put, text};
 use super::{API_VERSION, App, cors, idempotency, ops, strict};
 use crate::api::{ApiError, request};
 use crate::control::{admin, journal};
-use crate::sim::{RateDecision, Session, Timestamp, lock};
+use crate::sim::{RateDecision, Timestamp};
 use crate::spec::{HeaderLookup, Operation, ParamLocation};
+use crate::store::Session;
 
 impl HeaderLookup for HeaderMap {
     fn header(&self, name: &str) -> Option<&str> {
@@ -169,7 +170,16 @@ pub async fn handle(
         // The request's own strings move into the journal: it is their last use.
         let entry = journal::Entry {
             id: 0,
-            at: ctx.now.unwrap_or_else(|| app.world.now(wall_now())),
+            at: match ctx.now {
+                Some(now) => now,
+                // Refused before the clock was read: read it now (the wall clock if
+                // the store cannot say).
+                None => app
+                    .store
+                    .now(wall_now())
+                    .await
+                    .unwrap_or_else(|_| wall_now()),
+            },
             method: method_text,
             path,
             query,
@@ -215,15 +225,27 @@ async fn api(
         .headers()
         .get(names::X_API_KEY)
         .and_then(|v| v.to_str().ok());
-    let session = match app.world.authenticate(key) {
-        Ok(s) => s,
+    let session = match app.store.authenticate(key).await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return fail(e.into()),
         Err(e) => return fail(e.into()),
     };
-    ctx.key = Some(session.key.clone());
-    let now = app.world.now(wall_now());
+    ctx.key = Some(session.key().clone());
+    let now = match app.store.now(wall_now()).await {
+        Ok(now) => now,
+        Err(e) => return fail(e.into()),
+    };
     ctx.now = Some(now);
-    let decision = match app.world.config.rate_limit {
-        Some(_) => lock(&session.tenant).take_token(&app.world.config, now),
+    let config = app.store.config();
+    let decision = match config.rate_limit {
+        Some(_) => match app
+            .store
+            .with_tenant(&session.tenant, |t| t.take_token(config, now))
+            .await
+        {
+            Ok(decision) => decision,
+            Err(e) => return fail(e.into()),
+        },
         None => None,
     };
     ctx.rate = decision;
@@ -248,7 +270,8 @@ async fn api(
         Err(violations) => return fail(parameter_error(op, violations)),
     };
     ctx.version = pinned_version(&params);
-    let claim = match idempotency::begin(op, path, &parts.headers, &bytes, &session.tenant, now) {
+    let claim = match idempotency::begin(app, op, path, &parts.headers, &bytes, &session, now).await
+    {
         idempotency::Start::Run(claim) => claim,
         idempotency::Start::Replay(stored) => return idempotency::replay(stored, index),
         idempotency::Start::Refused(e) => return fail(e),
@@ -261,7 +284,7 @@ async fn api(
         .find(|needed| !session.scopes.contains_named(needed))
     {
         Some(missing) => Err(ApiError::insufficient_scope(missing, &op.id)),
-        None => evaluate(app, index, params, &parts.headers, &bytes, &session, now),
+        None => evaluate(app, index, params, &parts.headers, &bytes, &session, now).await,
     };
     let store = match &result {
         Ok(_) => true,
@@ -269,7 +292,7 @@ async fn api(
     };
     let reply = result.unwrap_or_else(fail);
     if let Some(claim) = claim {
-        idempotency::finish(claim, &reply, store, &session.tenant);
+        idempotency::finish(app, claim, &reply, store, &session).await;
     }
     reply
 }
@@ -340,7 +363,7 @@ fn parameter_error(op: &Operation, violations: Vec<crate::spec::Violation>) -> A
 
 /// Validates the body against the operation and runs it: the success's reply, or the
 /// refusal.
-fn evaluate(
+async fn evaluate(
     app: &App,
     index: usize,
     params: crate::spec::ParsedParams<'_>,
@@ -356,13 +379,13 @@ fn evaluate(
             let call = ops::Call {
                 params: &params,
                 body: body.as_ref(),
+                store: &*app.store,
                 tenant: &session.tenant,
-                config: &app.world.config,
                 now,
             };
             Ok(reply::json_bytes(
                 200,
-                ops::answer(modelled, &call)?,
+                ops::answer(modelled, &call).await?,
                 Some(index),
             ))
         }

@@ -44,10 +44,10 @@ mod provider;
 #[cfg(test)]
 pub(crate) mod random_runs;
 mod rate_limit;
+mod tenant;
 mod time;
-mod world;
 
-use std::sync::{Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 pub use breaker::{BreakerConfig, BreakerState, CircuitBreaker};
@@ -61,8 +61,8 @@ pub use key::{ApiKey, Environment, KeyError, Scope, Scopes};
 pub use merchant::{FIRST_SYNC_DELAY, MAX_CATCH_UP_RUNS, Merchant, MerchantView};
 pub use provider::{Behaviour, Credentials, Outage, Provider};
 pub use rate_limit::{Bucket, RateDecision, RateLimit};
+pub use tenant::{AuthError, DeclaredKey, KeyPolicy, Tenant, WorldState, admit, tenant_seed};
 pub use time::{Clock, Rfc3339Text, Timestamp, serialize_rfc3339};
-pub use world::{AuthError, DeclaredKey, KeyPolicy, Session, Tenant, World, WorldState};
 
 /// Settings of the simulation, fixed at start-up.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -98,12 +98,4 @@ impl Default for SimConfig {
 /// key (the panic itself is a bug the tests hunt) instead of failing every later request.
 pub fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn read<T>(l: &RwLock<T>) -> RwLockReadGuard<'_, T> {
-    l.read().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-fn write<T>(l: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
-    l.write().unwrap_or_else(std::sync::PoisonError::into_inner)
 }

@@ -12,8 +12,9 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use revkeen_mock::control::{AdminAccess, Control};
 use revkeen_mock::server::{App, Running, ServerConfig};
-use revkeen_mock::sim::{Clock, SimConfig, Timestamp, World};
+use revkeen_mock::sim::{Clock, SimConfig, Timestamp};
 use revkeen_mock::spec::Contract;
+use revkeen_mock::store::MemoryStore;
 use serde_json::Value;
 
 /// A sandbox key of the default kind.
@@ -75,10 +76,10 @@ impl Mock {
 
     /// A mock serving `contract` (strict: every response checked in its exact reading).
     pub async fn start_with_contract(config: SimConfig, contract: Contract) -> Mock {
-        let world = World::new(config, Clock::frozen(T0));
+        let store = MemoryStore::new(config, Clock::frozen(T0));
         let app = App::new(
             contract,
-            world,
+            store,
             ServerConfig {
                 strict: true,
                 ..ServerConfig::default()
@@ -169,10 +170,15 @@ impl Mock {
         .await
     }
 
-    pub fn advance(&self, secs: u64) {
-        let app = &self.running.app;
-        app.world
-            .with_clock(|c| c.advance(Duration::from_secs(secs)));
+    /// Moves simulated time on by `secs` (every due sync runs).
+    pub async fn advance(&self, secs: u64) {
+        let by = Duration::from_secs(secs);
+        self.running
+            .app
+            .store
+            .change_clock(T0, &|c| c.advance(by))
+            .await
+            .expect("the in-memory store is always available");
     }
 
     /// Fails the test if any response broke the spec.

@@ -10,7 +10,7 @@ use super::{Call, bounded, write};
 use crate::api::ApiError;
 use crate::api::render::{ActivatedBody, GetBody, ListBody, Pagination};
 use crate::sim::{
-    ActivateInput, Command, Credentials, Outcome, PaymentMapping, SyncIntervalMinutes, lock,
+    ActivateInput, Command, Credentials, Outcome, PaymentMapping, SyncIntervalMinutes,
 };
 
 /// The lifecycle operations.
@@ -71,20 +71,14 @@ struct TestBody {
     credentials: Credentials,
 }
 
-pub(super) fn answer(op: Op, call: &Call<'_>) -> Result<Vec<u8>, ApiError> {
+pub(super) async fn answer(op: Op, call: &Call<'_>) -> Result<Vec<u8>, ApiError> {
     match op {
-        Op::List => list(call),
+        Op::List => list(call).await,
         Op::Get => {
             let provider = call.provider()?;
-            let data = {
-                let mut tenant = lock(call.tenant);
-                let found = tenant
-                    .merchant
-                    .at(call.config, call.now)
-                    .integration(provider);
-                found.map(|i| call.json(i)).transpose()?
-                // The tenant's lock is released here, before the answer is written.
-            };
+            let data = call
+                .read(|view| view.integration(provider).map(|i| call.json(i)).transpose())
+                .await??;
             write(&GetBody { data })
         }
         Op::Activate => {
@@ -108,7 +102,7 @@ pub(super) fn answer(op: Op, call: &Call<'_>) -> Result<Vec<u8>, ApiError> {
                 flags,
                 payment_mappings: a.payment_mappings,
             };
-            match call.command(provider, Command::Activate(input))? {
+            match call.command(provider, Command::Activate(input)).await? {
                 Outcome::Activated(i) => write(&ActivatedBody {
                     success: true,
                     data: call.json(&i)?,
@@ -122,7 +116,7 @@ pub(super) fn answer(op: Op, call: &Call<'_>) -> Result<Vec<u8>, ApiError> {
             let command = Command::Deactivate {
                 delete_credentials: d.delete_credentials,
             };
-            match call.command(provider, command)? {
+            match call.command(provider, command).await? {
                 Outcome::Deactivated {
                     credentials_deleted,
                 } => write(&json!({
@@ -138,7 +132,10 @@ pub(super) fn answer(op: Op, call: &Call<'_>) -> Result<Vec<u8>, ApiError> {
         Op::Test => {
             let provider = call.provider()?;
             let t: TestBody = call.body()?;
-            match call.command(provider, Command::TestCredentials(t.credentials))? {
+            match call
+                .command(provider, Command::TestCredentials(t.credentials))
+                .await?
+            {
                 Outcome::Verdict(Ok(())) => write(&json!({ "valid": true })),
                 Outcome::Verdict(Err(reason)) => write(&json!({ "valid": false, "error": reason })),
                 other => unexpected(other),
@@ -148,7 +145,7 @@ pub(super) fn answer(op: Op, call: &Call<'_>) -> Result<Vec<u8>, ApiError> {
 }
 
 /// One page of the list, with the pagination guide's block.
-fn list(call: &Call<'_>) -> Result<Vec<u8>, ApiError> {
+async fn list(call: &Call<'_>) -> Result<Vec<u8>, ApiError> {
     // A whole number past 64 bits arrives as a float; it saturates.
     let num = |n: &str, d: u64| {
         call.params
@@ -159,18 +156,17 @@ fn list(call: &Call<'_>) -> Result<Vec<u8>, ApiError> {
     // The pagination guide clamps a larger page size and echoes the result.
     let limit = num("limit", 25).min(MAX_PAGE_SIZE);
     let offset = num("offset", 0);
-    let (data, total) = {
-        let mut tenant = lock(call.tenant);
-        let view = tenant.merchant.at(call.config, call.now);
-        let page = view
-            .integrations()
-            .skip(offset)
-            .take(limit)
-            .map(|i| call.json(i))
-            .collect::<Result<Vec<_>, _>>()?;
-        (page, view.integrations().count())
-        // The tenant's lock is released here, before the answer is written.
-    };
+    let (data, total) = call
+        .read(|view| {
+            let page = view
+                .integrations()
+                .skip(offset)
+                .take(limit)
+                .map(|i| call.json(i))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok::<_, ApiError>((page, view.integrations().count()))
+        })
+        .await??;
     write(&ListBody {
         pagination: Pagination {
             limit,

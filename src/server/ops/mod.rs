@@ -15,16 +15,15 @@ mod lifecycle;
 mod settings;
 mod sync;
 
-use std::sync::Mutex;
-
 use serde::Deserialize;
 use serde::Serialize;
 use serde_json::Value;
 
 use crate::api::ApiError;
 use crate::api::render::{self, IntegrationJson};
-use crate::sim::{Command, Integration, Outcome, Provider, SimConfig, Tenant, Timestamp, lock};
+use crate::sim::{Command, Integration, MerchantView, Outcome, Provider, Timestamp};
 use crate::spec::{Contract, ParsedParams, Violation};
+use crate::store::{Store, TenantRef};
 
 /// An operation the simulator models.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,21 +75,21 @@ pub struct Call<'a> {
     pub params: &'a ParsedParams<'a>,
     /// The JSON body the contract accepted, if one was sent.
     pub body: Option<&'a Value>,
-    /// The key's tenant. Its lock is held only while the simulator runs, never while
-    /// an answer is written.
-    pub tenant: &'a Mutex<Tenant>,
-    /// The simulation's settings.
-    pub config: &'a SimConfig,
+    /// Where the tenant lives.
+    pub store: &'a dyn Store,
+    /// The key's tenant. It is held (locked, or read for a compare-and-set) only while
+    /// the simulator runs, never while an answer is written.
+    pub tenant: &'a TenantRef,
     /// Simulated time of the request.
     pub now: Timestamp,
 }
 
 /// Answers a modelled operation: the 200 body, as JSON bytes.
-pub fn answer(op: Modelled, call: &Call<'_>) -> Result<Vec<u8>, ApiError> {
+pub async fn answer(op: Modelled, call: &Call<'_>) -> Result<Vec<u8>, ApiError> {
     match op {
-        Modelled::Lifecycle(op) => lifecycle::answer(op, call),
-        Modelled::Settings(op) => settings::answer(op, call),
-        Modelled::Sync(op) => sync::answer(op, call),
+        Modelled::Lifecycle(op) => lifecycle::answer(op, call).await,
+        Modelled::Settings(op) => settings::answer(op, call).await,
+        Modelled::Sync(op) => sync::answer(op, call).await,
     }
 }
 
@@ -124,18 +123,36 @@ impl Call<'_> {
         self.body.map_or_else(|| Ok(T::default()), typed)
     }
 
-    /// Runs `command` on `provider`'s integration, under the tenant's lock.
-    fn command(&self, provider: Provider, command: Command) -> Result<Outcome, ApiError> {
-        let mut tenant = lock(self.tenant);
-        Ok(tenant
-            .merchant
-            .execute(self.config, self.now, provider, command)?)
+    /// Runs `command` on `provider`'s integration, as one update of the tenant.
+    async fn command(&self, provider: Provider, command: Command) -> Result<Outcome, ApiError> {
+        let (config, now) = (self.store.config(), self.now);
+        let outcome = self
+            .store
+            .with_tenant(self.tenant, |t| {
+                // A store may run this more than once (on a conflict): each run gets
+                // its own copy of the command.
+                t.merchant.execute(config, now, provider, command.clone())
+            })
+            .await?;
+        Ok(outcome?)
+    }
+
+    /// Runs `query` on the merchant as of the request's time (brought up to it first).
+    async fn read<R: Send>(
+        &self,
+        mut query: impl FnMut(MerchantView<'_>) -> R + Send,
+    ) -> Result<R, ApiError> {
+        let (config, now) = (self.store.config(), self.now);
+        Ok(self
+            .store
+            .with_tenant(self.tenant, |t| query(t.merchant.at(config, now)))
+            .await?)
     }
 
     /// An integration's JSON (usually kept from an earlier read, see `render`). Only a
     /// time past the years 1970-9999 cannot be written, and the clock never goes there.
     fn json(&self, i: &Integration) -> Result<IntegrationJson, ApiError> {
-        render::integration_json(i, &self.config.breaker, self.now).map_err(|e| {
+        render::integration_json(i, &self.store.config().breaker, self.now).map_err(|e| {
             ApiError::internal(format!("the integration cannot be written as JSON: {e}"))
         })
     }

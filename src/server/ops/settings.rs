@@ -58,7 +58,7 @@ struct AutoSendBody {
     auto_send_invoices: bool,
 }
 
-pub(super) fn answer(op: Op, call: &Call<'_>) -> Result<Vec<u8>, ApiError> {
+pub(super) async fn answer(op: Op, call: &Call<'_>) -> Result<Vec<u8>, ApiError> {
     let provider = call.provider()?;
     let command = match op {
         Op::Toggle => Command::SetSyncEnabled(call.body::<ToggleBody>()?.enabled),
@@ -74,7 +74,7 @@ pub(super) fn answer(op: Op, call: &Call<'_>) -> Result<Vec<u8>, ApiError> {
             Command::SetAutoSendInvoices(call.body::<AutoSendBody>()?.auto_send_invoices)
         }
     };
-    match call.command(provider, command)? {
+    match call.command(provider, command).await? {
         Outcome::Updated => write(&json!({ "success": true })),
         other => unexpected(other),
     }

@@ -47,7 +47,7 @@ struct StatusBody {
     last_sync_error: Option<String>,
 }
 
-pub(super) fn answer(op: Op, call: &Call<'_>) -> Result<Vec<u8>, ApiError> {
+pub(super) async fn answer(op: Op, call: &Call<'_>) -> Result<Vec<u8>, ApiError> {
     let provider = call.provider()?;
     let command = match op {
         Op::Trigger => Command::TriggerSync {
@@ -62,7 +62,7 @@ pub(super) fn answer(op: Op, call: &Call<'_>) -> Result<Vec<u8>, ApiError> {
             }
         }
     };
-    match call.command(provider, command)? {
+    match call.command(provider, command).await? {
         Outcome::SyncEnqueued { job_id } => {
             write(&json!({ "success": true, "jobId": job_id.to_string() }))
         }

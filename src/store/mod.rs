@@ -1,0 +1,209 @@
+//! Where tenants live: the seam between the simulator (`sim`, pure and synchronous)
+//! and the layers that serve it (`server`, `control`). Every tenant read and write,
+//! the keys, the shared clock, snapshots and resets go through [`Store`]; nothing
+//! above it holds a tenant's lock or knows how tenants are kept.
+//!
+//! [`MemoryStore`] (the default) keeps them in this process. A store shared by
+//! replicas (Redis) can implement the same trait: the simulator's commands are pure and
+//! deterministic functions of a tenant and a time, so an update can read the tenant,
+//! apply the command to a copy, and compare-and-set, retrying on a conflict.
+//!
+//! # The contract
+//!
+//! - **Atomicity.** [`Store::update`] applies its closure to one tenant as one step:
+//!   no other update of that tenant lands between the state the closure sees and the
+//!   write of what it leaves. Updates of one tenant are linearizable; different
+//!   tenants are independent, and there is no transaction across tenants.
+//! - **Retries.** An implementation may run the closure more than once, each time on
+//!   a fresh copy of the tenant as stored; only the last run takes effect. A closure
+//!   must therefore be deterministic and change nothing but the tenant it is given
+//!   (what it returns through captured variables is overwritten by each run). The
+//!   simulator's commands and queries are such functions.
+//! - **Ordering.** A change is visible to every later call, on every replica, once
+//!   its future has completed. Idempotency claims and rate-limit tokens are part of
+//!   the tenant, taken and released by `update`, so they are exactly as atomic as a
+//!   command.
+//! - **Time.** One clock for every replica: [`Store::now`] reads it, and
+//!   [`Store::change_clock`] changes it and brings every tenant up to the new time, so
+//!   due syncs run once, wherever the clock was moved.
+//! - **Failure.** An `Err(StoreError::Unavailable)` means the store could not be
+//!   reached or did not answer: nothing was written (a half-applied update is never
+//!   left behind) and the caller may retry. The API answers 503 with `Retry-After`.
+
+mod memory;
+
+use std::any::Any;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+pub use memory::MemoryStore;
+
+use crate::sim::{
+    ApiKey, AuthError, Clock, KeyPolicy, Scopes, SimConfig, Tenant, Timestamp, WorldState,
+};
+
+/// What a store's call resolves to.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// Why a store could not do what it was asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The store could not be reached or did not answer; nothing was written.
+    #[error("the state store is unavailable ({0}); nothing was changed, retry shortly")]
+    Unavailable(String),
+    /// A snapshot the store cannot take (another format version).
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A tenant, as a store finds it again: its key, and what the store that made it
+/// keeps to find it faster (the in-memory store: the tenant itself).
+#[derive(Clone)]
+pub struct TenantRef {
+    key: ApiKey,
+    handle: Option<Arc<dyn Any + Send + Sync>>,
+}
+
+impl TenantRef {
+    /// The tenant of `key`, found by its key.
+    pub fn of(key: ApiKey) -> Self {
+        TenantRef { key, handle: None }
+    }
+
+    /// The tenant of `key`, with a store's own handle to it.
+    pub fn with_handle(key: ApiKey, handle: Arc<dyn Any + Send + Sync>) -> Self {
+        TenantRef {
+            key,
+            handle: Some(handle),
+        }
+    }
+
+    /// The tenant's key.
+    pub fn key(&self) -> &ApiKey {
+        &self.key
+    }
+
+    /// The store's handle, if it is of type `T`.
+    pub fn handle<T: Any>(&self) -> Option<&T> {
+        self.handle.as_deref()?.downcast_ref()
+    }
+}
+
+impl std::fmt::Debug for TenantRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TenantRef")
+            .field("key", &self.key.last4())
+            .finish_non_exhaustive()
+    }
+}
+
+/// An authenticated request's key: its tenant and what it may do.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// The key's tenant.
+    pub tenant: TenantRef,
+    /// What the key may do.
+    pub scopes: Scopes,
+}
+
+impl Session {
+    /// The key.
+    pub fn key(&self) -> &ApiKey {
+        self.tenant.key()
+    }
+}
+
+/// Where tenants, keys and the clock are kept; see the module's contract.
+pub trait Store: Send + Sync {
+    /// The simulation's settings (the same on every replica).
+    fn config(&self) -> &SimConfig;
+
+    /// Simulated time, given the wall time now.
+    fn now(&self, wall: Timestamp) -> StoreFuture<'_, Timestamp>;
+
+    /// The clock as it is.
+    fn clock(&self) -> StoreFuture<'_, Clock>;
+
+    /// Changes the clock (advance, set, freeze, resume) and brings every tenant up to
+    /// the new simulated time; returns the clock as changed.
+    fn change_clock<'a>(
+        &'a self,
+        wall: Timestamp,
+        change: &'a (dyn Fn(&mut Clock) + Send + Sync),
+    ) -> StoreFuture<'a, Clock>;
+
+    /// Checks an `x-api-key` value: the key's session (its tenant created empty on
+    /// first use), or why it is refused.
+    fn authenticate<'a>(
+        &'a self,
+        header: Option<&'a str>,
+    ) -> StoreFuture<'a, Result<Session, AuthError>>;
+
+    /// Applies `apply` to the tenant (created empty if it does not exist), atomically.
+    fn update<'a>(
+        &'a self,
+        tenant: &'a TenantRef,
+        apply: &'a mut (dyn FnMut(&mut Tenant) + Send),
+    ) -> StoreFuture<'a, ()>;
+
+    /// Applies `apply` to the tenant of `key` if it exists, atomically; whether it did.
+    fn update_existing<'a>(
+        &'a self,
+        key: &'a ApiKey,
+        apply: &'a mut (dyn FnMut(&mut Tenant) + Send),
+    ) -> StoreFuture<'a, bool>;
+
+    /// Every tenant's key, sorted.
+    fn tenant_keys(&self) -> StoreFuture<'_, Vec<ApiKey>>;
+
+    /// Declares a key (fixtures): its scopes and whether it is revoked.
+    fn declare_key(&self, key: ApiKey, policy: KeyPolicy) -> StoreFuture<'_, ()>;
+
+    /// A snapshot of every tenant (or only `only`), with the clock and declared keys,
+    /// as stored (tenants are not brought up to now first).
+    fn snapshot<'a>(&'a self, only: Option<&'a ApiKey>) -> StoreFuture<'a, WorldState>;
+
+    /// Replaces the whole state with a snapshot.
+    fn restore(&self, state: WorldState) -> StoreFuture<'_, ()>;
+
+    /// Forgets every tenant and declared key.
+    fn clear(&self) -> StoreFuture<'_, ()>;
+
+    /// Forgets one tenant and its declared key.
+    fn remove_tenant<'a>(&'a self, key: &'a ApiKey) -> StoreFuture<'a, ()>;
+
+    /// Brings every tenant up to `now` (before a snapshot is written).
+    fn advance_all(&self, now: Timestamp) -> StoreFuture<'_, ()>;
+}
+
+impl dyn Store + '_ {
+    /// [`Store::update`] with a result: what `apply`'s last (effective) run returned.
+    pub async fn with_tenant<R: Send>(
+        &self,
+        tenant: &TenantRef,
+        mut apply: impl FnMut(&mut Tenant) -> R + Send,
+    ) -> Result<R, StoreError> {
+        let mut out = None;
+        self.update(tenant, &mut |t| out = Some(apply(t))).await?;
+        // A successful update ran `apply` at least once.
+        out.ok_or_else(|| StoreError::Unavailable("the update did not run".into()))
+    }
+
+    /// [`Store::update_existing`] with a result; `None` when there is no such tenant.
+    pub async fn with_existing<R: Send>(
+        &self,
+        key: &ApiKey,
+        mut apply: impl FnMut(&mut Tenant) -> R + Send,
+    ) -> Result<Option<R>, StoreError> {
+        let mut out = None;
+        self.update_existing(key, &mut |t| out = Some(apply(t)))
+            .await?;
+        Ok(out)
+    }
+}
+
+/// A store's answer that is ready at once (the in-memory store's).
+fn ready<'a, T: Send + 'a>(value: Result<T, StoreError>) -> StoreFuture<'a, T> {
+    Box::pin(std::future::ready(value))
+}
