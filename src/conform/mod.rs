@@ -19,19 +19,15 @@ pub mod report;
 pub mod requests;
 pub mod scenario;
 mod scenario_run;
+mod stateful;
 pub mod strategy;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use proptest::prelude::*;
-use proptest::test_runner::{
-    Config as PtConfig, RngAlgorithm, TestCaseError, TestError, TestRng, TestRunner,
-};
 use serde_json::{Value, json};
 
 use client::{Client, Failure, Request, Target};
-use model::{Model, Op, PROVIDERS};
 pub use progress::Feedback;
 use report::Report;
 
@@ -216,98 +212,6 @@ impl Run<'_> {
         Request::new(method, path, Some(&self.cfg.api_key), body)
     }
 
-    /// Runs one sequence against the target and the model; `Err` describes the first
-    /// disagreement.
-    fn sequence(&mut self, ops: &[Op]) -> Result<(), String> {
-        let list = self.key_request("GET", "/integrations", None);
-        let observed = self
-            .send(&list)
-            .map_err(|e| format!("GET /integrations: no answer ({e:?})"))?;
-        let mut model = observed
-            .json
-            .as_ref()
-            .and_then(Model::observe)
-            .ok_or("GET /integrations did not return a list")?;
-        let second = match self.second_key.clone() {
-            Some(k) => {
-                let r = self
-                    .send(&Request::new("GET", "/integrations", Some(&k), None))
-                    .map_err(|e| format!("{e:?}"))?;
-                r.json
-            }
-            None => None,
-        };
-        let default_interval = self.planner.default_interval_ms();
-        for (n, op) in ops.iter().enumerate() {
-            let planned = self.planner.plan(op);
-            let before = model.clone();
-            let outcomes = model.apply(&planned.sent, planned.valid, default_interval);
-            let (method, path) = (planned.method, planned.path.clone());
-            let expected: Vec<u16> = outcomes
-                .iter()
-                .flat_map(|o| self.planner.statuses(method, &path, *o))
-                .collect();
-            let req = self.key_request(method, &path, planned.body.clone());
-            let r = self
-                .send(&req)
-                .map_err(|e| format!("step {}: {method} {path}: no answer ({e:?})", n + 1))?;
-            // A real provider may reject the credentials: that documented alternative
-            // (400 credentials_rejected) leaves the integration as it was.
-            let rejected = r.status == 400
-                && r.json.as_ref().and_then(|j| j.pointer("/error/code"))
-                    == Some(&json!("credentials_rejected"));
-            if matches!(op, Op::Activate(..)) && outcomes == [model::Outcome::Ok] && rejected {
-                model = before;
-                continue;
-            }
-            if !expected.contains(&r.status) {
-                let classes: Vec<&str> = outcomes.iter().map(|o| o.name()).collect();
-                return Err(format!(
-                    "step {}: {method} {path}: expected {} {expected:?}, got {} {}",
-                    n + 1,
-                    classes.join(" or "),
-                    r.status,
-                    String::from_utf8_lossy(&r.body)
-                ));
-            }
-            if !(200..300).contains(&r.status) {
-                // Refused: whichever refusal it was, nothing changed.
-                model = before;
-                continue;
-            }
-            let json = r.json.clone().unwrap_or(Value::Null);
-            let diffs = match op {
-                Op::List => model.compare_list(&json),
-                Op::Page(offset, limit) => model.compare_page(*offset, *limit, &json),
-                Op::Get(i) => {
-                    model.compare_one(PROVIDERS[*i], json.get("data").unwrap_or(&Value::Null))
-                }
-                Op::Activate(i, _) => {
-                    model.compare_one(PROVIDERS[*i], json.get("data").unwrap_or(&Value::Null))
-                }
-                _ => Vec::new(),
-            };
-            if let Some(d) = diffs.first() {
-                return Err(format!("step {}: {method} {path}: {d}", n + 1));
-            }
-        }
-        let end = self
-            .send(&list)
-            .map_err(|e| format!("final GET /integrations: {e:?}"))?;
-        if let Some(d) = model.compare_list(&end.json.unwrap_or(Value::Null)).first() {
-            return Err(format!("final state: {d}"));
-        }
-        if let (Some(k), Some(before)) = (self.second_key.clone(), second) {
-            let after = self
-                .send(&Request::new("GET", "/integrations", Some(&k), None))
-                .map_err(|e| format!("{e:?}"))?;
-            if after.json.as_ref() != Some(&before) {
-                return Err("isolation: the second key's integrations changed while only the first key was used".into());
-            }
-        }
-        Ok(())
-    }
-
     /// Before any check: the target can be reached and takes the run's key. A run
     /// against a target that cannot be reached or refuses the key would only report
     /// every check failing; it does not start (exit status 2) and says why.
@@ -350,104 +254,6 @@ impl Run<'_> {
             }
         }
     }
-
-    fn repro(&self, ops: &[Op]) -> Vec<String> {
-        let mut out = vec![
-            Request::new("GET", "/integrations", Some(&self.cfg.api_key), None)
-                .curl(self.client.target(), &self.cfg.api_key),
-        ];
-        for op in ops {
-            let p = self.planner.plan(op);
-            out.push(
-                Request::new(p.method, &p.path, Some(&self.cfg.api_key), p.body)
-                    .curl(self.client.target(), &self.cfg.api_key),
-            );
-        }
-        out
-    }
-}
-
-/// Random operations, with values drawn around the bounds the spec gives, and only
-/// the operations the spec has (a spec may describe fewer).
-fn op_strategy(planner: &requests::Planner<'_>, read_only: bool) -> BoxedStrategy<Op> {
-    let p = || 0usize..3;
-    let (ilo, ihi) = planner.interval_bounds();
-    let (llo, lhi) = planner.lookback_bounds();
-    // An activation's interval is laid over only where the spec accepts it; drawn
-    // from its range, kept short enough that scheduled syncs stay frequent.
-    let activation =
-        u32::try_from(ilo.max(1)).unwrap_or(1)..=u32::try_from(ihi.min(ilo + 115)).unwrap_or(120);
-    // (weight, an example of the operation, whether it only reads, its strategy)
-    let candidates: Vec<(u32, Op, bool, BoxedStrategy<Op>)> = vec![
-        (1, Op::List, true, Just(Op::List).boxed()),
-        (1, Op::Get(0), true, p().prop_map(Op::Get).boxed()),
-        (
-            1,
-            Op::Page(0, 1),
-            true,
-            (0usize..4, 1usize..3)
-                .prop_map(|(o, l)| Op::Page(o, l))
-                .boxed(),
-        ),
-        (
-            3,
-            Op::Activate(0, None),
-            false,
-            (p(), proptest::option::of(activation))
-                .prop_map(|(i, m)| Op::Activate(i, m))
-                .boxed(),
-        ),
-        (
-            2,
-            Op::Deactivate(0),
-            false,
-            p().prop_map(Op::Deactivate).boxed(),
-        ),
-        (1, Op::Sync(0), false, p().prop_map(Op::Sync).boxed()),
-        (
-            1,
-            Op::Toggle(0, true),
-            false,
-            (p(), any::<bool>())
-                .prop_map(|(i, b)| Op::Toggle(i, b))
-                .boxed(),
-        ),
-        (
-            1,
-            Op::Interval(0, ilo),
-            false,
-            (
-                p(),
-                prop_oneof![3 => ilo..=ihi, 1 => (ilo - 3)..ilo, 1 => (ihi + 1)..(ihi + 500)],
-            )
-                .prop_map(|(i, m)| Op::Interval(i, m))
-                .boxed(),
-        ),
-        (
-            1,
-            Op::Lookback(0, llo),
-            false,
-            (p(), prop_oneof![3 => llo..=lhi, 1 => (llo - 5)..llo])
-                .prop_map(|(i, d)| Op::Lookback(i, d))
-                .boxed(),
-        ),
-        (
-            1,
-            Op::AutoSend(0, true),
-            false,
-            (p(), any::<bool>())
-                .prop_map(|(i, b)| Op::AutoSend(i, b))
-                .boxed(),
-        ),
-        (1, Op::Resume(0), false, p().prop_map(Op::Resume).boxed()),
-        (1, Op::Test(0), false, p().prop_map(Op::Test).boxed()),
-    ];
-    let chosen: Vec<(u32, BoxedStrategy<Op>)> = candidates
-        .into_iter()
-        .filter(|(_, example, read, _)| (*read || !read_only) && planner.supports(example))
-        .map(|(w, _, _, s)| (w, s))
-        .collect();
-    proptest::strategy::Union::new_weighted(chosen).boxed()
 }
 
 /// Runs every check and returns the report.
@@ -499,43 +305,7 @@ pub fn run(cfg: &Config) -> Result<Report, String> {
     run.circuit_breaker();
     if run.enabled(checks::STATEFUL) && cfg.cases > 0 && !run.stopped() {
         run.phase("stateful sequences");
-        let mut seed = [0u8; 32];
-        seed[..8].copy_from_slice(&cfg.seed.to_le_bytes());
-        let mut runner = TestRunner::new_with_rng(
-            PtConfig {
-                cases: cfg.cases,
-                failure_persistence: None,
-                ..PtConfig::default()
-            },
-            TestRng::from_seed(RngAlgorithm::ChaCha, &seed),
-        );
-        let strategy = proptest::collection::vec(op_strategy(&run.planner, cfg.read_only), 1..16);
-        let cell = std::cell::RefCell::new(&mut run);
-        let result = runner.run(&strategy, |ops| {
-            let mut run = cell.borrow_mut();
-            if run.stopped() {
-                return Ok(());
-            }
-            match run.sequence(&ops) {
-                Ok(()) => {
-                    run.report.pass(checks::STATEFUL);
-                    Ok(())
-                }
-                Err(e) => Err(TestCaseError::fail(e)),
-            }
-        });
-        if let Err(TestError::Fail(reason, minimal)) = result {
-            let run = cell.into_inner();
-            let repro = run.repro(&minimal);
-            run.report.fail(
-                checks::STATEFUL,
-                format!(
-                    "minimal failing sequence of {} steps: {reason}",
-                    minimal.len()
-                ),
-                repro,
-            );
-        }
+        run.stateful();
     }
     run.progress.finish();
     run.report.requests = run.client.sent;

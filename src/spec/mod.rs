@@ -19,6 +19,7 @@
 //! ```
 
 mod compile;
+mod compile_operation;
 mod error;
 pub mod load;
 mod matcher;

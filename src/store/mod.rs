@@ -37,14 +37,21 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use futures_util::future::{Either, Ready};
+
 pub use memory::MemoryStore;
 
 use crate::sim::{
     ApiKey, AuthError, Clock, KeyPolicy, Scopes, SimConfig, Tenant, Timestamp, WorldState,
 };
 
-/// What a store's call resolves to.
-pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+/// What a store's call resolves to: an answer ready at once (the in-memory store's,
+/// which then costs no allocation on the request path), or a boxed future
+/// (`Either::Right(Box::pin(...))`, a store that waits on the network).
+pub type StoreFuture<'a, T> = Either<
+    Ready<Result<T, StoreError>>,
+    Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>,
+>;
 
 /// Why a store could not do what it was asked.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -205,5 +212,5 @@ impl dyn Store + '_ {
 
 /// A store's answer that is ready at once (the in-memory store's).
 fn ready<'a, T: Send + 'a>(value: Result<T, StoreError>) -> StoreFuture<'a, T> {
-    Box::pin(std::future::ready(value))
+    Either::Left(futures_util::future::ready(value))
 }
