@@ -467,3 +467,37 @@ async fn admin_bodies_must_be_sent_as_json() {
     }
     assert_eq!(admin(&mock, "GET", "/clock", None).await["now"], before);
 }
+
+/// No other origin is granted the admin API: a page on another site can neither read
+/// it nor pass the pre-flight of a write, while the API keeps its CORS answers.
+#[tokio::test]
+async fn the_admin_api_grants_no_other_origin() {
+    let mock = Mock::start().await;
+    let evil = ("origin", "https://evil.example");
+    let r = mock.send("GET", "/__mock/state", &[evil], None).await;
+    assert_eq!(r.status, 200, "non-browser callers are still answered");
+    assert_eq!(r.header("access-control-allow-origin"), None);
+    let preflight = mock
+        .send(
+            "OPTIONS",
+            "/__mock/reset",
+            &[
+                evil,
+                ("access-control-request-method", "POST"),
+                ("access-control-request-headers", "content-type"),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(preflight.header("access-control-allow-origin"), None);
+    assert_eq!(preflight.header("access-control-allow-methods"), None);
+    let api = mock
+        .send("GET", "/v2/integrations", &[evil, ("x-api-key", KEY)], None)
+        .await;
+    assert_eq!(
+        api.header("access-control-allow-origin"),
+        Some("https://evil.example"),
+        "the API stays callable from any origin"
+    );
+    mock.assert_conformant();
+}

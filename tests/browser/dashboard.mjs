@@ -81,6 +81,25 @@ await step("clear faults and reset go back to the fixture", async () => {
 // A browser app on another origin (a dev server on port 5173).
 const app = http.createServer((req, res) => {
   res.setHeader("content-type", "text/html");
+  if (req.url === "/admin") {
+    // The same page, trying the admin API: read the state (every key and credential),
+    // a JSON write (needs a pre-flight) and a "simple" text/plain write (sent without one).
+    res.end(`<!doctype html><pre id="result">pending</pre><script>
+      const mock = ${JSON.stringify(MOCK)};
+      const outcome = (p) => p.then((r) => "answered " + r.status, (e) => "blocked");
+      Promise.all([
+        outcome(fetch(mock + "/__mock/state")),
+        outcome(fetch(mock + "/__mock/clock/advance", { method: "POST",
+          headers: { "content-type": "application/json" }, body: JSON.stringify({ seconds: 86400 }) })),
+        fetch(mock + "/__mock/clock/advance", { method: "POST", mode: "no-cors",
+          headers: { "content-type": "text/plain" }, body: JSON.stringify({ seconds: 86400 }) })
+          .then(() => "sent", () => "blocked"),
+      ]).then(([read, jsonWrite, plainWrite]) => {
+        document.getElementById("result").textContent = JSON.stringify({ read, jsonWrite, plainWrite });
+      });
+    </script>`);
+    return;
+  }
   res.end(`<!doctype html><pre id="result">pending</pre><script>
     fetch(${JSON.stringify(MOCK + "/v2/integrations")}, { headers: { "x-api-key": ${JSON.stringify(KEY)} } })
       .then(async (r) => {
@@ -105,6 +124,22 @@ await step("a page on another origin calls the API with fetch and reads X-Reques
   assert.match(result.requestId ?? "", /^[0-9a-f-]{36}$/);
   assert.equal(result.version, "2026-05-01");
   assert.deepEqual(result.providers, ["practicehub", "terminal"]);
+});
+
+await step("a page on another origin can neither read nor change the admin API", async () => {
+  const clock = async () => (await (await fetch(MOCK + "/__mock/clock")).json()).now;
+  const before = await clock();
+  const other = await browser.newPage();
+  await other.goto("http://127.0.0.1:5173/admin");
+  await other.waitForFunction(() => document.getElementById("result").textContent !== "pending");
+  const result = JSON.parse(await other.locator("#result").textContent());
+  assert.equal(result.read, "blocked", "the state must not be readable");
+  assert.equal(result.jsonWrite, "blocked", "the pre-flight must not grant a JSON write");
+  // The text/plain write reaches the mock (a browser sends it without asking), which
+  // refuses it (415): the clock has not moved.
+  const after = await clock();
+  assert.equal(Date.parse(after) - Date.parse(before) < 86400 * 1000, true, `clock moved: ${before} -> ${after}`);
+  await other.close();
 });
 
 await step("the request journal updates live with the other page's call", async () => {
