@@ -466,6 +466,7 @@ async fn admin_bodies_must_be_sent_as_json() {
         r.expect_error(415, "unsupported_media_type");
     }
     assert_eq!(admin(&mock, "GET", "/clock", None).await["now"], before);
+    mock.assert_conformant();
 }
 
 /// No other origin is granted the admin API: a page on another site can neither read
@@ -499,5 +500,67 @@ async fn the_admin_api_grants_no_other_origin() {
         Some("https://evil.example"),
         "the API stays callable from any origin"
     );
+    mock.assert_conformant();
+}
+
+/// DNS rebinding: a request addressed to a name the admin API does not answer for is
+/// refused on every admin route, the dashboard included, and changes nothing; loopback
+/// names are answered.
+#[tokio::test]
+async fn the_admin_api_refuses_hosts_it_does_not_answer_for() {
+    let mock = Mock::start().await;
+    let before = admin(&mock, "GET", "/clock", None).await["now"].clone();
+    let json = ("content-type", "application/json");
+    let routes = [
+        ("GET", "/__mock/ui", None),
+        ("GET", "/__mock/health", None),
+        ("GET", "/__mock/state", None),
+        ("GET", "/__mock/tenants", None),
+        ("POST", "/__mock/reset", None),
+        (
+            "POST",
+            "/__mock/clock/advance",
+            Some(r#"{"seconds": 3600}"#),
+        ),
+        ("PUT", "/__mock/state", Some(r#"{}"#)),
+        ("POST", "/__mock/faults", Some(r#"{"rules": []}"#)),
+        ("DELETE", "/__mock/requests", None),
+    ];
+    for host in [
+        "attacker.example:4010",
+        "attacker.example",
+        "10.0.0.7:4010",
+        "localhost.attacker.example",
+    ] {
+        for (method, path, body) in routes {
+            let r = mock.send(method, path, &[("host", host), json], body).await;
+            let e = r.expect_error(403, "host_not_allowed");
+            assert!(
+                e["message"].as_str().unwrap().contains("--allowed-host"),
+                "{method} {path} as {host}: {e}"
+            );
+        }
+    }
+    assert_eq!(
+        admin(&mock, "GET", "/clock", None).await["now"],
+        before,
+        "nothing changed"
+    );
+    for host in ["localhost:4010", "127.0.0.1", "[::1]:4010", "LOCALHOST"] {
+        let r = mock
+            .send("GET", "/__mock/health", &[("host", host)], None)
+            .await;
+        assert_eq!(r.status, 200, "{host}");
+    }
+    // The API itself answers whatever the Host.
+    let api = mock
+        .send(
+            "GET",
+            "/v2/integrations",
+            &[("host", "attacker.example"), ("x-api-key", KEY)],
+            None,
+        )
+        .await;
+    assert_eq!(api.status, 200);
     mock.assert_conformant();
 }

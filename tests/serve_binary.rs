@@ -84,7 +84,7 @@ impl Drop for Server {
 fn logs_one_line_per_request_with_the_request_id_and_only_the_keys_last_four() {
     let server = start(&[]);
     let response = server.raw(&format!(
-        "GET /v2/integrations HTTP/1.1\r\nHost: x\r\nx-api-key: {KEY}\r\nx-request-id: log-test-1\r\nConnection: close\r\n\r\n"
+        "GET /v2/integrations HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: {KEY}\r\nx-request-id: log-test-1\r\nConnection: close\r\n\r\n"
     ));
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     let line = server.wait_for("log-test-1");
@@ -102,7 +102,7 @@ fn logs_one_line_per_request_with_the_request_id_and_only_the_keys_last_four() {
 fn json_logs_are_one_object_per_line() {
     let server = start(&["--log-format", "json"]);
     server.raw(&format!(
-        "GET /v2/integrations/wodify HTTP/1.1\r\nHost: x\r\nx-api-key: {KEY}\r\nx-request-id: json-1\r\nConnection: close\r\n\r\n"
+        "GET /v2/integrations/wodify HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: {KEY}\r\nx-request-id: json-1\r\nConnection: close\r\n\r\n"
     ));
     let line = server.wait_for("json-1");
     let v: serde_json::Value = serde_json::from_str(&line).expect("a JSON object");
@@ -116,7 +116,7 @@ fn sigterm_lets_an_in_flight_request_finish_then_exits() {
     let body = r#"{"credentials":{"apiKey":"k","baseUrl":"https://c.example"}}"#;
     let mut s = TcpStream::connect(&server.addr).unwrap();
     let head = format!(
-        "POST /v2/integrations/terminal/activate HTTP/1.1\r\nHost: x\r\nx-api-key: {KEY}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nConnection: close\r\n\r\n",
+        "POST /v2/integrations/terminal/activate HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: {KEY}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     );
     s.write_all(head.as_bytes()).unwrap();
@@ -158,7 +158,7 @@ fn a_port_in_use_is_a_clear_error() {
 fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> String {
     let mut s = TcpStream::connect(addr).unwrap();
     let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\ncontent-length: {}\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\ncontent-length: {}\r\n",
         body.len()
     );
     for (k, v) in headers {
@@ -297,7 +297,7 @@ fn sigkill_while_writing_never_leaves_an_unreadable_state_file() {
                     return;
                 };
                 let req = format!(
-                    "{method} {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nx-api-key: {KEY}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                    "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nx-api-key: {KEY}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
                     body.len()
                 );
                 if s.write_all(req.as_bytes()).is_err() {

@@ -241,6 +241,18 @@ impl ApiError {
         )
     }
 
+    /// An admin request addressed to a host the admin API does not answer for.
+    pub fn host_not_allowed(host: &str) -> Self {
+        Self::new(
+            403,
+            ErrorType::Permission,
+            "host_not_allowed",
+            format!(
+                "The admin API answers only requests addressed to localhost, 127.0.0.1, [::1], the address it listens on, or a name given with --allowed-host; this one was addressed to '{host}'. (This keeps a web page from reaching it through a name of its own: DNS rebinding.)"
+            ),
+        )
+    }
+
     /// An injected fault's error.
     pub fn injected(status: u16) -> Self {
         let code = match status {

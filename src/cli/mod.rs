@@ -92,6 +92,16 @@ pub struct ServeArgs {
     /// Token the admin API requires (Authorization: Bearer ...); needed off loopback.
     #[arg(long, env = "REVKEEN_MOCK_ADMIN_TOKEN", value_name = "TOKEN")]
     pub admin_token: Option<String>,
+    /// A host name the admin API answers for, beside localhost, 127.0.0.1, [::1] and the
+    /// listening address (repeatable, or comma-separated): the name a shared sandbox is
+    /// reached by.
+    #[arg(
+        long,
+        env = "REVKEEN_MOCK_ALLOWED_HOSTS",
+        value_name = "HOST",
+        value_delimiter = ','
+    )]
+    pub allowed_host: Vec<String>,
     /// Log format.
     #[arg(long, env = "REVKEEN_MOCK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -124,6 +134,16 @@ pub struct ServeArgs {
     /// Largest request body, in bytes.
     #[arg(long, env = "REVKEEN_MOCK_BODY_LIMIT", default_value_t = 1024 * 1024)]
     pub body_limit: usize,
+    /// Close a connection that does not send a whole request head within this long
+    /// (a slow client, or an idle keep-alive connection); 0s waits forever.
+    #[arg(long, env = "REVKEEN_MOCK_HEADER_TIMEOUT", default_value = "10s", value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub header_timeout: std::time::Duration,
+    /// Largest request head (request line and headers), in bytes; larger is answered 431.
+    #[arg(long, env = "REVKEEN_MOCK_MAX_HEADER_SIZE", default_value_t = 16 * 1024, value_parser = clap::value_parser!(u64).range(1024..=1024 * 1024))]
+    pub max_header_size: u64,
+    /// Connections served at once; more wait to be accepted until one closes.
+    #[arg(long, env = "REVKEEN_MOCK_MAX_CONNECTIONS", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_connections: u64,
 }
 
 /// Flags of `conform`.

@@ -58,12 +58,21 @@ pub async fn build_app(args: &ServeArgs) -> Result<App, String> {
     let mut control = Control::new(access, args.seed);
     *lock(&control.fixture) = Some(fixture);
     control.state_file = args.state_file.clone();
+    control.allowed_hosts = args
+        .allowed_host
+        .iter()
+        .map(|h| h.trim().trim_end_matches('.').to_ascii_lowercase())
+        .filter(|h| !h.is_empty())
+        .collect();
     Ok(App::new(
         contract,
         store,
         ServerConfig {
             strict: args.strict,
             body_limit: args.body_limit,
+            header_timeout: Some(args.header_timeout).filter(|t| !t.is_zero()),
+            max_header_size: usize::try_from(args.max_header_size).unwrap_or(usize::MAX),
+            max_connections: usize::try_from(args.max_connections).unwrap_or(usize::MAX),
         },
         control,
     ))

@@ -28,6 +28,8 @@ pub struct AdminRequest<'a> {
     pub authorization: Option<&'a str>,
     /// The `Content-Type` header: a body must be JSON, as on the API.
     pub content_type: Option<&'a str>,
+    /// The `Host` header: only loopback, the listening address and allowed names.
+    pub host: Option<&'a str>,
     /// The body.
     pub body: &'a [u8],
 }
@@ -85,6 +87,11 @@ pub async fn handle(
         result,
         html: None,
     };
+    // Before anything else, the dashboard included: a request addressed to a name an
+    // attacker controls (DNS rebinding) is refused, with or without a token.
+    if !control.answers_host(req.host) {
+        return answer(Err(ApiError::host_not_allowed(req.host.unwrap_or(""))));
+    }
     if control.contract.operations[index].id == "adminUi" {
         // The page holds no data: it asks for the token itself when one is set.
         return AdminAnswer {

@@ -8,9 +8,10 @@ pub mod fixture;
 pub mod journal;
 pub mod persist;
 
+use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
+use std::sync::{Mutex, OnceLock};
 
 use crate::spec::Contract;
 
@@ -46,6 +47,11 @@ pub struct Control {
     pub state_file: Option<PathBuf>,
     /// Set by every change; the writer clears it when it saves.
     pub dirty: AtomicBool,
+    /// Host names the admin API answers for beside loopback and the listening address
+    /// (`--allowed-host`), lower case.
+    pub allowed_hosts: Vec<String>,
+    /// The address the server listens on, set once it is bound.
+    pub listening: OnceLock<IpAddr>,
 }
 
 impl Control {
@@ -63,6 +69,69 @@ impl Control {
             journal: journal::Journal::default(),
             state_file: None,
             dirty: AtomicBool::new(false),
+            allowed_hosts: Vec::new(),
+            listening: OnceLock::new(),
         }
+    }
+
+    /// Whether the admin API answers a request whose `Host` is `host` (a request with
+    /// none comes from no browser: it is answered).
+    pub fn answers_host(&self, host: Option<&str>) -> bool {
+        let Some(host) = host else {
+            return true;
+        };
+        // `name:port`, `[v6]:port`, or either without a port.
+        let name = match host.strip_prefix('[') {
+            Some(rest) => rest.split(']').next().unwrap_or(""),
+            None => host.rsplit_once(':').map_or(host, |(n, _)| n),
+        };
+        let name = name.trim_end_matches('.').to_ascii_lowercase();
+        if matches!(name.as_str(), "localhost" | "127.0.0.1" | "::1")
+            || self.allowed_hosts.contains(&name)
+        {
+            return true;
+        }
+        self.listening
+            .get()
+            .is_some_and(|ip| !ip.is_unspecified() && name.parse::<IpAddr>().ok() == Some(*ip))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_admin_api_answers_loopback_the_listening_address_and_allowed_names_only() {
+        let mut c = Control::new(AdminAccess::Open, 1);
+        c.allowed_hosts = vec!["sandbox.partner.example".into()];
+        for host in [
+            None,
+            Some("localhost"),
+            Some("localhost:4010"),
+            Some("127.0.0.1:4010"),
+            Some("[::1]:4010"),
+            Some("Sandbox.Partner.Example."),
+            Some("sandbox.partner.example:443"),
+        ] {
+            assert!(c.answers_host(host), "{host:?}");
+        }
+        for host in [
+            "attacker.example",
+            "localhost.attacker.example:4010",
+            "127.0.0.2",
+            "10.1.2.3:4010",
+            "[::2]",
+            "",
+        ] {
+            assert!(!c.answers_host(Some(host)), "{host}");
+        }
+        // Bound to one address: that address is answered; bound to all, no address is.
+        c.listening.set("10.1.2.3".parse().unwrap()).unwrap();
+        assert!(c.answers_host(Some("10.1.2.3:4010")));
+        let all = Control::new(AdminAccess::Open, 1);
+        all.listening.set("0.0.0.0".parse().unwrap()).unwrap();
+        assert!(!all.answers_host(Some("0.0.0.0:4010")));
+        assert!(!all.answers_host(Some("10.1.2.3:4010")));
     }
 }

@@ -24,6 +24,7 @@ pub(super) async fn admin_request(app: &App, req: Request<impl RequestBody>, rid
         query: parts.uri.query(),
         authorization: parts.headers.header("authorization"),
         content_type: parts.headers.header("content-type"),
+        host: parts.headers.header("host"),
         body: &bytes,
     };
     let answer = admin::handle(

@@ -19,9 +19,10 @@ use std::time::{Duration, Instant};
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
 pub use crate::api::{ApiError, ErrorType};
 pub use pipeline::{Dropped, RequestBody, handle};
@@ -44,13 +45,36 @@ pub struct ServerConfig {
     pub strict: bool,
     /// The largest request body, in bytes.
     pub body_limit: usize,
+    /// A connection that does not deliver a whole request head within this long is
+    /// closed: a slow client, or a keep-alive connection left idle (hyper times the
+    /// wait for the next head the same way). `None` waits forever.
+    pub header_timeout: Option<Duration>,
+    /// The largest request head (request line and headers), in bytes; a larger one is
+    /// answered 431 and the connection closed.
+    pub max_header_size: usize,
+    /// Connections served at once; more wait in the kernel's accept queue until one
+    /// closes, so a flood cannot slow the connections already served.
+    pub max_connections: usize,
 }
+
+/// The default [`ServerConfig::header_timeout`]: long enough for any real client on a
+/// slow network, short enough that idle or half-open connections do not pile up.
+pub const DEFAULT_HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The default [`ServerConfig::max_header_size`]: 16 KiB, as much as common proxies allow.
+pub const DEFAULT_MAX_HEADER_SIZE: usize = 16 * 1024;
+
+/// The default [`ServerConfig::max_connections`].
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 
 impl Default for ServerConfig {
     fn default() -> Self {
         Self {
             strict: false,
             body_limit: DEFAULT_BODY_LIMIT,
+            header_timeout: Some(DEFAULT_HEADER_TIMEOUT),
+            max_header_size: DEFAULT_MAX_HEADER_SIZE,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 }
@@ -128,9 +152,27 @@ pub async fn serve<A>(
 ) where
     A: std::ops::Deref<Target = App> + Clone + Send + Sync + 'static,
 {
+    if let Ok(addr) = listener.local_addr() {
+        // The admin API answers requests addressed to this address.
+        let _ = app.control.listening.set(addr.ip());
+    }
     let graceful = GracefulShutdown::new();
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(app.config.header_timeout)
+        .max_header_size(app.config.max_header_size);
+    // One permit per connection served; without one, the next connection is not
+    // accepted (it waits in the kernel's queue) until a served one closes.
+    let permits = Arc::new(Semaphore::new(app.config.max_connections.max(1)));
     tokio::pin!(shutdown);
     loop {
+        let permit = tokio::select! {
+            permit = Arc::clone(&permits).acquire_owned() => match permit {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
         tokio::select! {
             accepted = listener.accept() => {
                 let stream = match accepted {
@@ -150,10 +192,12 @@ pub async fn serve<A>(
                     // closes the connection without an answer.
                     async move { pipeline::handle(&app, req).await }
                 });
-                let conn = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+                let conn = http.serve_connection(TokioIo::new(stream), service);
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
                     let _ = conn.await;
+                    // The connection is closed: the next one may be accepted.
+                    drop(permit);
                 });
             }
             () = &mut shutdown => break,

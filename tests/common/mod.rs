@@ -76,16 +76,25 @@ impl Mock {
 
     /// A mock serving `contract` (strict: every response checked in its exact reading).
     pub async fn start_with_contract(config: SimConfig, contract: Contract) -> Mock {
-        let store = MemoryStore::new(config, Clock::frozen(T0));
-        let app = App::new(
+        Self::start_with_server(
+            config,
             contract,
-            store,
             ServerConfig {
                 strict: true,
                 ..ServerConfig::default()
             },
-            Control::new(AdminAccess::Open, 7),
-        );
+        )
+        .await
+    }
+
+    /// A mock with the given HTTP settings.
+    pub async fn start_with_server(
+        config: SimConfig,
+        contract: Contract,
+        server: ServerConfig,
+    ) -> Mock {
+        let store = MemoryStore::new(config, Clock::frozen(T0));
+        let app = App::new(contract, store, server, Control::new(AdminAccess::Open, 7));
         let running = Running::start("127.0.0.1:0", app).await.expect("bind");
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(5))

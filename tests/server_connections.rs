@@ -1,0 +1,112 @@
+//! Connection hygiene for a sandbox exposed to strangers: half-sent heads (and idle
+//! keep-alive connections) are dropped after the header time-out while other clients
+//! are served; an oversized head is 431; connections over the cap wait to be accepted.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{KEY, Mock};
+use revkeen_mock::server::ServerConfig;
+use revkeen_mock::sim::SimConfig;
+use revkeen_mock::spec::Contract;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+async fn mock(server: ServerConfig) -> Mock {
+    Mock::start_with_server(
+        SimConfig::default(),
+        Contract::embedded().unwrap(),
+        ServerConfig {
+            strict: true,
+            ..server
+        },
+    )
+    .await
+}
+
+/// Waits (at most `limit`) for the server to close `stream`: `Ok` when it did.
+async fn closed_within(stream: &mut TcpStream, limit: Duration) -> bool {
+    let mut buf = [0u8; 1024];
+    loop {
+        match tokio::time::timeout(limit, stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            // Anything the server sends before closing (hyper may say 408) is read past.
+            Ok(Ok(_)) => continue,
+            Err(_) => return false,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn half_sent_heads_are_dropped_after_the_header_timeout_while_others_are_served() {
+    let mock = mock(ServerConfig {
+        header_timeout: Some(Duration::from_millis(300)),
+        ..ServerConfig::default()
+    })
+    .await;
+    let mut flood = Vec::new();
+    for _ in 0..500 {
+        let mut s = TcpStream::connect(mock.running.addr).await.unwrap();
+        s.write_all(b"GET /v2/integrations HTTP/1.1\r\nhost: 127.0.0.1\r\nx-api-key: ")
+            .await
+            .unwrap();
+        flood.push(s);
+    }
+    // Ordinary clients are answered while the flood hangs on.
+    let r = mock.get("/v2/integrations", KEY).await;
+    assert_eq!(r.status, 200);
+    for (n, s) in flood.iter_mut().enumerate() {
+        assert!(
+            closed_within(s, Duration::from_secs(10)).await,
+            "half-open connection {n} was still held"
+        );
+    }
+    assert_eq!(mock.get("/v2/integrations", KEY).await.status, 200);
+    mock.assert_conformant();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_head_over_the_limit_is_431() {
+    let mock = mock(ServerConfig::default()).await;
+    let mut s = TcpStream::connect(mock.running.addr).await.unwrap();
+    let big = "a".repeat(200 * 1024);
+    let head = format!(
+        "GET /v2/integrations HTTP/1.1\r\nhost: 127.0.0.1\r\nx-api-key: {KEY}\r\nx-big: {big}\r\n\r\n"
+    );
+    // The server may close before taking every byte: only the answer matters.
+    let _ = s.write_all(head.as_bytes()).await;
+    let mut answer = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut answer)).await;
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 431"), "{text}");
+    // A head within the limit is served as before.
+    assert_eq!(mock.get("/v2/integrations", KEY).await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_over_the_cap_wait_until_one_closes() {
+    let mock = mock(ServerConfig {
+        max_connections: 2,
+        header_timeout: Some(Duration::from_millis(500)),
+        ..ServerConfig::default()
+    })
+    .await;
+    // Two idle connections take both places...
+    let _idle = [
+        TcpStream::connect(mock.running.addr).await.unwrap(),
+        TcpStream::connect(mock.running.addr).await.unwrap(),
+    ];
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // ...so a third waits to be accepted until the header time-out drops one of them.
+    let started = Instant::now();
+    let r = tokio::time::timeout(Duration::from_secs(10), mock.get("/v2/integrations", KEY))
+        .await
+        .expect("served once a place is free");
+    assert_eq!(r.status, 200);
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "served before a place was free ({:?})",
+        started.elapsed()
+    );
+}
