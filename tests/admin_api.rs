@@ -108,12 +108,15 @@ async fn fixtures_load_and_reset_goes_back_to_them() {
 async fn state_snapshots_restore_exactly() {
     let mock = Mock::start().await;
     mock.activate(KEY, "terminal", "k").await;
-    let snapshot = admin(&mock, "GET", "/state", None).await;
+    let snapshot = admin(&mock, "GET", "/state?full=true", None).await;
     mock.call("POST", "/v2/integrations/terminal/deactivate", KEY, None)
         .await;
     admin(&mock, "PUT", "/state", Some(snapshot.clone())).await;
     assert_eq!(integration(&mock, KEY, "terminal").await["isActive"], true);
-    assert_eq!(admin(&mock, "GET", "/state", None).await, snapshot);
+    assert_eq!(
+        admin(&mock, "GET", "/state?full=true", None).await,
+        snapshot
+    );
     let one = admin(&mock, "GET", &format!("/state?key={OTHER_KEY}"), None).await;
     assert_eq!(one["merchants"], json!({}));
     let r = mock
@@ -562,5 +565,56 @@ async fn the_admin_api_refuses_hosts_it_does_not_answer_for() {
         )
         .await;
     assert_eq!(api.status, 200);
+    mock.assert_conformant();
+}
+
+/// Stored credentials do not leave through the admin API by default: a snapshot cuts
+/// each `apiKey` to its last four characters and says so, and restoring it is refused
+/// (it would lose them); `?full=true` is the backup.
+#[tokio::test]
+async fn snapshots_redact_credentials_unless_a_full_backup_is_asked_for() {
+    let mock = Mock::start().await;
+    let secret = "ph_live_like_secret_value_7f3a";
+    mock.activate(KEY, "wodify", secret).await;
+    let redacted = admin(&mock, "GET", "/state", None).await;
+    assert_eq!(redacted["redacted"], true);
+    let text = redacted.to_string();
+    assert!(!text.contains(secret), "the secret leaked: {text}");
+    let stored = &redacted["merchants"][KEY]["integrations"];
+    assert!(
+        stored.to_string().contains("\"apiKey\":\"…7f3a\""),
+        "{stored}"
+    );
+    let full = admin(&mock, "GET", "/state?full=true", None).await;
+    assert!(full.to_string().contains(secret));
+    assert!(full.get("redacted").is_none());
+    let r = mock
+        .send(
+            "PUT",
+            "/__mock/state",
+            &[("content-type", "application/json")],
+            Some(&redacted.to_string()),
+        )
+        .await;
+    let e = r.expect_error(400, "validation_error");
+    assert!(e["message"].as_str().unwrap().contains("full=true"), "{e}");
+    assert_eq!(
+        admin(&mock, "GET", "/state?full=true", None).await,
+        full,
+        "a refused restore changes nothing"
+    );
+    mock.assert_conformant();
+}
+
+/// The journal shows each key as its last four characters, and still filters by the
+/// whole key.
+#[tokio::test]
+async fn the_journal_shows_keys_by_their_last_four_characters() {
+    let mock = Mock::start().await;
+    mock.get("/v2/integrations", KEY).await;
+    let journal = admin(&mock, "GET", &format!("/requests?key={KEY}"), None).await;
+    let entry = &journal["data"][0];
+    assert_eq!(entry["key"], format!("…{}", &KEY[KEY.len() - 4..]));
+    assert!(!journal.to_string().contains(KEY), "{journal}");
     mock.assert_conformant();
 }

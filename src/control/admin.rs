@@ -232,8 +232,14 @@ async fn run(
         }
         "adminGetState" => {
             let key = key_param(params)?;
+            // Stored credentials stay inside unless a full backup is asked for.
+            let full = params.get("full").and_then(Value::as_bool).unwrap_or(false);
+            let mut state = store.snapshot(key.as_ref()).await?;
+            if !full {
+                state = state.redacted();
+            }
             // A snapshot is plain data (strings, numbers, maps with string keys).
-            Ok(serde_json::to_value(store.snapshot(key.as_ref()).await?).unwrap_or(Value::Null))
+            Ok(serde_json::to_value(state).unwrap_or(Value::Null))
         }
         "adminPutState" => {
             let state: WorldState = body(req.body)?;

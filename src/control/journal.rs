@@ -29,7 +29,9 @@ pub struct Entry {
     pub query: Option<String>,
     /// The status answered.
     pub status: u16,
-    /// The `x-api-key` sent (sandbox keys only: live keys are never kept).
+    /// The `x-api-key` sent (sandbox keys only: live keys are never kept). Shown to
+    /// people as its last four characters; filters and counts match the whole key.
+    #[serde(serialize_with = "last4")]
     pub key: Option<ApiKey>,
     /// The request id.
     pub request_id: String,
@@ -37,6 +39,14 @@ pub struct Entry {
     pub operation_id: Option<String>,
     /// How long the answer took.
     pub latency_micros: u64,
+}
+
+/// A key as a journal reader sees it: `…` and its last four characters.
+fn last4<S: serde::Serializer>(key: &Option<ApiKey>, s: S) -> Result<S::Ok, S::Error> {
+    match key {
+        Some(k) => s.serialize_str(&format!("…{}", k.last4())),
+        None => s.serialize_none(),
+    }
 }
 
 /// Which entries a query or count selects; every field given must match.

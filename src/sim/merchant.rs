@@ -104,6 +104,15 @@ impl Merchant {
         self.outages = [None, None, None];
     }
 
+    /// Replaces every stored credential by its redacted form (a snapshot for people).
+    pub fn redact_credentials(&mut self) {
+        for i in self.integrations.iter_mut().flatten() {
+            if let Some(c) = &i.credentials {
+                i.credentials = Some(c.redacted());
+            }
+        }
+    }
+
     /// Places a ready-made integration (fixtures and state restore).
     pub fn put_integration(&mut self, integration: Integration) {
         let i = integration.provider.index();

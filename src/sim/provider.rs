@@ -75,6 +75,23 @@ pub struct Credentials {
     pub app_email: Option<String>,
 }
 
+impl Credentials {
+    /// The credentials as a person may see them: the `apiKey` cut to its last four
+    /// characters (nothing of a key of eight or fewer); the rest is not secret.
+    pub fn redacted(&self) -> Credentials {
+        let chars: Vec<char> = self.api_key.chars().collect();
+        let tail: String = if chars.len() > 8 {
+            chars[chars.len() - 4..].iter().collect()
+        } else {
+            String::new()
+        };
+        Credentials {
+            api_key: format!("…{tail}"),
+            ..self.clone()
+        }
+    }
+}
+
 /// What the simulated provider does, chosen by the credentials' `apiKey` prefix.
 /// The README's table of test credentials lists these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -86,11 +86,38 @@ pub struct WorldState {
     pub keys: Vec<DeclaredKey>,
     /// Merchants by key.
     pub merchants: std::collections::BTreeMap<ApiKey, Merchant>,
+    /// Whether the stored credentials were cut to their last four characters (the
+    /// admin API's default snapshot): such a snapshot cannot be restored.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub redacted: bool,
 }
 
 impl WorldState {
     /// The current format version.
     pub const VERSION: u32 = 1;
+
+    /// The snapshot with every stored credential redacted.
+    pub fn redacted(mut self) -> Self {
+        for merchant in self.merchants.values_mut() {
+            merchant.redact_credentials();
+        }
+        self.redacted = true;
+        self
+    }
+
+    /// Why this snapshot cannot be restored, if it cannot.
+    pub fn unrestorable(&self) -> Option<String> {
+        if self.version != Self::VERSION {
+            return Some(format!(
+                "state format version {} is not supported (expected {})",
+                self.version,
+                Self::VERSION
+            ));
+        }
+        self.redacted.then(|| {
+            "this snapshot is redacted (its stored credentials were cut to their last four characters), so restoring it would lose them: take a full one with GET /__mock/state?full=true".to_owned()
+        })
+    }
 }
 
 /// Why a request's key was refused.

@@ -227,16 +227,13 @@ impl MemoryStore {
             clock: *read(&self.clock),
             keys,
             merchants,
+            redacted: false,
         }
     }
 
     fn restore_now(&self, state: WorldState) -> Result<(), StoreError> {
-        if state.version != WorldState::VERSION {
-            return Err(StoreError::Invalid(format!(
-                "state format version {} is not supported (expected {})",
-                state.version,
-                WorldState::VERSION
-            )));
+        if let Some(why) = state.unrestorable() {
+            return Err(StoreError::Invalid(why));
         }
         *write(&self.clock) = state.clock;
         let mut keys = self.change_keys();

@@ -27,6 +27,8 @@ await step("the dashboard shows the default fixture", async () => {
   await page.goto(MOCK + "/__mock/ui");
   await field("practicehub", "health").waitFor();
   assert.equal(await page.locator("#tenant").inputValue(), KEY);
+  // People see the key as its last four characters.
+  assert.equal(await page.locator("#tenant option:checked").textContent(), "…" + KEY.slice(-4));
   assert.equal(await field("practicehub", "active").textContent(), "yes");
   assert.equal(await field("practicehub", "health").textContent(), "healthy");
   assert.equal(await field("terminal", "active").textContent(), "no");
