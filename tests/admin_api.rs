@@ -618,3 +618,135 @@ async fn the_journal_shows_keys_by_their_last_four_characters() {
     assert!(!journal.to_string().contains(KEY), "{journal}");
     mock.assert_conformant();
 }
+
+/// Every route of the admin contract, with crafted requests: a foreign `Host` is 403
+/// (token or not), a foreign `Origin` gets no grant, a body not sent as JSON is 415; and
+/// none of these changes the state.
+#[tokio::test]
+async fn every_admin_route_refuses_foreign_hosts_origins_and_content_types() {
+    let mock = Mock::start().await;
+    mock.activate(KEY, "wodify", "k").await;
+    let before = admin(&mock, "GET", "/state?full=true", None).await;
+    let ops: Vec<(String, String, bool)> = mock
+        .running
+        .app
+        .control
+        .contract
+        .operations
+        .iter()
+        .map(|op| {
+            // Path parameters get a value that names nothing.
+            let path = op.path.replace("{name}", "nope").replace("{id}", "nope");
+            (
+                op.method.as_str().to_owned(),
+                format!("/__mock{path}"),
+                op.accepts_body(),
+            )
+        })
+        .collect();
+    assert!(ops.len() >= 18, "every route: {ops:?}");
+    for (method, path, takes_body) in &ops {
+        let r = mock
+            .send(method, path, &[("host", "rebound.attacker.example")], None)
+            .await;
+        r.expect_error(403, "host_not_allowed");
+        let r = mock
+            .send(method, path, &[("origin", "https://evil.example")], None)
+            .await;
+        assert_eq!(
+            r.header("access-control-allow-origin"),
+            None,
+            "{method} {path}"
+        );
+        if *takes_body {
+            for content_type in [
+                "text/plain",
+                "application/x-www-form-urlencoded",
+                "multipart/form-data; boundary=x",
+            ] {
+                let r = mock
+                    .send(method, path, &[("content-type", content_type)], Some("{}"))
+                    .await;
+                r.expect_error(415, "unsupported_media_type");
+            }
+        }
+        if method != "GET" {
+            // Put back whatever a permitted write above changed (the state is compared below
+            // only across refused requests).
+            admin(&mock, "PUT", "/state", Some(before.clone())).await;
+        }
+    }
+    // The refused requests alone, once more, against the restored state.
+    for (method, path, _) in &ops {
+        mock.send(
+            method,
+            path,
+            &[("host", "rebound.attacker.example")],
+            Some("{}"),
+        )
+        .await;
+    }
+    assert_eq!(admin(&mock, "GET", "/state?full=true", None).await, before);
+}
+
+/// `--admin-origin` grants one origin of the user's own, and no other.
+#[tokio::test]
+async fn an_admin_origin_is_granted_when_given() {
+    use revkeen_mock::control::{AdminAccess, Control};
+    use revkeen_mock::server::{App, ServerConfig};
+    use revkeen_mock::sim::Clock;
+    use revkeen_mock::spec::Contract;
+    use revkeen_mock::store::MemoryStore;
+    let mut control = Control::new(AdminAccess::Open, 7);
+    control.admin_origins = vec!["http://localhost:3000".into()];
+    let mock = Mock::start_app(App::new(
+        Contract::embedded().unwrap(),
+        MemoryStore::new(SimConfig::default(), Clock::frozen(common::T0)),
+        ServerConfig {
+            strict: true,
+            ..ServerConfig::default()
+        },
+        control,
+    ))
+    .await;
+    let preflight = |origin: &'static str| {
+        let mock = &mock;
+        async move {
+            mock.send(
+                "OPTIONS",
+                "/__mock/faults",
+                &[
+                    ("origin", origin),
+                    ("access-control-request-method", "DELETE"),
+                ],
+                None,
+            )
+            .await
+        }
+    };
+    let mine = preflight("http://localhost:3000").await;
+    assert_eq!(
+        mine.header("access-control-allow-origin"),
+        Some("http://localhost:3000")
+    );
+    assert!(
+        mine.header("access-control-allow-methods")
+            .unwrap()
+            .contains("DELETE")
+    );
+    let other = preflight("https://evil.example").await;
+    assert_eq!(other.header("access-control-allow-origin"), None);
+    let r = mock
+        .send(
+            "GET",
+            "/__mock/health",
+            &[("origin", "http://localhost:3000")],
+            None,
+        )
+        .await;
+    assert_eq!(
+        r.header("access-control-allow-origin"),
+        Some("http://localhost:3000")
+    );
+    mock.assert_conformant();
+}

@@ -1,4 +1,4 @@
-//! Connection hygiene for a sandbox exposed to strangers: half-sent heads (and idle
+//! Connection hygiene for a sandbox exposed to strangers: 2,000 half-sent heads (and idle
 //! keep-alive connections) are dropped after the header time-out while other clients
 //! are served; an oversized head is 431; connections over the cap wait to be accepted.
 
@@ -25,6 +25,24 @@ async fn mock(server: ServerConfig) -> Mock {
     .await
 }
 
+/// One request on a connection of its own (`Connection: close`): the status line. The
+/// mock's pooled client is not used here, since the short header time-out also closes
+/// the idle connections it keeps.
+async fn status_line(mock: &Mock, path: &str) -> String {
+    let mut s = TcpStream::connect(mock.running.addr).await.unwrap();
+    let head = format!(
+        "GET {path} HTTP/1.1\r\nhost: 127.0.0.1\r\nx-api-key: {KEY}\r\nconnection: close\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer).await.unwrap();
+    String::from_utf8_lossy(&answer)
+        .lines()
+        .next()
+        .unwrap_or("")
+        .to_owned()
+}
+
 /// Waits (at most `limit`) for the server to close `stream`: `Ok` when it did.
 async fn closed_within(stream: &mut TcpStream, limit: Duration) -> bool {
     let mut buf = [0u8; 1024];
@@ -46,7 +64,7 @@ async fn half_sent_heads_are_dropped_after_the_header_timeout_while_others_are_s
     })
     .await;
     let mut flood = Vec::new();
-    for _ in 0..500 {
+    for _ in 0..2000 {
         let mut s = TcpStream::connect(mock.running.addr).await.unwrap();
         s.write_all(b"GET /v2/integrations HTTP/1.1\r\nhost: 127.0.0.1\r\nx-api-key: ")
             .await
@@ -54,15 +72,20 @@ async fn half_sent_heads_are_dropped_after_the_header_timeout_while_others_are_s
         flood.push(s);
     }
     // Ordinary clients are answered while the flood hangs on.
-    let r = mock.get("/v2/integrations", KEY).await;
-    assert_eq!(r.status, 200);
+    assert_eq!(
+        status_line(&mock, "/v2/integrations").await,
+        "HTTP/1.1 200 OK"
+    );
     for (n, s) in flood.iter_mut().enumerate() {
         assert!(
             closed_within(s, Duration::from_secs(10)).await,
             "half-open connection {n} was still held"
         );
     }
-    assert_eq!(mock.get("/v2/integrations", KEY).await.status, 200);
+    assert_eq!(
+        status_line(&mock, "/v2/integrations").await,
+        "HTTP/1.1 200 OK"
+    );
     mock.assert_conformant();
 }
 

@@ -155,3 +155,126 @@ proptest! {
         prop_assert_eq!(app.strict_violations(), 0, "{:#?}", app.violation_log());
     }
 }
+
+fn admin_mock() -> &'static Mock {
+    static MOCK: OnceLock<Mock> = OnceLock::new();
+    MOCK.get_or_init(|| {
+        runtime().block_on(async {
+            let m = Mock::start().await;
+            m.activate(KEY, "wodify", "fuzz_secret_key_0001").await;
+            m
+        })
+    })
+}
+
+fn admin_path() -> impl Strategy<Value = String> {
+    let route = prop_oneof![
+        Just("/health"),
+        Just("/ui"),
+        Just("/tenants"),
+        Just("/reset"),
+        Just("/fixtures/default"),
+        Just("/fixtures/nope"),
+        Just("/state"),
+        Just("/clock"),
+        Just("/clock/advance"),
+        Just("/clock/freeze"),
+        Just("/clock/resume"),
+        Just("/faults"),
+        Just("/faults/fault-1"),
+        Just("/requests"),
+        Just("/requests/count"),
+        Just("/nowhere"),
+    ];
+    let query = prop_oneof![
+        4 => Just(String::new()),
+        1 => Just(format!("?key={KEY}")),
+        1 => Just("?key=not-a-key".to_owned()),
+        1 => Just("?full=true".to_owned()),
+        1 => Just("?full=maybe".to_owned()),
+        1 => "\\?(limit|status|since|key|path)=[-0-9a-zA-Z:%]{0,12}",
+    ];
+    prop_oneof![
+        9 => (route, query).prop_map(|(r, q)| format!("/__mock{r}{q}")),
+        1 => "/__mock/[ -~&&[^?#]]{0,30}",
+    ]
+}
+
+fn admin_body() -> impl Strategy<Value = Option<String>> {
+    let valid = prop_oneof![
+        (0u64..100_000_000_000).prop_map(|s| json!({"seconds": s})),
+        Just(json!({"now": "9999-06-01T00:00:00Z"})),
+        Just(json!({"now": "2026-05-01T10:00:00Z"})),
+        Just(json!({"now": "yesterday"})),
+        Just(
+            json!({"rules": [{"match": {"provider": "wodify"}, "action": {"type": "provider_outage", "syncs": 2}}]})
+        ),
+        Just(json!({"rules": [{"match": {}, "action": {"type": "error", "status": 418}}]})),
+        Just(json!({"rules": [{"match": {"key": "bad"}, "action": {"type": "provider_outage"}}]})),
+        Just(json!({"version": 2, "clock": {}, "keys": [], "merchants": {}})),
+        Just(
+            json!({"version": 1, "clock": {"mode": "frozen", "at_ms": 5}, "keys": [], "merchants": {}, "redacted": true})
+        ),
+        Just(json!({"method": "GET", "key": KEY})),
+        Just(json!([1, 2, 3])),
+    ];
+    prop_oneof![
+        3 => Just(None),
+        6 => valid.prop_map(|v| Some(v.to_string())),
+        1 => "\\PC{0,48}".prop_map(Some),
+    ]
+}
+
+fn admin_headers() -> impl Strategy<Value = Vec<(String, String)>> {
+    let content_type = prop_oneof![
+        6 => Just(Some("application/json")),
+        1 => Just(Some("text/plain")),
+        1 => Just(Some("application/x-www-form-urlencoded")),
+        1 => Just(None),
+    ];
+    let host: BoxedStrategy<Option<String>> = prop_oneof![
+        6 => Just(None),
+        1 => Just(Some("localhost:4010".to_owned())),
+        2 => Just(Some("attacker.example".to_owned())),
+        1 => "[a-z0-9.:\\[\\]]{0,20}".prop_map(Some),
+    ]
+    .boxed();
+    let origin = prop_oneof![4 => Just(None), 1 => Just(Some("https://evil.example"))];
+    (content_type, host, origin).prop_map(|(c, h, o)| {
+        let mut out = Vec::new();
+        out.extend(c.map(|c| ("content-type".to_owned(), c.to_owned())));
+        out.extend(h.map(|h| ("host".to_owned(), h)));
+        out.extend(o.map(|o| ("origin".to_owned(), o.to_owned())));
+        out
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(1500))]
+
+    /// Whatever reaches the admin API, the answer is a non-5xx that conforms to the
+    /// admin spec; a refused request changes nothing; no other origin is ever granted.
+    #[test]
+    fn random_admin_requests_never_break_it_and_refusals_change_nothing(
+        method in method(), path in admin_path(), headers in admin_headers(), body in admin_body()
+    ) {
+        let mock = admin_mock();
+        let store = &mock.running.app.store;
+        let (before, r, after) = runtime().block_on(async {
+            let before = store.snapshot(None).await.unwrap();
+            let h: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let r = mock.try_send(&method, &path, &h, body.as_deref()).await;
+            let after = store.snapshot(None).await.unwrap();
+            (before, r, after)
+        });
+        prop_assume!(r.is_some(), "not a sendable request");
+        let r = r.unwrap();
+        prop_assert!(r.status < 500, "{method} {path} {headers:?} {body:?} → {} {}", r.status, String::from_utf8_lossy(&r.body));
+        if r.status >= 400 {
+            prop_assert_eq!(&before, &after, "{} {} {:?} {:?} was refused ({}) but changed the state", method, path, headers, body, r.status);
+        }
+        prop_assert_eq!(r.header("access-control-allow-origin"), None);
+        let app = &mock.running.app;
+        prop_assert_eq!(app.strict_violations(), 0, "{:#?}", app.violation_log());
+    }
+}

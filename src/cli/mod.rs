@@ -102,6 +102,15 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub allowed_host: Vec<String>,
+    /// An origin granted CORS on the admin API (repeatable; none by default): a tool of
+    /// your own served from another origin. Any page on it can then use the admin API.
+    #[arg(
+        long,
+        env = "REVKEEN_MOCK_ADMIN_ORIGINS",
+        value_name = "ORIGIN",
+        value_delimiter = ','
+    )]
+    pub admin_origin: Vec<String>,
     /// Log format.
     #[arg(long, env = "REVKEEN_MOCK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

@@ -64,6 +64,12 @@ pub async fn build_app(args: &ServeArgs) -> Result<App, String> {
         .map(|h| h.trim().trim_end_matches('.').to_ascii_lowercase())
         .filter(|h| !h.is_empty())
         .collect();
+    control.admin_origins = args
+        .admin_origin
+        .iter()
+        .map(|o| o.trim().trim_end_matches('/').to_owned())
+        .filter(|o| !o.is_empty())
+        .collect();
     Ok(App::new(
         contract,
         store,

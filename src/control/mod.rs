@@ -52,6 +52,9 @@ pub struct Control {
     pub allowed_hosts: Vec<String>,
     /// The address the server listens on, set once it is bound.
     pub listening: OnceLock<IpAddr>,
+    /// Origins granted CORS on the admin API (`--admin-origin`; none by default), for a
+    /// tool of one's own served elsewhere.
+    pub admin_origins: Vec<String>,
 }
 
 impl Control {
@@ -71,6 +74,7 @@ impl Control {
             dirty: AtomicBool::new(false),
             allowed_hosts: Vec::new(),
             listening: OnceLock::new(),
+            admin_origins: Vec::new(),
         }
     }
 

@@ -1,5 +1,6 @@
 //! CORS: what a browser app on another origin (a dev server on `localhost:5173`) needs
-//! to call the mock with `x-api-key` and read its headers.
+//! to call the mock with `x-api-key` and read its headers. The admin API grants only
+//! the origins given with `--admin-origin` (none by default).
 
 /// Headers a browser script may read from a response.
 pub const EXPOSE_HEADERS: &str = "X-Request-Id, RevKeen-Version, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Retry-After, Idempotency-Replayed, Allow";
@@ -10,6 +11,9 @@ pub const ALLOW_HEADERS: &str =
 
 /// Methods the API uses.
 pub const ALLOW_METHODS: &str = "GET, POST, PUT, OPTIONS";
+
+/// Methods the admin API uses (granted only to `--admin-origin` origins).
+pub const ADMIN_METHODS: &str = "GET, POST, PUT, DELETE, OPTIONS";
 
 /// How long a browser may cache a pre-flight answer, in seconds.
 pub const MAX_AGE: &str = "600";
@@ -24,10 +28,15 @@ pub fn response_headers(origin: &str) -> [(&'static str, String); 3] {
     ]
 }
 
-/// Headers of a pre-flight answer; `requested` is `Access-Control-Request-Headers`.
-pub fn preflight_headers(origin: &str, requested: Option<&str>) -> Vec<(&'static str, String)> {
+/// Headers of a pre-flight answer granting `methods`; `requested` is
+/// `Access-Control-Request-Headers`.
+pub fn preflight_headers(
+    origin: &str,
+    methods: &str,
+    requested: Option<&str>,
+) -> Vec<(&'static str, String)> {
     let mut headers = response_headers(origin).to_vec();
-    headers.push(("access-control-allow-methods", ALLOW_METHODS.to_owned()));
+    headers.push(("access-control-allow-methods", methods.to_owned()));
     headers.push((
         "access-control-allow-headers",
         requested.unwrap_or(ALLOW_HEADERS).to_owned(),

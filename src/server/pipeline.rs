@@ -94,18 +94,26 @@ pub async fn handle(
             .headers()
             .contains_key(hyper::header::ACCESS_CONTROL_REQUEST_METHOD);
     // The admin API answers its own page and non-browser callers only: no other origin
-    // is granted CORS, so a page the developer visits can neither read it nor send it
-    // a JSON write (the browser's pre-flight is answered without a grant). The API
-    // itself (`/v2/...`) stays callable from any origin.
+    // is granted CORS (but those of `--admin-origin`), so a page the developer visits
+    // can neither read it nor send it a JSON write (the browser's pre-flight is answered
+    // without a grant). The API itself (`/v2/...`) stays callable from any origin.
     let admin_path = admin::is_admin_path(&app.control, &path);
     let admin = !preflight && admin_path;
+    let granted = origin
+        .as_deref()
+        .filter(|o| !admin_path || app.control.admin_origins.iter().any(|a| a == o));
     let mut reply = if admin {
         super::admin::admin_request(app, req, &rid).await
     } else if preflight {
         let requested = req.headers().header("access-control-request-headers");
         let mut r = Reply::empty(204, None);
-        if !admin_path {
-            for (k, v) in cors::preflight_headers(origin.as_deref().unwrap_or("*"), requested) {
+        if let Some(origin) = granted {
+            let methods = if admin_path {
+                cors::ADMIN_METHODS
+            } else {
+                cors::ALLOW_METHODS
+            };
+            for (k, v) in cors::preflight_headers(origin, methods, requested) {
                 put(&mut r.headers, k, &v);
             }
         }
@@ -146,7 +154,7 @@ pub async fn handle(
             .headers
             .insert(names::RATELIMIT_RESET, HeaderValue::from(reset));
     }
-    if let (Some(origin), false, false) = (&origin, preflight, admin) {
+    if let (Some(origin), false) = (granted, preflight) {
         for (k, v) in cors::response_headers(origin) {
             put(&mut reply.headers, k, &v);
         }

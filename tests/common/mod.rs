@@ -94,7 +94,17 @@ impl Mock {
         server: ServerConfig,
     ) -> Mock {
         let store = MemoryStore::new(config, Clock::frozen(T0));
-        let app = App::new(contract, store, server, Control::new(AdminAccess::Open, 7));
+        Self::start_app(App::new(
+            contract,
+            store,
+            server,
+            Control::new(AdminAccess::Open, 7),
+        ))
+        .await
+    }
+
+    /// A mock serving `app` as built.
+    pub async fn start_app(app: App) -> Mock {
         let running = Running::start("127.0.0.1:0", app).await.expect("bind");
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(5))
