@@ -110,6 +110,12 @@ pub async fn handle(
         }
     }
     let op = &control.contract.operations[index];
+    // Every write says it is JSON, body or not: a browser must then ask first (a
+    // pre-flight, which no other origin is granted), so no form or "simple" request
+    // from another site can reset, load a fixture or move the clock.
+    if op.method != Method::Get && !req.content_type.is_some_and(crate::spec::is_json) {
+        return answer(Err(ApiError::unsupported_media_type(req.content_type)));
+    }
     let params = match op.parse_params(&path_params, req.query, &[][..]) {
         Ok(p) => p,
         Err(v) => return answer(Err(ApiError::validation(v))),

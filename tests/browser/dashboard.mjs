@@ -85,7 +85,8 @@ const app = http.createServer((req, res) => {
   res.setHeader("content-type", "text/html");
   if (req.url === "/admin") {
     // The same page, trying the admin API: read the state (every key and credential),
-    // a JSON write (needs a pre-flight) and a "simple" text/plain write (sent without one).
+    // a JSON write (needs a pre-flight), a "simple" text/plain write (sent without one),
+    // and two forms (a reset without a body, a fixture load with a text/plain body).
     res.end(`<!doctype html><pre id="result">pending</pre><script>
       const mock = ${JSON.stringify(MOCK)};
       const outcome = (p) => p.then((r) => "answered " + r.status, (e) => "blocked");
@@ -99,7 +100,12 @@ const app = http.createServer((req, res) => {
       ]).then(([read, jsonWrite, plainWrite]) => {
         document.getElementById("result").textContent = JSON.stringify({ read, jsonWrite, plainWrite });
       });
-    </script>`);
+    </script>
+    <iframe name="sink" style="display:none"></iframe>
+    <form id="reset" method="POST" target="sink" action="${MOCK}/__mock/reset"></form>
+    <form id="fixture" method="POST" target="sink" enctype="text/plain" action="${MOCK}/__mock/fixtures/partners">
+      <input name='{"a":"' value='"}'></form>
+    <script>document.getElementById("reset").submit(); document.getElementById("fixture").submit();</script>`);
     return;
   }
   res.end(`<!doctype html><pre id="result">pending</pre><script>
@@ -131,6 +137,12 @@ await step("a page on another origin calls the API with fetch and reads X-Reques
 await step("a page on another origin can neither read nor change the admin API", async () => {
   const clock = async () => (await (await fetch(MOCK + "/__mock/clock")).json()).now;
   const before = await clock();
+  // A mark a reset or another fixture would wipe out: wodify, active for the demo key.
+  const wodify = async () => (await (await fetch(MOCK + "/v2/integrations/wodify", { headers: { "x-api-key": KEY } })).json()).data;
+  await fetch(MOCK + "/v2/integrations/wodify/activate", { method: "POST",
+    headers: { "x-api-key": KEY, "content-type": "application/json" },
+    body: JSON.stringify({ credentials: { apiKey: "wd_browser_mark", baseUrl: "https://gym.example" } }) });
+  assert.equal((await wodify())?.isActive, true);
   const other = await browser.newPage();
   await other.goto("http://127.0.0.1:5173/admin");
   await other.waitForFunction(() => document.getElementById("result").textContent !== "pending");
@@ -141,6 +153,10 @@ await step("a page on another origin can neither read nor change the admin API",
   // refuses it (415): the clock has not moved.
   const after = await clock();
   assert.equal(Date.parse(after) - Date.parse(before) < 86400 * 1000, true, `clock moved: ${before} -> ${after}`);
+  // The forms (a plain POST to reset, a text/plain POST loading a fixture) reached the
+  // mock and were refused: the mark is still there.
+  await other.waitForTimeout(300);
+  assert.equal((await wodify())?.isActive, true, "a form from another site reset the mock");
   await other.close();
 });
 
