@@ -761,3 +761,59 @@ async fn an_admin_origin_is_granted_when_given() {
     );
     mock.assert_conformant();
 }
+
+/// With a token the same rules hold: a foreign `Host` is refused even with the right
+/// token, a write without JSON is refused even with it, and the token opens the rest.
+#[tokio::test]
+async fn the_rules_hold_with_a_token_too() {
+    use revkeen_mock::control::{AdminAccess, Control};
+    use revkeen_mock::server::{App, ServerConfig};
+    use revkeen_mock::sim::Clock;
+    use revkeen_mock::spec::Contract;
+    use revkeen_mock::store::MemoryStore;
+    let mock = Mock::start_app(App::new(
+        Contract::embedded().unwrap(),
+        MemoryStore::new(SimConfig::default(), Clock::frozen(common::T0)),
+        ServerConfig {
+            strict: true,
+            ..ServerConfig::default()
+        },
+        Control::new(AdminAccess::Token("s3cret".into()), 7),
+    ))
+    .await;
+    let token = ("authorization", "Bearer s3cret");
+    mock.send(
+        "GET",
+        "/__mock/state",
+        &[token, ("host", "attacker.example")],
+        None,
+    )
+    .await
+    .expect_error(403, "host_not_allowed");
+    mock.send("POST", "/__mock/reset", &[token], None)
+        .await
+        .expect_error(415, "unsupported_media_type");
+    mock.send("GET", "/__mock/state", &[], None)
+        .await
+        .expect_error(401, "admin_token_required");
+    let r = mock
+        .send(
+            "GET",
+            "/__mock/state",
+            &[token, ("origin", "https://evil.example")],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("access-control-allow-origin"), None);
+    let r = mock
+        .send(
+            "POST",
+            "/__mock/reset",
+            &[token, ("content-type", "application/json")],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    mock.assert_conformant();
+}
