@@ -5,9 +5,26 @@
 mod common;
 
 use common::{KEY, Mock, OTHER_KEY};
-use revkeen_mock::control::fixture;
-use revkeen_mock::sim::{BreakerConfig, SimConfig};
+use revkeen_mock::control::{AdminAccess, Control, fixture};
+use revkeen_mock::server::{App, ServerConfig};
+use revkeen_mock::sim::{BreakerConfig, Clock, SimConfig};
+use revkeen_mock::spec::Contract;
+use revkeen_mock::store::MemoryStore;
 use serde_json::{Value, json};
+
+/// A strict mock whose control plane is `control` (another access, admin origins).
+async fn mock_with(control: Control) -> Mock {
+    Mock::start_app(App::new(
+        Contract::embedded().unwrap(),
+        MemoryStore::new(SimConfig::default(), Clock::frozen(common::T0)),
+        ServerConfig {
+            strict: true,
+            ..ServerConfig::default()
+        },
+        control,
+    ))
+    .await
+}
 
 async fn admin(mock: &Mock, method: &str, path: &str, body: Option<Value>) -> Value {
     let text = body.map(|b| b.to_string());
@@ -703,23 +720,9 @@ async fn every_admin_route_refuses_foreign_hosts_origins_and_content_types() {
 /// `--admin-origin` grants one origin of the user's own, and no other.
 #[tokio::test]
 async fn an_admin_origin_is_granted_when_given() {
-    use revkeen_mock::control::{AdminAccess, Control};
-    use revkeen_mock::server::{App, ServerConfig};
-    use revkeen_mock::sim::Clock;
-    use revkeen_mock::spec::Contract;
-    use revkeen_mock::store::MemoryStore;
     let mut control = Control::new(AdminAccess::Open, 7);
     control.admin_origins = vec!["http://localhost:3000".into()];
-    let mock = Mock::start_app(App::new(
-        Contract::embedded().unwrap(),
-        MemoryStore::new(SimConfig::default(), Clock::frozen(common::T0)),
-        ServerConfig {
-            strict: true,
-            ..ServerConfig::default()
-        },
-        control,
-    ))
-    .await;
+    let mock = mock_with(control).await;
     let preflight = |origin: &'static str| {
         let mock = &mock;
         async move {
@@ -766,21 +769,7 @@ async fn an_admin_origin_is_granted_when_given() {
 /// token, a write without JSON is refused even with it, and the token opens the rest.
 #[tokio::test]
 async fn the_rules_hold_with_a_token_too() {
-    use revkeen_mock::control::{AdminAccess, Control};
-    use revkeen_mock::server::{App, ServerConfig};
-    use revkeen_mock::sim::Clock;
-    use revkeen_mock::spec::Contract;
-    use revkeen_mock::store::MemoryStore;
-    let mock = Mock::start_app(App::new(
-        Contract::embedded().unwrap(),
-        MemoryStore::new(SimConfig::default(), Clock::frozen(common::T0)),
-        ServerConfig {
-            strict: true,
-            ..ServerConfig::default()
-        },
-        Control::new(AdminAccess::Token("s3cret".into()), 7),
-    ))
-    .await;
+    let mock = mock_with(Control::new(AdminAccess::Token("s3cret".into()), 7)).await;
     let token = ("authorization", "Bearer s3cret");
     mock.send(
         "GET",

@@ -58,18 +58,11 @@ pub async fn build_app(args: &ServeArgs) -> Result<App, String> {
     let mut control = Control::new(access, args.seed);
     *lock(&control.fixture) = Some(fixture);
     control.state_file = args.state_file.clone();
-    control.allowed_hosts = args
-        .allowed_host
-        .iter()
-        .map(|h| h.trim().trim_end_matches('.').to_ascii_lowercase())
-        .filter(|h| !h.is_empty())
-        .collect();
-    control.admin_origins = args
-        .admin_origin
-        .iter()
-        .map(|o| o.trim().trim_end_matches('/').to_owned())
-        .filter(|o| !o.is_empty())
-        .collect();
+    // Host names compare in lower case without a final dot; origins without a final slash.
+    control.allowed_hosts = cleaned(&args.allowed_host, |h| {
+        h.trim_end_matches('.').to_ascii_lowercase()
+    });
+    control.admin_origins = cleaned(&args.admin_origin, |o| o.trim_end_matches('/').to_owned());
     Ok(App::new(
         contract,
         store,
@@ -204,4 +197,13 @@ async fn shutdown_signal() {
         () = term => {}
     }
     tracing::info!("shutting down: finishing in-flight requests");
+}
+
+/// The non-empty values of a repeatable flag, trimmed and put in `form`.
+fn cleaned(values: &[String], form: impl Fn(&str) -> String) -> Vec<String> {
+    values
+        .iter()
+        .map(|v| form(v.trim()))
+        .filter(|v| !v.is_empty())
+        .collect()
 }
