@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use revkeen_mock::cli::{Cli, Command, check_spec, run_conform, run_serve};
+use revkeen_mock::cli::{Cli, Command, check_spec, run_conform, run_health, run_serve};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -19,6 +19,16 @@ fn main() -> ExitCode {
         }
         Some(Command::Serve(args)) => serve(&args),
         None => serve(&cli.serve),
+        Some(Command::Health(args)) => match run_health(&args) {
+            Ok(line) => {
+                println!("healthy: {line}");
+                ExitCode::SUCCESS
+            }
+            Err(message) => {
+                eprintln!("unhealthy: {message}");
+                ExitCode::from(1)
+            }
+        },
         Some(Command::Conform(args)) => match run_conform(&args) {
             Ok(true) => ExitCode::SUCCESS,
             Ok(false) => ExitCode::from(1),

@@ -386,3 +386,58 @@ fn a_start_fixture_can_set_the_rate_limit_and_the_flag_wins() {
         );
     }
 }
+
+#[test]
+fn health_exits_zero_when_the_mock_answers_and_one_when_nothing_does() {
+    let server = start(&[]);
+    let out = Command::new(env!("CARGO_BIN_EXE_revkeen-mock"))
+        .args(["health", "--url", &format!("http://{}", server.addr)])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("healthy: HTTP/1.1 200"));
+    let closed = format!("http://127.0.0.1:{}", free_port());
+    let out = Command::new(env!("CARGO_BIN_EXE_revkeen-mock"))
+        .args(["health", "--url", &closed, "--timeout", "500ms"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).starts_with("unhealthy: cannot connect"));
+}
+
+/// Off loopback without a token, `--admin-without-token off` starts with the admin API
+/// off and says so (the container image's default), instead of refusing to start.
+#[test]
+fn off_loopback_without_a_token_the_admin_api_can_start_off() {
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_revkeen-mock"))
+        .args([
+            "serve",
+            "--addr",
+            &format!("0.0.0.0:{port}"),
+            "--admin-without-token",
+            "off",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let addr = format!("127.0.0.1:{port}");
+    let mut answer = String::new();
+    for _ in 0..200 {
+        if TcpStream::connect(&addr).is_ok() {
+            answer = http(&addr, "GET", "/__mock/health", &[], "");
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.kill().unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+    let log =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(
+        log.contains("admin API (/__mock, the dashboard) is OFF"),
+        "{log}"
+    );
+}

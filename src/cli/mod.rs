@@ -4,6 +4,7 @@
 
 mod check_spec;
 mod conform;
+mod health;
 mod serve;
 
 use std::path::PathBuf;
@@ -12,6 +13,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use check_spec::{CheckOutcome, check_spec};
 pub use conform::run_conform;
+pub use health::run_health;
 pub use serve::{build_app, run_serve};
 
 /// An offline, stateful stand-in for the RevKeen v2 Integrations API.
@@ -51,6 +53,31 @@ pub enum Command {
                       Example:\n  revkeen-mock check-spec specs/revkeen-integrations.yaml"
     )]
     CheckSpec(CheckSpecArgs),
+    /// Exit 0 when a mock answers HTTP at the address (a probe for containers: no shell,
+    /// no curl needed).
+    #[command(after_help = "Example:\n  revkeen-mock health --url http://127.0.0.1:4010")]
+    Health(HealthArgs),
+}
+
+/// Flags of `health`.
+#[derive(Debug, Clone, Args)]
+pub struct HealthArgs {
+    /// Where the mock listens (http only: the probe runs beside it).
+    #[arg(long, default_value = "http://127.0.0.1:4010", value_name = "URL")]
+    pub url: String,
+    /// How long to wait for the answer.
+    #[arg(long, default_value = "2s", value_parser = humantime::parse_duration)]
+    pub timeout: std::time::Duration,
+}
+
+/// What `serve` does off loopback when no admin token is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum WithoutToken {
+    /// Refuse to start, saying what to pass.
+    #[default]
+    Refuse,
+    /// Start with the admin API off, saying so.
+    Off,
 }
 
 /// How log lines are written.
@@ -92,6 +119,10 @@ pub struct ServeArgs {
     /// Token the admin API requires (Authorization: Bearer ...); needed off loopback.
     #[arg(long, env = "REVKEEN_MOCK_ADMIN_TOKEN", value_name = "TOKEN")]
     pub admin_token: Option<String>,
+    /// Off loopback without a token: refuse to start (the default), or start with the
+    /// admin API off and say so (the container image's choice).
+    #[arg(long, env = "REVKEEN_MOCK_ADMIN_WITHOUT_TOKEN", value_enum, default_value_t = WithoutToken::Refuse)]
+    pub admin_without_token: WithoutToken,
     /// A host name the admin API answers for, beside localhost, 127.0.0.1, [::1] and the
     /// listening address (repeatable, or comma-separated): the name a shared sandbox is
     /// reached by.

@@ -9,7 +9,7 @@ use crate::sim::{BreakerConfig, Clock, RateLimit, SimConfig, Timestamp, lock};
 use crate::spec::Contract;
 use crate::store::{MemoryStore, Store};
 
-use super::{LogFormat, ServeArgs};
+use super::{LogFormat, ServeArgs, WithoutToken};
 
 /// Builds the application state the flags describe: the contract, the store (from the
 /// state file when there is one, else from the fixture) and the control plane.
@@ -93,13 +93,19 @@ fn admin_access(args: &ServeArgs) -> Result<AdminAccess, String> {
         .parse::<std::net::SocketAddr>()
         .map(|a| a.ip().is_loopback())
         .unwrap_or_else(|_| args.addr.starts_with("localhost:"));
-    if loopback {
-        Ok(AdminAccess::Open)
-    } else {
-        Err(format!(
+    match (loopback, args.admin_without_token) {
+        (true, _) => Ok(AdminAccess::Open),
+        (false, WithoutToken::Off) => {
+            tracing::warn!(
+                "the admin API (/__mock, the dashboard) is OFF: {} is not loopback and no admin token was given; set REVKEEN_MOCK_ADMIN_TOKEN (or --admin-token) to turn it on",
+                args.addr
+            );
+            Ok(AdminAccess::Off)
+        }
+        (false, WithoutToken::Refuse) => Err(format!(
             "the admin API on {} would be open to the network: pass --admin-token TOKEN, or --no-admin",
             args.addr
-        ))
+        )),
     }
 }
 
