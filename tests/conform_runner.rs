@@ -10,9 +10,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use common::Mock;
+use common::conform;
 use common::proxy::{self, Proxy};
 use http_body_util::Full;
-use revkeen_mock::conform::{Config, Feedback, default_credentials, report::Report, run};
+use revkeen_mock::conform::{Config, report::Report, run};
 use revkeen_mock::sim::{BreakerConfig, SimConfig};
 use revkeen_mock::spec::Contract;
 use serde_json::json;
@@ -22,32 +23,14 @@ const SECOND: &str = "rk_sandbox_conform_runner_key_02";
 
 fn config(target: String, seed: u64, cases: u32) -> Config {
     Config {
-        target,
-        api_key: KEY.into(),
         second_key: Some(SECOND.into()),
-        contract: Contract::embedded().unwrap(),
         seed,
         cases,
         max_time: Duration::from_secs(120),
-        checks: Vec::new(),
-        scenarios: None,
-        read_only: false,
-        allow_live: false,
-        rate: None,
         timeout: Duration::from_secs(5),
-        credentials: default_credentials(),
         exact: true,
-        max_failures: None,
-        failing_credentials: None,
-        feedback: Feedback::Quiet,
+        ..Config::new(target, KEY, Contract::embedded().unwrap())
     }
-}
-
-/// Runs the (blocking) runner off the async runtime.
-async fn conform(cfg: Config) -> Report {
-    tokio::task::spawn_blocking(move || run(&cfg).expect("the run starts"))
-        .await
-        .unwrap()
 }
 
 fn failed(report: &Report, check: &str) -> u64 {

@@ -11,8 +11,9 @@ mod common;
 use std::time::Duration;
 
 use common::Mock;
+use common::conform;
 use common::proxy::{self, Proxy, Refusal, Rewrite, refuse_nothing, same_answer, unchanged};
-use revkeen_mock::conform::{Config, Feedback, default_credentials, report::Report, run};
+use revkeen_mock::conform::Config;
 use revkeen_mock::spec::Contract;
 use serde_json::{Value, json};
 
@@ -203,34 +204,15 @@ fn contract(variant: Variant) -> Contract {
 }
 
 fn config(target: String, contract: Contract, seed: u64, cases: u32) -> Config {
+    // The runner's own credentials (Config::new's), without the appName/appEmail that one
+    // variant's spec requires: the bodies must get them from that spec.
     Config {
-        target,
-        api_key: KEY.into(),
-        second_key: None,
-        contract,
         seed,
         cases,
         max_time: Duration::from_secs(120),
-        checks: Vec::new(),
-        scenarios: None,
-        read_only: false,
-        allow_live: false,
-        rate: None,
         timeout: Duration::from_secs(5),
-        // The runner's own credentials, without the appName/appEmail that one variant's
-        // spec requires: the bodies must get them from that spec.
-        credentials: default_credentials(),
-        exact: false,
-        max_failures: None,
-        failing_credentials: None,
-        feedback: Feedback::Quiet,
+        ..Config::new(target, KEY, contract)
     }
-}
-
-async fn conform(cfg: Config) -> Report {
-    tokio::task::spawn_blocking(move || run(&cfg).expect("the run starts"))
-        .await
-        .unwrap()
 }
 
 const VARIANTS: [Variant; 5] = [
@@ -271,6 +253,14 @@ async fn no_false_alarm_against_any_variant_deployment() {
         );
         assert!(
             report.checks["stateful"].0 >= 150,
+            "{}:{}",
+            variant.name,
+            report.text()
+        );
+        // The breaker was staged and followed through each variant, not skipped.
+        assert_eq!(
+            report.checks.get("circuit_breaker"),
+            Some(&(1, 0)),
             "{}:{}",
             variant.name,
             report.text()

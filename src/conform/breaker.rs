@@ -188,10 +188,7 @@ impl Run<'_> {
         let activate = Planner::new(&self.cfg.contract, staging.credentials.clone())
             .plan(&Op::Activate(i, None));
         let r = self.breaker_step(trail, &Op::Activate(i, None), activate.body)?;
-        if r.status == 400
-            && r.json.as_ref().and_then(|j| j.pointer("/error/code"))
-                == Some(&json!("credentials_rejected"))
-        {
+        if r.credentials_rejected() {
             return Err(Verdict::Skip(format!(
                 "the target rejected the failing credentials when activating {provider}: they must pass the credential check and fail syncs"
             )));

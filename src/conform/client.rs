@@ -119,6 +119,15 @@ pub struct Response {
 }
 
 impl Response {
+    /// Whether the provider refused the credentials (`400 credentials_rejected`): the
+    /// documented answer of a real provider to made-up credentials, which leaves the
+    /// integration as it was.
+    pub fn credentials_rejected(&self) -> bool {
+        self.status == 400
+            && self.json.as_ref().and_then(|j| j.pointer("/error/code"))
+                == Some(&Value::from("credentials_rejected"))
+    }
+
     /// A header's value.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers

@@ -81,6 +81,34 @@ pub fn default_credentials() -> Value {
     json!({ "apiKey": "conform_healthy_key", "baseUrl": "https://conform.example" })
 }
 
+impl Config {
+    /// A run of `target` with `api_key` against `contract`, every other setting at the
+    /// command line's default (seed 0, 200 cases, 10 minutes, 10 s per request, the
+    /// promised reading, no progress); set fields over it.
+    pub fn new(target: impl Into<String>, api_key: impl Into<String>, contract: Contract) -> Self {
+        Config {
+            target: target.into(),
+            api_key: api_key.into(),
+            second_key: None,
+            contract,
+            seed: 0,
+            cases: 200,
+            max_time: Duration::from_secs(600),
+            checks: Vec::new(),
+            scenarios: None,
+            read_only: false,
+            allow_live: false,
+            rate: None,
+            timeout: Duration::from_secs(10),
+            credentials: default_credentials(),
+            exact: false,
+            max_failures: None,
+            failing_credentials: None,
+            feedback: Feedback::Quiet,
+        }
+    }
+}
+
 struct Run<'a> {
     cfg: &'a Config,
     /// Bodies, bounds and expected statuses drawn from the spec being checked.

@@ -372,9 +372,7 @@ async fn run(
             Ok(json!({ "count": control.journal.count(&m) }))
         }
         // Every operation of the embedded admin contract is answered above.
-        other => Err(ControlError::BadBody(format!(
-            "{other} is not an operation of this mock's admin API"
-        ))),
+        other => Err(ControlError::NoSuchOperation(other.to_owned())),
     }
 }
 

@@ -22,6 +22,10 @@ pub enum ControlError {
     /// message names the file and the field.
     #[error("{0}")]
     BadFixture(String),
+    /// An admin operation the contract routes but this build does not carry out (the
+    /// admin spec was extended without the code).
+    #[error("{0} is not an operation this mock's admin API carries out")]
+    NoSuchOperation(String),
     /// A fault rule id the book does not hold.
     #[error("no fault rule '{0}' (GET /__mock/faults lists them)")]
     NoSuchFault(String),
@@ -61,9 +65,9 @@ pub enum ControlError {
 impl From<ControlError> for ApiError {
     fn from(e: ControlError) -> Self {
         match e {
-            ControlError::NoSuchFixture { .. } | ControlError::NoSuchFault(_) => {
-                ApiError::not_found(e.to_string())
-            }
+            ControlError::NoSuchFixture { .. }
+            | ControlError::NoSuchFault(_)
+            | ControlError::NoSuchOperation(_) => ApiError::not_found(e.to_string()),
             ControlError::Store(message) => {
                 let mut api = ApiError::from(StoreError::Unavailable(String::new()));
                 api.message = message;

@@ -211,3 +211,10 @@ impl Mock {
         );
     }
 }
+
+/// Runs the (blocking) conformance runner off the async runtime; the run must start.
+pub async fn conform(cfg: revkeen_mock::conform::Config) -> revkeen_mock::conform::report::Report {
+    tokio::task::spawn_blocking(move || revkeen_mock::conform::run(&cfg).expect("the run starts"))
+        .await
+        .unwrap()
+}
