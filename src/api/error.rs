@@ -361,6 +361,10 @@ impl From<SimError> for ApiError {
                 (400, "credentials_rejected", Some("credentials.apiKey"))
             }
             SimError::CircuitOpen { .. } => (400, "circuit_open", None),
+            SimError::LogNotFound { .. } => (404, "resource_not_found", Some("logId")),
+            SimError::NotRetryable(_) => (400, "not_retryable", Some("logId")),
+            SimError::WrongIntegration { .. } => (404, "resource_not_found", Some("integrationId")),
+            SimError::NoSyncState { .. } => (404, "resource_not_found", Some("resourceType")),
         };
         let mut api = ApiError::new(status, ErrorType::InvalidRequest, code, message);
         api.param = param.map(str::to_owned);

@@ -238,40 +238,59 @@ impl Fixture {
         let mut merchant = Merchant::new(tenant_seed(config.seed, &m.key));
         for i in &m.integrations {
             let who = format!("{}: staging {} of {}", self.source, i.provider, m.key);
-            let run = |command: Command, merchant: &mut Merchant| {
+            let run = |command: Command, merchant: &mut Merchant, at: Timestamp| {
                 merchant
-                    .execute(&config, now, i.provider, command)
+                    .execute(&config, at, i.provider, command)
                     .map(|_| ())
                     .map_err(|e| ControlError::BadFixture(format!("{who}: {e}")))
             };
+            // The staged syncs are spread over the past, one sync interval apart and the
+            // last one a minute ago, so the history reads like a real one; automatic sync
+            // stays off until `now`, so no scheduled run slips in between.
+            let step = i
+                .sync_interval_minutes
+                .unwrap_or(config.default_interval)
+                .duration();
+            let syncs = i.syncs.succeeded + i.syncs.failed;
+            let back = |k: u32| Timestamp(now.0 - (step * k).as_millis() as i64 - 60_000);
+            let activated_at = if syncs == 0 { now } else { back(syncs) };
             run(
                 Command::Activate(ActivateInput {
                     credentials: i.credentials.clone(),
                     sync_interval: i.sync_interval_minutes,
                     currency: i.currency.clone(),
-                    sync_enabled: i.sync_enabled,
+                    sync_enabled: Some(false),
                     auto_send_invoices: i.auto_send_invoices,
                     flags: BTreeMap::new(),
                     payment_mappings: None,
                 }),
                 &mut merchant,
+                activated_at,
             )?;
             if let Some(days) = i.invoice_lookback_days {
-                run(Command::SetInvoiceLookback(days), &mut merchant)?;
+                run(
+                    Command::SetInvoiceLookback(days),
+                    &mut merchant,
+                    activated_at,
+                )?;
             }
-            for _ in 0..i.syncs.succeeded {
-                run(Command::TriggerSync { full_resync: false }, &mut merchant)?;
+            for k in 0..syncs {
+                if k == i.syncs.succeeded {
+                    let remaining = i.syncs.failed;
+                    merchant.inject_outage(i.provider, Outage::NextSyncs { remaining });
+                }
+                let sync = Command::TriggerSync { full_resync: false };
+                run(sync, &mut merchant, back(syncs - 1 - k))?;
             }
-            if i.syncs.failed > 0 {
-                let remaining = i.syncs.failed;
-                merchant.inject_outage(i.provider, Outage::NextSyncs { remaining });
-            }
-            for _ in 0..i.syncs.failed {
-                run(Command::TriggerSync { full_resync: false }, &mut merchant)?;
-            }
+            let enabled = i.sync_enabled.unwrap_or(true);
+            run(Command::SetSyncEnabled(enabled), &mut merchant, now)?;
             if i.deactivated {
                 let delete_credentials = false;
-                run(Command::Deactivate { delete_credentials }, &mut merchant)?;
+                run(
+                    Command::Deactivate { delete_credentials },
+                    &mut merchant,
+                    now,
+                )?;
             }
         }
         Ok(merchant)

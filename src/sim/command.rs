@@ -4,10 +4,12 @@ use std::collections::BTreeMap;
 
 use uuid::Uuid;
 
+use super::history::{ResourceState, ResourceType, RetryRefusal, SyncLogEntry};
 use super::integration::{
     Integration, IntegrationStatus, LookbackDays, PaymentMapping, SyncIntervalMinutes,
 };
 use super::provider::{Credentials, Provider};
+use super::retry::{BatchReport, SyncStateUpdate};
 
 /// What `activate` carries, already typed (bounds checked by the newtypes).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +64,27 @@ pub enum Command {
     SetAutoSendInvoices(bool),
     /// `POST .../resume-sync`.
     ResumeSync,
+    /// `POST .../sync-logs/{logId}/retry`.
+    RetryLog {
+        /// The failed entry.
+        log_id: Uuid,
+    },
+    /// `POST .../sync-logs/batch-retry`.
+    BatchRetry {
+        /// The integration whose failures are retried (it must be this provider's).
+        integration_id: Uuid,
+        /// Only this resource type's failures.
+        resource_type: Option<ResourceType>,
+        /// At most this many retries (never more than the breaker's threshold).
+        limit: Option<u32>,
+    },
+    /// `PUT /sync-state/{source}/{merchantId}/{resourceType}`.
+    PutSyncState {
+        /// Which resource's state.
+        resource_type: ResourceType,
+        /// What changes.
+        update: SyncStateUpdate,
+    },
 }
 
 impl Command {
@@ -95,6 +118,12 @@ pub enum Outcome {
     },
     /// A setting changed.
     Updated,
+    /// A failed entry was retried: the retry's entry.
+    Retried(Box<SyncLogEntry>),
+    /// A batch retry ran.
+    BatchRetried(Box<BatchReport>),
+    /// A resource's sync state after the change.
+    SyncStateSet(Box<ResourceState>),
 }
 
 /// A rule of the domain that refused a command.
@@ -128,6 +157,39 @@ pub enum SimError {
         provider: Provider,
         /// The provider's message.
         reason: String,
+    },
+    /// A sync log entry this integration does not have (or no longer keeps).
+    #[error(
+        "no sync log {log_id} for {provider}: it never existed, or it is older than the history the mock keeps"
+    )]
+    LogNotFound {
+        /// The provider.
+        provider: Provider,
+        /// The entry asked for.
+        log_id: Uuid,
+    },
+    /// The entry cannot be retried.
+    #[error("{0}")]
+    NotRetryable(RetryRefusal),
+    /// A batch retry naming an integration that is not this provider's.
+    #[error(
+        "integration {integration_id} is not the merchant's {provider} integration: use the id GET /integrations/{provider} shows"
+    )]
+    WrongIntegration {
+        /// The provider.
+        provider: Provider,
+        /// The id sent.
+        integration_id: Uuid,
+    },
+    /// A sync state the integration does not have.
+    #[error(
+        "no {resource} sync state for {provider}: the provider does not sync {resource}, or it was never activated"
+    )]
+    NoSyncState {
+        /// The provider.
+        provider: Provider,
+        /// The resource type asked for.
+        resource: ResourceType,
     },
     /// A manual sync while the breaker is open.
     #[error(

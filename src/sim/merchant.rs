@@ -9,7 +9,8 @@ use uuid::Uuid;
 use super::SimConfig;
 use super::breaker::BreakerState;
 use super::command::{ActivateInput, Command, Outcome, SimError};
-use super::integration::{Configuration, Integration, IntegrationStatus, JobKind, SyncJob};
+use super::history::{ResourceType, SyncHistory};
+use super::integration::{Configuration, Integration, IntegrationStatus, JobKind};
 use super::provider::{Behaviour, Outage, Provider};
 use super::time::Timestamp;
 
@@ -26,13 +27,21 @@ pub const MAX_CATCH_UP_RUNS: i64 = 10_000;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Merchant {
+    /// The merchant's id (`merchantId` in `/sync-state` paths), derived from the seed
+    /// alone, so a partner's merchant keeps it across restarts and replicas.
+    #[serde(default)]
+    pub(super) id: Uuid,
     /// Indexed by [`Provider::index`].
-    integrations: [Option<Integration>; 3],
+    pub(super) integrations: [Option<Integration>; 3],
+    /// Each integration's sync log and cursors, by provider; kept across deactivation.
+    /// Apart from the integration record so reading the record never touches the log.
+    #[serde(default)]
+    pub(super) histories: [SyncHistory; 3],
     /// Outages injected by the control plane, by provider.
-    outages: [Option<Outage>; 3],
+    pub(super) outages: [Option<Outage>; 3],
     /// State of the id generator; ids depend only on the seed and this merchant's
     /// history, never on other merchants or on the system.
-    rng_state: u64,
+    pub(super) rng_state: u64,
 }
 
 /// An event that simulated time brings.
@@ -65,13 +74,28 @@ impl<'a> MerchantView<'a> {
     pub fn outage(self, provider: Provider) -> Option<&'a Outage> {
         self.merchant.outages[provider.index()].as_ref()
     }
+
+    /// `provider`'s sync log and cursors (empty if it was never activated).
+    pub fn history(self, provider: Provider) -> &'a SyncHistory {
+        &self.merchant.histories[provider.index()]
+    }
+
+    /// The merchant's id.
+    pub fn merchant_id(self) -> Uuid {
+        self.merchant.id
+    }
 }
 
 impl Merchant {
     /// An empty merchant whose ids derive from `seed`.
     pub fn new(seed: u64) -> Self {
+        // Drawn from a generator of its own, so the merchant's other ids stay as they were.
+        let mut rng = fastrand::Rng::with_seed(seed ^ 0x6D65_7263_6861_6E74);
+        let id = uuid::Builder::from_random_bytes(std::array::from_fn(|_| rng.u8(..))).into_uuid();
         Self {
+            id,
             integrations: [None, None, None],
+            histories: Default::default(),
             outages: [None, None, None],
             rng_state: seed,
         }
@@ -119,7 +143,7 @@ impl Merchant {
         self.integrations[i] = Some(integration);
     }
 
-    fn next_id(&mut self) -> Uuid {
+    pub(super) fn next_id(&mut self) -> Uuid {
         let mut rng = fastrand::Rng::with_seed(self.rng_state);
         let bytes: [u8; 16] = std::array::from_fn(|_| rng.u8(..));
         self.rng_state = rng.get_seed();
@@ -176,85 +200,6 @@ impl Merchant {
         }
     }
 
-    /// Starts a job; one of duration zero completes at once.
-    fn start_job(
-        &mut self,
-        config: &SimConfig,
-        provider: Provider,
-        kind: JobKind,
-        full_resync: bool,
-        at: Timestamp,
-    ) -> Uuid {
-        let id = self.next_id();
-        let Some(integ) = self.integrations[provider.index()].as_mut() else {
-            return id;
-        };
-        let behaviour = integ
-            .credentials
-            .as_ref()
-            .map_or(Behaviour::Healthy, |c| Behaviour::of(&c.api_key));
-        let duration = behaviour.duration(config.sync_duration);
-        integ.status = IntegrationStatus::Syncing;
-        integ.updated_at = at;
-        integ.full_resyncs += u64::from(full_resync);
-        integ.running_job = Some(SyncJob {
-            id,
-            kind,
-            full_resync,
-            completes_at: at.plus(duration),
-        });
-        if duration.is_zero() {
-            self.complete_job(config, provider, at);
-        }
-        id
-    }
-
-    fn complete_job(&mut self, config: &SimConfig, provider: Provider, at: Timestamp) {
-        let i = provider.index();
-        let outage_failure = match &mut self.outages[i] {
-            Some(outage) => {
-                let (fails, over) = outage.strike(at);
-                if over {
-                    self.outages[i] = None;
-                }
-                fails
-            }
-            None => false,
-        };
-        let Some(integ) = self.integrations[i].as_mut() else {
-            return;
-        };
-        let behaviour = integ
-            .credentials
-            .as_ref()
-            .map_or(Behaviour::Healthy, |c| Behaviour::of(&c.api_key));
-        let result = if outage_failure {
-            Err(format!(
-                "{provider} is unavailable (simulated outage): 503 Service Unavailable"
-            ))
-        } else {
-            behaviour.sync_outcome(provider, integ.sync_attempts)
-        };
-        integ.sync_attempts += 1;
-        integ.running_job = None;
-        integ.last_sync_at = Some(at);
-        integ.updated_at = at;
-        match result {
-            Ok(()) => {
-                integ.status = IntegrationStatus::Connected;
-                integ.last_sync_error = None;
-                integ.last_success_at = Some(at);
-                integ.breaker.record_success();
-            }
-            Err(message) => {
-                integ.status = IntegrationStatus::Error;
-                integ.last_sync_error = Some(message);
-                integ.last_error_at = Some(at);
-                integ.breaker.record_failure(&config.breaker, at);
-            }
-        }
-    }
-
     /// Runs one command on `provider`'s integration at `now` (after applying what time
     /// has brought).
     pub fn execute(
@@ -299,14 +244,31 @@ impl Merchant {
                 };
                 Ok(Outcome::Resumed { job_id })
             }
+            Command::RetryLog { log_id } => self.retry_log(config, now, provider, log_id),
+            Command::BatchRetry {
+                integration_id,
+                resource_type,
+                limit,
+            } => self.batch_retry(
+                config,
+                now,
+                provider,
+                (integration_id, resource_type, limit),
+            ),
+            Command::PutSyncState {
+                resource_type,
+                update,
+            } => self.put_sync_state(now, provider, resource_type, update),
             Command::Deactivate { delete_credentials } => {
+                self.active(provider)
+                    .ok_or(SimError::NotFound { provider })?;
+                self.cancel_job(provider, now);
                 let integ = self
                     .active_mut(provider)
                     .ok_or(SimError::NotFound { provider })?;
                 integ.is_active = false;
                 integ.status = IntegrationStatus::Idle;
                 integ.next_run = None;
-                integ.running_job = None;
                 if delete_credentials {
                     integ.credentials = None;
                 }
@@ -415,7 +377,18 @@ impl Merchant {
             integ.payment_mappings = mappings;
         }
         integ.updated_at = now;
-        Ok(Outcome::Activated(Box::new(integ.clone())))
+        let activated = integ.clone();
+        let history = &mut self.histories[provider.index()];
+        if history.states().is_empty() {
+            let ids: Vec<Uuid> = ResourceType::of(provider)
+                .iter()
+                .map(|_| self.next_id())
+                .collect();
+            let mut ids = ids.into_iter();
+            self.histories[provider.index()]
+                .seed_states(provider, now, || ids.next().unwrap_or_default());
+        }
+        Ok(Outcome::Activated(Box::new(activated)))
     }
 }
 

@@ -36,6 +36,7 @@
 
 mod breaker;
 mod command;
+mod history;
 mod idempotency;
 mod integration;
 mod key;
@@ -44,6 +45,8 @@ mod provider;
 #[cfg(test)]
 pub(crate) mod random_runs;
 mod rate_limit;
+mod retry;
+mod run;
 mod tenant;
 mod time;
 
@@ -52,6 +55,10 @@ use std::time::Duration;
 
 pub use breaker::{BreakerConfig, BreakerState, CircuitBreaker};
 pub use command::{ActivateInput, Command, Outcome, SimError};
+pub use history::{
+    Failure, JobType, LogStats, LogStatus, ResourceState, ResourceType, RetryRefusal, SyncHistory,
+    SyncLogEntry,
+};
 pub use idempotency::{Begin, IdempotencyStore, StoredResponse};
 pub use integration::{
     Configuration, Integration, IntegrationStatus, JobKind, LookbackDays, PaymentMapping,
@@ -61,6 +68,7 @@ pub use key::{ApiKey, Environment, KeyError, Scope, Scopes};
 pub use merchant::{FIRST_SYNC_DELAY, MAX_CATCH_UP_RUNS, Merchant, MerchantView};
 pub use provider::{Behaviour, Credentials, Outage, Provider};
 pub use rate_limit::{Bucket, RateDecision, RateLimit};
+pub use retry::{BatchReport, SkipReason, SyncStateUpdate};
 pub use tenant::{AuthError, DeclaredKey, KeyPolicy, Tenant, WorldState, admit, tenant_seed};
 pub use time::{Clock, Rfc3339Text, Timestamp, serialize_rfc3339};
 
@@ -79,6 +87,8 @@ pub struct SimConfig {
     pub strict_keys: bool,
     /// Seeds every merchant's id generator.
     pub seed: u64,
+    /// Sync log entries kept per integration; the oldest go first.
+    pub history_limit: usize,
 }
 
 impl Default for SimConfig {
@@ -90,6 +100,7 @@ impl Default for SimConfig {
             rate_limit: None,
             strict_keys: false,
             seed: 0x5EED,
+            history_limit: 200,
         }
     }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::history::{Failure, ResourceType};
 use super::time::Timestamp;
 
 /// An external system an integration connects.
@@ -114,6 +115,9 @@ pub enum Behaviour {
     TimesOut,
     /// `slow…`: every sync succeeds but runs for two simulated minutes.
     Slow,
+    /// `reject_payments…`: syncs succeed, but the provider refuses every payment record
+    /// (a permanent failure of the `payments` entry, which no retry fixes).
+    RejectsPayments,
 }
 
 impl Behaviour {
@@ -140,6 +144,8 @@ impl Behaviour {
             Behaviour::TimesOut
         } else if api_key.starts_with("slow") {
             Behaviour::Slow
+        } else if api_key.starts_with("reject_payments") {
+            Behaviour::RejectsPayments
         } else {
             Behaviour::Healthy
         }
@@ -164,26 +170,31 @@ impl Behaviour {
         }
     }
 
-    /// The outcome of the `attempt`-th sync (0-based) for this behaviour:
-    /// `Err(message)` when it fails.
-    pub fn sync_outcome(self, provider: Provider, attempt: u64) -> Result<(), String> {
+    /// The outcome of the `attempt`-th sync (0-based) for this behaviour: `Err` when
+    /// the provider fails it.
+    pub fn sync_outcome(self, attempt: u64) -> Result<(), Failure> {
         let fail = match self {
-            Behaviour::Healthy | Behaviour::Slow | Behaviour::RejectsCredentials => false,
+            Behaviour::Healthy
+            | Behaviour::Slow
+            | Behaviour::RejectsCredentials
+            | Behaviour::RejectsPayments => false,
             Behaviour::FailsEverySync => true,
             Behaviour::FailsFirst { n } => attempt < u64::from(n),
             Behaviour::Flaps => attempt.is_multiple_of(2),
-            Behaviour::TimesOut => {
-                return Err(format!(
-                    "{provider} did not answer within {} s: sync timed out",
-                    Self::TIMEOUT.as_secs()
-                ));
-            }
+            Behaviour::TimesOut => return Err(Failure::TimedOut),
         };
         if fail {
-            Err(format!("{provider} returned 503 Service Unavailable"))
+            Err(Failure::Unavailable)
         } else {
             Ok(())
         }
+    }
+
+    /// How the provider treats the records of `resource` in a sync it answers: `Some`
+    /// when it refuses them.
+    pub fn refuses(self, resource: ResourceType) -> Option<Failure> {
+        (self == Behaviour::RejectsPayments && resource == ResourceType::Payments)
+            .then_some(Failure::Rejected)
     }
 }
 
@@ -239,18 +250,21 @@ mod tests {
         assert_eq!(Behaviour::of("flap"), Behaviour::Flaps);
         assert_eq!(Behaviour::of("timeout"), Behaviour::TimesOut);
         assert_eq!(Behaviour::of("slow_x"), Behaviour::Slow);
+        assert_eq!(
+            Behaviour::of("reject_payments_1"),
+            Behaviour::RejectsPayments
+        );
         assert_eq!(Behaviour::of("ph_live_3f9a"), Behaviour::Healthy);
         assert_eq!(Behaviour::of("fail_first_x"), Behaviour::Healthy);
     }
 
     #[test]
     fn fail_first_recovers_and_flap_alternates() {
-        let p = Provider::Wodify;
         let ff = Behaviour::FailsFirst { n: 2 };
-        let outcomes: Vec<bool> = (0..4).map(|a| ff.sync_outcome(p, a).is_ok()).collect();
+        let outcomes: Vec<bool> = (0..4).map(|a| ff.sync_outcome(a).is_ok()).collect();
         assert_eq!(outcomes, [false, false, true, true]);
         let flap: Vec<bool> = (0..4)
-            .map(|a| Behaviour::Flaps.sync_outcome(p, a).is_ok())
+            .map(|a| Behaviour::Flaps.sync_outcome(a).is_ok())
             .collect();
         assert_eq!(flap, [false, true, false, true]);
     }

@@ -1,0 +1,199 @@
+//! Retrying failed sync log entries (one, or a batch that honours the circuit breaker)
+//! and the sync worker's writes to a resource's watermark (`PUT /sync-state`).
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+use uuid::Uuid;
+
+use super::SimConfig;
+use super::breaker::BreakerState;
+use super::command::{Outcome, SimError};
+use super::history::{
+    Failure, JobType, LogStatus, ResourceState, ResourceType, RetryRefusal, SyncLogEntry,
+};
+use super::merchant::Merchant;
+use super::provider::Provider;
+use super::time::Timestamp;
+
+/// Why a batch retry left an outstanding failure alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SkipReason {
+    /// The batch already retried as many entries as the breaker's threshold allows.
+    Capped,
+    /// The circuit breaker is open (or opened during the batch).
+    BreakerOpen,
+    /// A permanent failure: no retry can help.
+    Permanent,
+}
+
+/// What a batch retry did: the retries it ran, newest failure first, and the
+/// outstanding failures it left.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchReport {
+    /// The batch's job id (shared by its retries).
+    pub job_id: Uuid,
+    /// The retry entries written.
+    pub retried: Vec<SyncLogEntry>,
+    /// Failed entries not retried, and why.
+    pub skipped: Vec<(Uuid, SkipReason)>,
+}
+
+/// What `PUT /sync-state/{source}/{merchantId}/{resourceType}` changes; a field left
+/// out keeps its value (`Some(None)` clears a nullable one).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncStateUpdate {
+    /// The new watermark.
+    pub cursor: Option<Option<Timestamp>>,
+    /// The last sync's status (`None` inside: idle, never synced).
+    pub last_sync_status: Option<Option<LogStatus>>,
+    /// The last sync's error, as the worker words it.
+    pub last_sync_error: Option<Option<String>>,
+    /// Records synced so far.
+    pub items_synced: Option<u64>,
+}
+
+impl Merchant {
+    /// `POST .../sync-logs/{logId}/retry`.
+    pub(super) fn retry_log(
+        &mut self,
+        config: &SimConfig,
+        now: Timestamp,
+        provider: Provider,
+        log_id: Uuid,
+    ) -> Result<Outcome, SimError> {
+        let i = provider.index();
+        let entry = self.histories[i]
+            .entry(log_id)
+            .ok_or(SimError::LogNotFound { provider, log_id })?;
+        let (root, resource) = (entry.root(), entry.resource_type);
+        let integ =
+            self.integration(provider)
+                .filter(|x| x.is_active)
+                .ok_or(SimError::NotRetryable(RetryRefusal::TargetGone {
+                    id: log_id,
+                    provider,
+                }))?;
+        if let Some(refusal) = self.histories[i].retry_refusal(provider, log_id) {
+            return Err(SimError::NotRetryable(refusal));
+        }
+        if integ.breaker.state(&config.breaker, now) == BreakerState::Open {
+            return Err(SimError::CircuitOpen {
+                provider,
+                consecutive_errors: integ.breaker.consecutive_errors(),
+            });
+        }
+        let job = (self.next_id(), JobType::SingleRetry);
+        let entry = self.retry_entry(config, provider, root, resource, job, now);
+        Ok(Outcome::Retried(Box::new(entry)))
+    }
+
+    /// `POST .../sync-logs/batch-retry`: retries the outstanding failures (failed entries
+    /// no later success covers), the newest of each resource type (its retry fetches
+    /// everything since the cursor, so the older ones' records too), at most `limit` and
+    /// never more than the breaker's threshold; stops retrying once the breaker is open.
+    pub(super) fn batch_retry(
+        &mut self,
+        config: &SimConfig,
+        now: Timestamp,
+        provider: Provider,
+        (integration_id, resource, limit): (Uuid, Option<ResourceType>, Option<u32>),
+    ) -> Result<Outcome, SimError> {
+        let i = provider.index();
+        let integ = self
+            .integration(provider)
+            .filter(|x| x.id == integration_id)
+            .ok_or(SimError::WrongIntegration {
+                provider,
+                integration_id,
+            })?;
+        if !integ.is_active {
+            return Err(SimError::NotActive { provider });
+        }
+        let history = &self.histories[i];
+        let outstanding: Vec<&SyncLogEntry> = history
+            .entries()
+            .rev()
+            .filter(|e| e.status == LogStatus::Failed)
+            .filter(|e| resource.is_none_or(|r| e.resource_type == r))
+            .filter(|e| {
+                !matches!(
+                    history.retry_refusal(provider, e.id),
+                    Some(RetryRefusal::AlreadyRetried { .. } | RetryRefusal::Superseded { .. })
+                )
+            })
+            .collect();
+        let outstanding: Vec<(Uuid, Uuid, ResourceType, Option<Failure>)> = outstanding
+            .into_iter()
+            .map(|e| (e.id, e.root(), e.resource_type, e.failure))
+            .collect();
+        let cap = limit
+            .unwrap_or(config.breaker.threshold)
+            .min(config.breaker.threshold) as usize;
+        let job_id = self.next_id();
+        let mut report = BatchReport {
+            job_id,
+            retried: Vec::new(),
+            skipped: Vec::new(),
+        };
+        let mut seen = BTreeSet::new();
+        for (id, root, resource, failure) in outstanding {
+            if !failure.is_some_and(Failure::is_transient) {
+                report.skipped.push((id, SkipReason::Permanent));
+                continue;
+            }
+            if !seen.insert(resource) {
+                // An older failure of the same records: the cursor has not moved since
+                // it, so the retry of the newest one fetches its records too.
+                continue;
+            }
+            let open = self.integrations[i]
+                .as_ref()
+                .is_some_and(|x| x.breaker.state(&config.breaker, now) == BreakerState::Open);
+            if report.retried.len() >= cap {
+                report.skipped.push((id, SkipReason::Capped));
+            } else if open {
+                report.skipped.push((id, SkipReason::BreakerOpen));
+            } else {
+                let job = (job_id, JobType::BatchRetry);
+                let e = self.retry_entry(config, provider, root, resource, job, now);
+                report.retried.push(e);
+            }
+        }
+        Ok(Outcome::BatchRetried(Box::new(report)))
+    }
+
+    /// `PUT /sync-state/{source}/{merchantId}/{resourceType}`.
+    pub(super) fn put_sync_state(
+        &mut self,
+        now: Timestamp,
+        provider: Provider,
+        resource: ResourceType,
+        update: SyncStateUpdate,
+    ) -> Result<Outcome, SimError> {
+        let state = self.histories[provider.index()]
+            .state_mut(resource)
+            .ok_or(SimError::NoSyncState { provider, resource })?;
+        apply(state, update, now);
+        Ok(Outcome::SyncStateSet(Box::new(state.clone())))
+    }
+}
+
+fn apply(state: &mut ResourceState, update: SyncStateUpdate, now: Timestamp) {
+    if let Some(cursor) = update.cursor {
+        state.cursor = cursor;
+    }
+    if let Some(status) = update.last_sync_status {
+        state.last_sync_status = status;
+        state.last_sync_at = status.map(|_| now);
+    }
+    if let Some(error) = update.last_sync_error {
+        state.reported_error = error;
+        state.last_failure = None;
+    }
+    if let Some(n) = update.items_synced {
+        state.items_synced = n;
+    }
+    state.updated_at = now;
+}
