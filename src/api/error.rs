@@ -215,6 +215,12 @@ impl ApiError {
         )
     }
 
+    /// Another merchant's resource (`forbidden`, the Go SDK's code; the errors guide
+    /// names 403 for it).
+    pub fn other_merchant(message: impl Into<String>) -> Self {
+        Self::new(403, ErrorType::Permission, "forbidden", message)
+    }
+
     /// A fault of the mock itself (the spec documents `500 internal_error`): an
     /// operation with nothing to answer with, or an answer that cannot be written.
     pub fn internal(message: impl Into<String>) -> Self {

@@ -17,7 +17,7 @@ use serde_json::value::RawValue;
 use crate::sim::{BreakerConfig, Integration, Provider, Timestamp};
 
 /// A time as RFC 3339, formatted on the stack (no intermediate `String`).
-struct Rfc3339(Timestamp);
+pub struct Rfc3339(pub Timestamp);
 
 impl Serialize for Rfc3339 {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {

@@ -82,9 +82,20 @@ fn generate(schema: &Schema, node: &Value, depth: usize) -> BoxedStrategy<Value>
                     }
                 })
                 .collect();
+            // `minProperties`/`maxProperties`: optional fields are drawn independently,
+            // so a count out of bounds is rare and filtered out.
+            let min = node.get("minProperties").and_then(Value::as_u64).unwrap_or(0) as usize;
+            let max = node
+                .get("maxProperties")
+                .and_then(Value::as_u64)
+                .map_or(usize::MAX, |m| m as usize);
             fields
                 .prop_map(|fs| {
                     Value::Object(fs.into_iter().flatten().collect::<Map<String, Value>>())
+                })
+                .prop_filter("minProperties and maxProperties", move |v| {
+                    v.as_object()
+                        .is_some_and(|m| (min..=max).contains(&m.len()))
                 })
                 .boxed()
         }

@@ -228,7 +228,12 @@ async fn run(
                             .filter(|p| view.outage(*p).is_some())
                             .map(|p| p.as_str())
                             .collect();
-                        json!({ "key": key.as_str(), "integrations": integrations, "outages": outages })
+                        json!({
+                            "key": key.as_str(),
+                            "merchantId": view.merchant_id(),
+                            "integrations": integrations,
+                            "outages": outages,
+                        })
                     })
                     .await?;
                 // A tenant removed since the keys were listed is left out.

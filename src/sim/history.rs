@@ -468,6 +468,22 @@ impl SyncHistory {
         self.entries.iter()
     }
 
+    /// The log newest first, each entry with whether it may be retried (the
+    /// integration's activity and the breaker aside): in one pass, since an entry is
+    /// retryable exactly when it failed transiently and no later attempt at its
+    /// resource type succeeded (see [`SyncHistory::retry_refusal`]).
+    pub fn newest_first(&self) -> impl Iterator<Item = (&SyncLogEntry, bool)> {
+        let mut covered = [false; ResourceType::ALL.len()];
+        self.entries.iter().rev().map(move |e| {
+            let slot = &mut covered[e.resource_type as usize];
+            let retryable = e.status == LogStatus::Failed
+                && e.failure.is_some_and(Failure::is_transient)
+                && !*slot;
+            *slot |= e.status == LogStatus::Success;
+            (e, retryable)
+        })
+    }
+
     /// The entry `id`, if it is still kept.
     pub fn entry(&self, id: Uuid) -> Option<&SyncLogEntry> {
         self.entries.iter().find(|e| e.id == id)
@@ -715,6 +731,38 @@ mod tests {
             h.retry_refusal(p, Uuid::from_u128(2)),
             Some(RetryRefusal::Superseded { .. })
         ));
+    }
+
+    proptest::proptest! {
+        /// The one-pass retryability of a listing agrees with the rules of a single retry.
+        #[test]
+        fn newest_first_agrees_with_retry_refusal(
+            steps in proptest::collection::vec((0usize..3, 0usize..4, 0usize..4), 0..40)
+        ) {
+            let mut h = SyncHistory::default();
+            let resources = [ResourceType::Invoices, ResourceType::Payments, ResourceType::Products];
+            let statuses = [LogStatus::Success, LogStatus::Failed, LogStatus::Skipped, LogStatus::Failed];
+            for (k, &(r, st, f)) in steps.iter().enumerate() {
+                let mut e = entry(k as u128 + 1, resources[r], statuses[st]);
+                if e.status == LogStatus::Failed {
+                    e.failure = Some([Failure::Unavailable, Failure::Rejected, Failure::TimedOut, Failure::Outage][f]);
+                }
+                // Now and then a retry of an earlier entry.
+                if f == 3 && k > 0 {
+                    let earlier = &h.entries[(k * 7) % h.entries.len()];
+                    e.retry_of = Some(earlier.root());
+                    e.resource_type = earlier.resource_type;
+                }
+                h.push(e, 100);
+            }
+            for (e, retryable) in h.newest_first() {
+                proptest::prop_assert_eq!(
+                    retryable,
+                    h.retry_refusal(Provider::Wodify, e.id).is_none(),
+                    "{:?}", e
+                );
+            }
+        }
     }
 
     #[test]

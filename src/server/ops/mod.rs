@@ -6,14 +6,18 @@
 //!
 //! - [`lifecycle`]: list, get, activate, deactivate, test credentials;
 //! - [`settings`]: sync toggle, sync interval, invoice lookback, auto-send;
-//! - [`sync`]: trigger a sync, resume after an auto-pause, the worker's status update.
+//! - [`sync`]: trigger a sync, resume after an auto-pause, the worker's status update;
+//! - [`history`]: sync logs, retries, statistics and per-resource sync states;
+//! - [`sync_state`]: the sync worker's watermarks under `/sync-state`.
 //!
 //! Operations the simulator does not model get the spec's example ([`generic`]).
 
 pub mod generic;
+mod history;
 mod lifecycle;
 mod settings;
 mod sync;
+mod sync_state;
 
 use serde::Deserialize;
 use serde::Serialize;
@@ -34,6 +38,10 @@ pub enum Modelled {
     Settings(settings::Op),
     /// Running syncs and recording their results.
     Sync(sync::Op),
+    /// What the syncs did, and retrying what failed.
+    History(history::Op),
+    /// The sync worker's watermarks.
+    SyncState(sync_state::Op),
 }
 
 impl Modelled {
@@ -43,6 +51,8 @@ impl Modelled {
             .map(Modelled::Lifecycle)
             .or_else(|| settings::Op::resolve(operation_id).map(Modelled::Settings))
             .or_else(|| sync::Op::resolve(operation_id).map(Modelled::Sync))
+            .or_else(|| history::Op::resolve(operation_id).map(Modelled::History))
+            .or_else(|| sync_state::Op::resolve(operation_id).map(Modelled::SyncState))
     }
 }
 
@@ -90,6 +100,8 @@ pub async fn answer(op: Modelled, call: &Call<'_>) -> Result<Vec<u8>, ApiError> 
         Modelled::Lifecycle(op) => lifecycle::answer(op, call).await,
         Modelled::Settings(op) => settings::answer(op, call).await,
         Modelled::Sync(op) => sync::answer(op, call).await,
+        Modelled::History(op) => history::answer(op, call).await,
+        Modelled::SyncState(op) => sync_state::answer(op, call).await,
     }
 }
 
@@ -97,14 +109,15 @@ impl Call<'_> {
     /// The provider in the path. The contract has checked it against the spec's enum;
     /// one the simulator does not know is still the client's 404, never a 500.
     fn provider(&self) -> Result<Provider, ApiError> {
-        let name = self
-            .params
-            .get("provider")
-            .and_then(Value::as_str)
-            .unwrap_or("");
-        name.parse().map_err(|message| {
+        self.path_provider("provider")
+    }
+
+    /// A provider in the path parameter `name` (`provider`, or `/sync-state`'s `source`).
+    fn path_provider(&self, name: &str) -> Result<Provider, ApiError> {
+        let text = self.params.get(name).and_then(Value::as_str).unwrap_or("");
+        text.parse().map_err(|message| {
             ApiError::unknown_path_param(vec![Violation {
-                field: "provider".into(),
+                field: name.into(),
                 message,
             }])
         })
@@ -155,6 +168,23 @@ impl Call<'_> {
         render::integration_json(i, &self.store.config().breaker, self.now).map_err(|e| {
             ApiError::internal(format!("the integration cannot be written as JSON: {e}"))
         })
+    }
+}
+
+/// The `{success: true, data}` answer of most sync-history operations.
+#[derive(Serialize)]
+struct Data<T> {
+    success: bool,
+    data: T,
+}
+
+impl<T> Data<T> {
+    /// A successful answer with `data`.
+    fn ok(data: T) -> Self {
+        Data {
+            success: true,
+            data,
+        }
     }
 }
 

@@ -1,0 +1,420 @@
+//! Sync history: the sync logs (list, one, retry, batch retry), their statistics and
+//! the per-resource sync states of `/integrations/{provider}/...`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::lifecycle::{MAX_PAGE_SIZE, unexpected};
+use super::{Call, Data, invalid, write};
+use crate::api::ApiError;
+use crate::api::render::Pagination;
+use crate::api::render::Rfc3339;
+use crate::sim::{
+    Command, Integration, LogStats, LogStatus, Outcome, Provider, ResourceState, ResourceType,
+    SkipReason, SyncHistory, SyncLogEntry, Timestamp,
+};
+
+/// The sync-history operations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Op {
+    /// `listIntegrationSyncLogs`.
+    Logs,
+    /// `getIntegrationSyncLog`.
+    Log,
+    /// `retryIntegrationSyncLog`.
+    Retry,
+    /// `batchRetryIntegrationSyncLogs`.
+    BatchRetry,
+    /// `getIntegrationSyncStats`.
+    Stats,
+    /// `getIntegrationSyncStatsByType`.
+    StatsByType,
+    /// `listIntegrationSyncStates`.
+    States,
+}
+
+impl Op {
+    /// The operation an `operationId` names.
+    pub fn resolve(operation_id: &str) -> Option<Self> {
+        Some(match operation_id {
+            "listIntegrationSyncLogs" => Op::Logs,
+            "getIntegrationSyncLog" => Op::Log,
+            "retryIntegrationSyncLog" => Op::Retry,
+            "batchRetryIntegrationSyncLogs" => Op::BatchRetry,
+            "getIntegrationSyncStats" => Op::Stats,
+            "getIntegrationSyncStatsByType" => Op::StatsByType,
+            "listIntegrationSyncStates" => Op::States,
+            _ => return None,
+        })
+    }
+}
+
+/// A `SyncLog`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(super) struct LogView {
+    id: Uuid,
+    integration_id: Uuid,
+    provider: Provider,
+    job_id: Uuid,
+    job_type: &'static str,
+    resource_type: ResourceType,
+    status: &'static str,
+    items_processed: u32,
+    full_sync: bool,
+    started_at: Rfc3339,
+    completed_at: Option<Rfc3339>,
+    duration_ms: Option<u32>,
+    error: Option<String>,
+    retryable: bool,
+    retry_of: Option<Uuid>,
+    idempotency_key: String,
+}
+
+/// The view of entry `e` of `integ`; `retryable` as the history says (the integration
+/// must be active too).
+fn log_view(e: &SyncLogEntry, integ: &Integration, retryable: bool) -> LogView {
+    LogView {
+        id: e.id,
+        integration_id: integ.id,
+        provider: integ.provider,
+        job_id: e.job_id,
+        job_type: e.job_type.as_str(),
+        resource_type: e.resource_type,
+        status: e.status.as_str(),
+        items_processed: e.items_processed,
+        full_sync: e.full,
+        started_at: Rfc3339(e.started_at),
+        completed_at: e.completed_at().map(Rfc3339),
+        duration_ms: e.duration_ms,
+        error: e
+            .failure
+            .map(|f| f.message(integ.provider, Some(e.resource_type))),
+        retryable: integ.is_active && retryable,
+        retry_of: e.retry_of,
+        idempotency_key: e.idempotency_key(),
+    }
+}
+
+/// The view of one entry, looked up.
+fn one_view(e: &SyncLogEntry, integ: &Integration, h: &SyncHistory) -> LogView {
+    log_view(e, integ, h.retry_refusal(integ.provider, e.id).is_none())
+}
+
+/// The counts of `SyncStats` and `SyncResourceStats`.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StatsView {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    integration_id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resource_type: Option<ResourceType>,
+    total: u32,
+    pending: u32,
+    syncing: u32,
+    success: u32,
+    failed: u32,
+    skipped: u32,
+    success_rate: Option<f64>,
+    items_processed: u64,
+    last_success_at: Option<Rfc3339>,
+    last_failure_at: Option<Rfc3339>,
+    last_error: Option<String>,
+}
+
+fn stats_view(s: &LogStats, provider: Provider) -> StatsView {
+    StatsView {
+        integration_id: None,
+        resource_type: None,
+        total: s.total,
+        pending: s.count(LogStatus::Pending),
+        syncing: s.count(LogStatus::Syncing),
+        success: s.count(LogStatus::Success),
+        failed: s.count(LogStatus::Failed),
+        skipped: s.count(LogStatus::Skipped),
+        success_rate: s.success_rate(),
+        items_processed: s.items_processed,
+        last_success_at: s.last_success_at.map(Rfc3339),
+        last_failure_at: s.last_failure.map(|(t, _)| Rfc3339(t)),
+        last_error: s.last_failure.map(|(_, f)| f.message(provider, None)),
+    }
+}
+
+/// A `SyncState` (`/integrations/{provider}/sync-states`).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct StateView {
+    resource_type: ResourceType,
+    last_sync_at: Option<Rfc3339>,
+    last_sync_status: Option<&'static str>,
+    items_processed: Option<u32>,
+    last_sync_error: Option<String>,
+    cursor: Option<Rfc3339>,
+}
+
+/// The last error of a resource's sync: the worker's words, else the failure's.
+pub(super) fn state_error(s: &ResourceState, provider: Provider) -> Option<String> {
+    s.reported_error.clone().or_else(|| {
+        s.last_failure
+            .map(|f| f.message(provider, Some(s.resource_type)))
+    })
+}
+
+#[derive(Serialize)]
+struct Page<T> {
+    success: bool,
+    data: Vec<T>,
+    pagination: Pagination,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BatchView {
+    queued: usize,
+    skipped: usize,
+    retried: Vec<LogView>,
+    skipped_entries: Vec<SkippedView>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SkippedView {
+    log_id: Uuid,
+    reason: SkipReason,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BatchBody {
+    integration_id: String,
+    resource_type: Option<ResourceType>,
+    limit: Option<u32>,
+}
+
+pub(super) async fn answer(op: Op, call: &Call<'_>) -> Result<Vec<u8>, ApiError> {
+    let provider = call.provider()?;
+    match op {
+        Op::Logs => list(call, provider).await,
+        Op::Log => {
+            let id = uuid_param(call, "logId")?;
+            let view = call
+                .read(|v| {
+                    let h = v.history(provider);
+                    let integ = v.integration(provider)?;
+                    h.entry(id).map(|e| one_view(e, integ, h))
+                })
+                .await?;
+            let data = view.ok_or_else(|| {
+                ApiError::from(crate::sim::SimError::LogNotFound {
+                    provider,
+                    log_id: id,
+                })
+            })?;
+            write(&Data::ok(data))
+        }
+        Op::Retry => {
+            let log_id = uuid_param(call, "logId")?;
+            match call.command(provider, Command::RetryLog { log_id }).await? {
+                Outcome::Retried(e) => write(&Data::ok(entry_view(call, provider, &e).await?)),
+                other => unexpected(other),
+            }
+        }
+        Op::BatchRetry => {
+            let b: BatchBody = call.body()?;
+            let integration_id = parse_uuid(&b.integration_id, "integrationId")?;
+            let command = Command::BatchRetry {
+                integration_id,
+                resource_type: b.resource_type,
+                limit: b.limit,
+            };
+            let Outcome::BatchRetried(report) = call.command(provider, command).await? else {
+                return Err(ApiError::internal("batch retry answered another outcome"));
+            };
+            let mut retried = Vec::with_capacity(report.retried.len());
+            for e in &report.retried {
+                retried.push(entry_view(call, provider, e).await?);
+            }
+            write(&Data::ok(BatchView {
+                queued: retried.len(),
+                skipped: report.skipped.len(),
+                retried,
+                skipped_entries: report
+                    .skipped
+                    .iter()
+                    .map(|&(log_id, reason)| SkippedView { log_id, reason })
+                    .collect(),
+            }))
+        }
+        Op::Stats | Op::StatsByType => {
+            let id = uuid_param(call, "integrationId")?;
+            let by_type = op == Op::StatsByType;
+            let found = call
+                .read(|v| {
+                    let integ = v.integration(provider).filter(|i| i.id == id)?;
+                    let h = v.history(provider);
+                    Some(if by_type {
+                        let per_type = ResourceType::of(provider).iter().map(|&r| StatsView {
+                            resource_type: Some(r),
+                            ..stats_view(&h.stats(Some(r)), provider)
+                        });
+                        write(&Data::ok(per_type.collect::<Vec<_>>()))
+                    } else {
+                        write(&Data::ok(StatsView {
+                            integration_id: Some(integ.id),
+                            ..stats_view(&h.stats(None), provider)
+                        }))
+                    })
+                })
+                .await?;
+            found.unwrap_or_else(|| {
+                Err(ApiError::from(crate::sim::SimError::WrongIntegration {
+                    provider,
+                    integration_id: id,
+                }))
+            })
+        }
+        Op::States => {
+            let data = call
+                .read(|v| {
+                    v.history(provider)
+                        .states()
+                        .iter()
+                        .map(|s| StateView {
+                            resource_type: s.resource_type,
+                            last_sync_at: s.last_sync_at.map(Rfc3339),
+                            last_sync_status: s.last_sync_status.map(LogStatus::as_str),
+                            items_processed: s.items_processed,
+                            last_sync_error: state_error(s, provider),
+                            cursor: s.cursor.map(Rfc3339),
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .await?;
+            write(&Data::ok(data))
+        }
+    }
+}
+
+/// The view of an entry a command just wrote (its `retryable` as of now).
+async fn entry_view(
+    call: &Call<'_>,
+    provider: Provider,
+    e: &SyncLogEntry,
+) -> Result<LogView, ApiError> {
+    let view = call
+        .read(|v| {
+            let h = v.history(provider);
+            v.integration(provider).map(|integ| one_view(e, integ, h))
+        })
+        .await?;
+    view.ok_or_else(|| ApiError::internal("a retried entry without its integration"))
+}
+
+/// The filters of `GET .../sync-logs`.
+struct Filter {
+    integration_id: Option<Uuid>,
+    resource_type: Option<ResourceType>,
+    status: Option<LogStatus>,
+    job_type: Option<crate::sim::JobType>,
+    after: Option<Timestamp>,
+    before: Option<Timestamp>,
+    latest_only: bool,
+}
+
+impl Filter {
+    fn of(call: &Call<'_>) -> Result<Self, ApiError> {
+        let text = |name: &str| call.params.get(name).and_then(Value::as_str);
+        fn parsed<T: std::str::FromStr<Err = String>>(
+            text: Option<&str>,
+            name: &str,
+        ) -> Result<Option<T>, ApiError> {
+            text.map(|t| t.parse().map_err(|m| invalid(name.to_owned(), m)))
+                .transpose()
+        }
+        let time = |name: &str| -> Result<_, ApiError> {
+            text(name)
+                .map(|t| Timestamp::parse_rfc3339(t).map_err(|m| invalid(name.to_owned(), m)))
+                .transpose()
+        };
+        Ok(Filter {
+            integration_id: text("integrationId")
+                .map(|t| parse_uuid(t, "integrationId"))
+                .transpose()?,
+            resource_type: parsed(text("resourceType"), "resourceType")?,
+            status: parsed(text("status"), "status")?,
+            job_type: parsed(text("jobType"), "jobType")?,
+            after: time("createdAfter")?,
+            before: time("createdBefore")?,
+            latest_only: text("latestOnly") == Some("true"),
+        })
+    }
+
+    fn keeps(&self, e: &SyncLogEntry) -> bool {
+        self.resource_type.is_none_or(|r| e.resource_type == r)
+            && self.status.is_none_or(|s| e.status == s)
+            && self.job_type.is_none_or(|j| e.job_type == j)
+            && self.after.is_none_or(|t| e.started_at >= t)
+            && self.before.is_none_or(|t| e.started_at < t)
+    }
+}
+
+/// One page of the log, newest first.
+async fn list(call: &Call<'_>, provider: Provider) -> Result<Vec<u8>, ApiError> {
+    let filter = Filter::of(call)?;
+    let num = |n: &str, d: u64| {
+        call.params
+            .get(n)
+            .and_then(|v| v.as_u64().or_else(|| v.as_f64().map(|f| f as u64)))
+            .unwrap_or(d) as usize
+    };
+    let limit = num("limit", 25).min(MAX_PAGE_SIZE);
+    let offset = num("offset", 0);
+    let (data, total) = call
+        .read(|v| {
+            let h = v.history(provider);
+            let Some(integ) = v
+                .integration(provider)
+                .filter(|i| filter.integration_id.is_none_or(|id| id == i.id))
+            else {
+                return (Vec::new(), 0);
+            };
+            let mut seen = [false; ResourceType::ALL.len()];
+            let kept: Vec<(&SyncLogEntry, bool)> = h
+                .newest_first()
+                .filter(|(e, _)| filter.keeps(e))
+                .filter(|(e, _)| {
+                    !filter.latest_only
+                        || !std::mem::replace(&mut seen[e.resource_type as usize], true)
+                })
+                .collect();
+            let page = kept
+                .iter()
+                .skip(offset)
+                .take(limit)
+                .map(|&(e, retryable)| log_view(e, integ, retryable))
+                .collect();
+            (page, kept.len())
+        })
+        .await?;
+    write(&Page {
+        success: true,
+        pagination: Pagination {
+            limit,
+            offset,
+            total,
+            has_more: offset + data.len() < total,
+        },
+        data,
+    })
+}
+
+/// A path or query parameter the contract checked as a UUID.
+fn uuid_param(call: &Call<'_>, name: &str) -> Result<Uuid, ApiError> {
+    let text = call.params.get(name).and_then(Value::as_str).unwrap_or("");
+    parse_uuid(text, name)
+}
+
+pub(super) fn parse_uuid(text: &str, field: &str) -> Result<Uuid, ApiError> {
+    Uuid::parse_str(text).map_err(|e| invalid(field.to_owned(), format!("not a UUID: {e}")))
+}
