@@ -84,7 +84,10 @@ fn generate(schema: &Schema, node: &Value, depth: usize) -> BoxedStrategy<Value>
                 .collect();
             // `minProperties`/`maxProperties`: optional fields are drawn independently,
             // so a count out of bounds is rare and filtered out.
-            let min = node.get("minProperties").and_then(Value::as_u64).unwrap_or(0) as usize;
+            let min = node
+                .get("minProperties")
+                .and_then(Value::as_u64)
+                .unwrap_or(0) as usize;
             let max = node
                 .get("maxProperties")
                 .and_then(Value::as_u64)
