@@ -171,6 +171,9 @@ pub struct ServeArgs {
     /// How long a sync job runs in simulated time (e.g. 30s); zero completes at once.
     #[arg(long, env = "REVKEEN_MOCK_SYNC_DURATION", default_value = "0s", value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub sync_duration: std::time::Duration,
+    /// Sync log entries kept per integration (the oldest go first, so memory stays flat).
+    #[arg(long, env = "REVKEEN_MOCK_SYNC_LOG_LIMIT", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub sync_log_limit: u32,
     /// Largest request body, in bytes.
     #[arg(long, env = "REVKEEN_MOCK_BODY_LIMIT", default_value_t = 1024 * 1024)]
     pub body_limit: usize,

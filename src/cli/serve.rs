@@ -37,6 +37,7 @@ pub async fn build_app(args: &ServeArgs) -> Result<App, String> {
         rate_limit,
         strict_keys: args.strict_keys,
         seed: args.seed,
+        history_limit: args.sync_log_limit as usize,
         ..SimConfig::default()
     };
     let access = admin_access(args)?;
