@@ -10,5 +10,6 @@
 pub mod error;
 pub mod render;
 pub mod request;
+pub mod sync_log;
 
 pub use error::{ApiError, ErrorType};

@@ -223,6 +223,19 @@ async fn run(
                                     .ok()
                             })
                             .collect();
+                        // The dashboard's timeline: each integration's last runs.
+                        let runs: serde_json::Map<String, Value> = view
+                            .integrations()
+                            .map(|i| {
+                                let h = view.history(i.provider);
+                                let runs: Vec<Value> = h
+                                    .recent_runs(RECENT_RUNS)
+                                    .into_iter()
+                                    .map(|run| run_json(&run, i))
+                                    .collect();
+                                (i.provider.as_str().to_owned(), Value::Array(runs))
+                            })
+                            .collect();
                         let outages: Vec<&str> = crate::sim::Provider::ALL
                             .into_iter()
                             .filter(|p| view.outage(*p).is_some())
@@ -232,6 +245,7 @@ async fn run(
                             "key": key.as_str(),
                             "merchantId": view.merchant_id(),
                             "integrations": integrations,
+                            "recentRuns": runs,
                             "outages": outages,
                         })
                     })
@@ -406,4 +420,38 @@ async fn inject_outage(
             .await?;
     }
     Ok(())
+}
+
+/// Runs per integration the tenants listing shows.
+const RECENT_RUNS: usize = 8;
+
+/// One run of the timeline: its job, when it started, an overall status (`syncing`
+/// while any entry runs, `success`, `failed` when every entry failed, `partial`, or
+/// `skipped`) and its entries as the API shows them.
+fn run_json(run: &[(&crate::sim::SyncLogEntry, bool)], integ: &crate::sim::Integration) -> Value {
+    use crate::sim::LogStatus as S;
+    let has = |s: S| run.iter().any(|(e, _)| e.status == s);
+    let all = |s: S| run.iter().all(|(e, _)| e.status == s);
+    let status = if has(S::Syncing) || has(S::Pending) {
+        "syncing"
+    } else if all(S::Skipped) {
+        "skipped"
+    } else if all(S::Failed) {
+        "failed"
+    } else if has(S::Failed) {
+        "partial"
+    } else {
+        "success"
+    };
+    let first = run[0].0;
+    json!({
+        "jobId": first.job_id,
+        "jobType": first.job_type.as_str(),
+        "startedAt": crate::api::render::Rfc3339(first.started_at),
+        "status": status,
+        "entries": run
+            .iter()
+            .map(|&(e, retryable)| crate::api::sync_log::log_view(e, integ, retryable))
+            .collect::<Vec<_>>(),
+    })
 }

@@ -484,6 +484,23 @@ impl SyncHistory {
         })
     }
 
+    /// The newest `n` runs (a job's entries together), newest first, each entry with
+    /// whether it may be retried: what a timeline shows.
+    pub fn recent_runs(&self, n: usize) -> Vec<Vec<(&SyncLogEntry, bool)>> {
+        let mut runs: Vec<Vec<(&SyncLogEntry, bool)>> = Vec::new();
+        for (e, retryable) in self.newest_first() {
+            match runs.iter().position(|r| r[0].0.job_id == e.job_id) {
+                Some(k) => runs[k].push((e, retryable)),
+                None if runs.len() < n => runs.push(vec![(e, retryable)]),
+                None => {}
+            }
+        }
+        for run in &mut runs {
+            run.reverse();
+        }
+        runs
+    }
+
     /// The entry `id`, if it is still kept.
     pub fn entry(&self, id: Uuid) -> Option<&SyncLogEntry> {
         self.entries.iter().find(|e| e.id == id)

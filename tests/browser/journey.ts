@@ -33,6 +33,35 @@ check(toggled.data?.success === true, "turn automatic sync off");
 const bad = await client.PUT("/integrations/{provider}/sync-interval", { ...provider, body: { syncIntervalMinutes: 3 } });
 check(bad.response.status === 400 && bad.error?.error.param === "syncIntervalMinutes", "a 3-minute interval is refused, naming the field");
 
+// The sync history: a provider that fails its first sync, the failure listed, retried.
+const ph = { params: { path: { provider: "practicehub" as const } } };
+await client.POST("/integrations/{provider}/activate", {
+  ...ph,
+  body: { credentials: { apiKey: "fail_first_1_ts_client", baseUrl: "https://clinic.practicehub.example" } },
+});
+const synced = await client.POST("/integrations/{provider}/sync", { ...ph, body: {} });
+check(synced.response.status === 200, "a manual sync runs (and fails at the provider)");
+const failed = await client.GET("/integrations/{provider}/sync-logs", {
+  params: { path: { provider: "practicehub" }, query: { status: "failed", limit: 10 } },
+});
+const entries = failed.data?.data ?? [];
+check(entries.length === 4 && entries.every((e) => e.retryable === true && e.jobId === synced.data?.jobId),
+  "the sync log lists the run's four failed entries, retryable");
+const logId = entries[0]?.id ?? "";
+const retried = await client.POST("/integrations/{provider}/sync-logs/{logId}/retry", {
+  params: { path: { provider: "practicehub", logId } },
+});
+check(retried.data?.data?.status === "success" && retried.data.data.retryOf === logId, "retry one entry: it succeeds");
+const again = await client.POST("/integrations/{provider}/sync-logs/{logId}/retry", {
+  params: { path: { provider: "practicehub", logId } },
+});
+check(again.response.status === 400 && again.error?.error.code === "not_retryable", "a second retry is refused");
+const latest = await client.GET("/integrations/{provider}/sync-logs", {
+  params: { path: { provider: "practicehub" }, query: { latestOnly: "true" } },
+});
+check(latest.data?.data[0]?.jobType === "single_retry" && latest.data.pagination?.total === 4,
+  "the newest entry per resource type: the retry first");
+
 const deactivated = await client.POST("/integrations/{provider}/deactivate", { ...provider, body: { deleteCredentials: true } });
 check(deactivated.data?.success === true, "deactivate");
 
