@@ -73,6 +73,11 @@ async fn syncs_write_the_history_a_settings_page_shows() {
             .iter()
             .all(|e| e["fullSync"] == false)
     );
+    // Any RFC 3339 time bounds the filter (Schemathesis found these refused once).
+    let all = logs(&mock, "?createdAfter=0271-10-28T19:46:29%2B14:53&limit=100").await;
+    assert_eq!(all["pagination"]["total"], 12);
+    let none = logs(&mock, "?createdBefore=2026-05-01T10:00:00%2B09:00").await;
+    assert_eq!(none["pagination"]["total"], 0);
     let latest = logs(&mock, "?latestOnly=true").await;
     assert_eq!(latest["pagination"]["total"], 4, "one per resource type");
     let page = logs(&mock, "?resourceType=invoices&limit=2&offset=1").await;

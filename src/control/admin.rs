@@ -279,7 +279,7 @@ async fn run(
             }
             let to = Timestamp::parse_rfc3339(&body::<SetClock>(req.body)?.now)
                 .map_err(ControlError::BadTime)?;
-            if to > Timestamp::LATEST {
+            if !(Timestamp(0)..=Timestamp::LATEST).contains(&to) {
                 return Err(ControlError::ClockPastLatest);
             }
             let clock = store.change_clock(wall, &|c| c.set(to, wall)).await?;

@@ -35,9 +35,9 @@ pub enum ControlError {
     /// A `provider_outage` rule that names no provider to take down.
     #[error("a provider_outage rule needs match.provider")]
     OutageWithoutProvider,
-    /// A clock move past the last time RFC 3339 can write.
+    /// A clock move outside the times RFC 3339 can write.
     #[error(
-        "the clock cannot be moved past 9999-01-01T00:00:00Z (times after it cannot be written in RFC 3339)"
+        "the clock stays between 1970-01-01T00:00:00Z and 9999-01-01T00:00:00Z (the times RFC 3339 can write)"
     )]
     ClockPastLatest,
     /// A time that is not RFC 3339.

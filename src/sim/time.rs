@@ -31,11 +31,24 @@ impl Timestamp {
         }
     }
 
-    /// Parses an RFC 3339 time (`2026-05-01T09:00:00Z`).
+    /// Parses an RFC 3339 time, any offset and any year from -9999 to 9999
+    /// (`2026-05-01T09:00:00Z`, `0271-10-28T19:46:29+14:53`), as JSON Schema's
+    /// `date-time` allows; also the weaker forms humantime reads (a space for the `T`).
+    /// jiff parses: humantime's parser takes `Z` only and years from 1970.
     pub fn parse_rfc3339(s: &str) -> Result<Self, String> {
-        humantime::parse_rfc3339_weak(s)
-            .map(Self::from_system)
-            .map_err(|e| format!("'{s}' is not an RFC 3339 time: {e}"))
+        match s.parse::<jiff::Timestamp>() {
+            Ok(t) => Ok(Timestamp(t.as_millisecond())),
+            Err(e) => humantime::parse_rfc3339_weak(s)
+                .map(Self::from_system)
+                .map_err(|_| format!("'{s}' is not an RFC 3339 time: {e}")),
+        }
+    }
+
+    /// The nearest time RFC 3339 can write (the years 1970 to 9999): a watermark or a
+    /// filter bound outside them means the same as the nearest end, since the simulated
+    /// world holds nothing before 1970 or after 9999.
+    pub fn clamped(self) -> Self {
+        Timestamp(self.0.clamp(0, Self::LAST_WRITABLE.0))
     }
 
     /// `self` plus a duration.
@@ -190,6 +203,18 @@ mod tests {
     use super::*;
 
     const WALL: Timestamp = Timestamp(1_777_626_000_000); // 2026-05-01T09:00:00Z
+
+    #[test]
+    fn parses_every_rfc3339_offset_and_year() {
+        let t = |s| Timestamp::parse_rfc3339(s).unwrap();
+        assert_eq!(t("2026-05-01T09:00:00Z"), t("2026-05-01T10:30:00+01:30"));
+        assert_eq!(t("1970-01-01T00:00:00.250Z"), Timestamp(250));
+        let early = t("0271-10-28T19:46:29+14:53");
+        assert!(early.0 < 0);
+        assert_eq!(early.clamped(), Timestamp(0));
+        assert_eq!(Timestamp(i64::MAX).clamped(), Timestamp::LAST_WRITABLE);
+        assert!(Timestamp::parse_rfc3339("yesterday").is_err());
+    }
 
     #[test]
     fn formats_rfc3339() {

@@ -283,7 +283,11 @@ impl Filter {
         }
         let time = |name: &str| -> Result<_, ApiError> {
             text(name)
-                .map(|t| Timestamp::parse_rfc3339(t).map_err(|m| invalid(name.to_owned(), m)))
+                .map(|t| {
+                    Timestamp::parse_rfc3339(t)
+                        .map(Timestamp::clamped)
+                        .map_err(|m| invalid(name.to_owned(), m))
+                })
                 .transpose()
         };
         Ok(Filter {

@@ -129,7 +129,7 @@ pub(super) async fn answer(op: Op, call: &Call<'_>) -> Result<Vec<u8>, ApiError>
             let cursor = b
                 .cursor
                 .map(|c| {
-                    c.map(|t| Timestamp::parse_rfc3339(&t))
+                    c.map(|t| Timestamp::parse_rfc3339(&t).map(Timestamp::clamped))
                         .transpose()
                         .map_err(|m| invalid("cursor".into(), m))
                 })
