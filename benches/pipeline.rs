@@ -136,6 +136,11 @@ fn main() {
         ),
     ));
     assert_eq!(activated.map(|r| r.status().as_u16()).ok(), Some(200));
+    // 25 scheduled runs (one minute after activation, then every 15): 100 log entries.
+    rt.block_on(app.store.change_clock(Timestamp(0), &|c| {
+        c.advance(std::time::Duration::from_secs(60 + 24 * 900))
+    }))
+    .expect("the in-memory store is always available");
 
     // (name, method, path, body, the status expected)
     type Case = (
@@ -145,7 +150,7 @@ fn main() {
         Option<&'static str>,
         u16,
     );
-    let cases: [Case; 4] = [
+    let cases: [Case; 5] = [
         (
             "GET /v2/integrations/practicehub",
             "GET",
@@ -159,6 +164,13 @@ fn main() {
             "PUT",
             "/v2/integrations/practicehub/sync-interval",
             Some(r#"{"syncIntervalMinutes":30}"#),
+            200,
+        ),
+        (
+            "GET .../sync-logs?limit=100",
+            "GET",
+            "/v2/integrations/practicehub/sync-logs?limit=100",
+            None,
             200,
         ),
         ("GET /v2/nope (404)", "GET", "/v2/nope", None, 404),

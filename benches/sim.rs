@@ -1,8 +1,9 @@
 //! Cost of one simulator command and memory per merchant, printed with ratios against
 //! baselines measured in the same run (so a noisy shared machine moves both).
 //!
-//! Run: `cargo bench --bench sim`. Goals (issue #4): ≤ 2 µs per command, ≤ 4 KB per
-//! merchant with three integrations.
+//! Run: `cargo bench --bench sim`. Goals: ≤ 2 µs per command, ≤ 4 KB per merchant with
+//! three integrations (issue #4), ≤ 64 KB with three integrations and 200 sync log
+//! entries each (issue #15).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::collections::BTreeMap;
@@ -141,6 +142,32 @@ fn main() {
     let full: Vec<Merchant> = (0..n).map(|s| merchant_with_three(&config, s)).collect();
     let full_bytes = (LIVE.load(Ordering::Relaxed) - before) as f64 / n as f64;
     black_box(&full);
+    drop(full);
+    // Three integrations with a full history each (the default limit, 200 entries):
+    // enough scheduled runs for every provider (a terminal writes 2 entries a run).
+    let n_history = 1_000;
+    let before = LIVE.load(Ordering::Relaxed);
+    let with_history: Vec<Merchant> = (0..n_history)
+        .map(|s| {
+            let mut m = merchant_with_three(&config, s);
+            m.advance(&config, T0.plus(Duration::from_secs(60 + 100 * 900)));
+            m
+        })
+        .collect();
+    let history_bytes = (LIVE.load(Ordering::Relaxed) - before) as f64 / n_history as f64;
+    let mut view_of = with_history[0].clone();
+    let kept: usize = Provider::ALL
+        .iter()
+        .map(|&p| {
+            view_of
+                .at(&config, T0.plus(Duration::from_secs(60 + 100 * 900)))
+                .history(p)
+                .entries()
+                .len()
+        })
+        .sum();
+    assert_eq!(kept, 600, "three full histories");
+    black_box(&with_history);
 
     println!("simulator benchmark (median of 200 rounds)");
     println!("  baseline: small-map insert        {baseline:>9.1} ns");
@@ -159,6 +186,15 @@ fn main() {
         "  with three active integrations    {full_bytes:>9.0} B   {:>6.1}x baseline   goal <= 4096 B: {}",
         full_bytes / empty_bytes,
         if full_bytes <= 4096.0 {
+            "met"
+        } else {
+            "MISSED"
+        }
+    );
+    println!(
+        "  ... and 200 sync log entries each  {history_bytes:>9.0} B   {:>6.1}x baseline   goal <= 65536 B: {}",
+        history_bytes / empty_bytes,
+        if history_bytes <= 65536.0 {
             "met"
         } else {
             "MISSED"

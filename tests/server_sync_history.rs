@@ -304,10 +304,27 @@ async fn deactivation_keeps_the_history_and_retries_of_its_entries_are_refused()
     let mock = Mock::start().await;
     mock.activate(KEY, "wodify", "fail_sync_key").await;
     mock.call("POST", &format!("{P}/sync"), KEY, None).await;
-    let before = ids(&logs(&mock, "").await);
+    let page = logs(&mock, "").await;
+    assert!(
+        page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["retryable"] == true)
+    );
+    let before = ids(&page);
     mock.call("POST", &format!("{P}/deactivate"), KEY, None)
         .await;
-    assert_eq!(ids(&logs(&mock, "").await), before);
+    let page = logs(&mock, "").await;
+    assert_eq!(ids(&page), before);
+    assert!(
+        page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["retryable"] == false),
+        "the same page, now of an inactive integration: nothing is retryable"
+    );
     let e = mock
         .call(
             "POST",

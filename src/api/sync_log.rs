@@ -1,5 +1,16 @@
 //! The `SyncLog` object (one resource type's part of one sync run), as the API's
-//! sync-history operations and the dashboard's timeline show it.
+//! sync-history operations and the dashboard's timeline show it, and the pages of the
+//! log a thread rendered lately.
+//!
+//! A page of 100 entries is about 47 KB of JSON, some 30 times the work of one
+//! integration, and a settings page polls the same page again and again while the log
+//! does not change: [`kept_page`] keeps, per thread, the pages it rendered, keyed by
+//! the history's revision (which changes with every change of the log) and everything
+//! else a page is made from.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 use uuid::Uuid;
@@ -57,4 +68,50 @@ pub fn log_view(e: &SyncLogEntry, integ: &Integration, retryable: bool) -> LogVi
 /// The view of one entry, looked up.
 pub fn one_view(e: &SyncLogEntry, integ: &Integration, h: &SyncHistory) -> LogView {
     log_view(e, integ, h.retry_refusal(integ.provider, e.id).is_none())
+}
+
+/// Everything a page of the log is made from: the integration (its id, provider and
+/// whether it is active, which `retryable` reads), the history's revision, and the
+/// query (filters, limit, offset) written out.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct PageKey {
+    /// The integration.
+    pub integration: Uuid,
+    /// Whether it is active.
+    pub active: bool,
+    /// [`SyncHistory::revision`]; 0 keeps nothing.
+    pub revision: u64,
+    /// The query, in a canonical form.
+    pub query: String,
+}
+
+/// How many pages a thread keeps; past that it starts afresh.
+const KEPT_PAGES: usize = 32;
+
+thread_local! {
+    /// This thread's rendered pages. Per thread, so reading one takes no lock.
+    static PAGES: RefCell<HashMap<PageKey, Arc<[u8]>>> = RefCell::new(HashMap::new());
+}
+
+/// The page `key` names: the bytes this thread rendered before for the same key, else
+/// `render`'s, kept (unless the revision is 0).
+pub fn kept_page<E>(
+    key: PageKey,
+    render: impl FnOnce() -> Result<Vec<u8>, E>,
+) -> Result<Arc<[u8]>, E> {
+    if key.revision != 0
+        && let Some(page) = PAGES.with_borrow(|kept| kept.get(&key).cloned())
+    {
+        return Ok(page);
+    }
+    let page: Arc<[u8]> = Arc::from(render()?);
+    if key.revision != 0 {
+        PAGES.with_borrow_mut(|kept| {
+            if kept.len() >= KEPT_PAGES {
+                kept.clear();
+            }
+            kept.insert(key, page.clone());
+        });
+    }
+    Ok(page)
 }

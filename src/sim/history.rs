@@ -453,16 +453,45 @@ impl LogStats {
 }
 
 /// One integration's history: its log (oldest first) and its resources' states.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+/// Equal when the log and the states are (whatever the revisions).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SyncHistory {
     /// The log, oldest first, at most the configured limit.
     entries: VecDeque<SyncLogEntry>,
     /// One state per resource type of the provider, created at first activation.
     states: Vec<ResourceState>,
+    /// Changes with every change of this history, to a value no other history state in
+    /// this process had: what a rendered page of the log may be kept by (the server
+    /// keeps the pages a polling client asks for again). 0, the value of a history
+    /// restored from a snapshot and not changed since, keeps nothing. Not part of the
+    /// state: it only names a version.
+    #[serde(skip)]
+    revision: u64,
 }
 
+impl PartialEq for SyncHistory {
+    fn eq(&self, other: &Self) -> bool {
+        self.entries == other.entries && self.states == other.states
+    }
+}
+
+impl Eq for SyncHistory {}
+
+/// The source of [`SyncHistory::revision`]s (process-wide, so no two histories share one).
+static REVISIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 impl SyncHistory {
+    /// The version of this history (see the field); 0 for one that names none.
+    pub fn revision(&self) -> u64 {
+        self.revision
+    }
+
+    /// Marks a change.
+    fn touch(&mut self) {
+        self.revision = REVISIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
     /// The log, oldest first.
     pub fn entries(&self) -> impl DoubleEndedIterator<Item = &SyncLogEntry> + ExactSizeIterator {
         self.entries.iter()
@@ -517,6 +546,7 @@ impl SyncHistory {
     }
 
     pub(super) fn state_mut(&mut self, resource: ResourceType) -> Option<&mut ResourceState> {
+        self.touch();
         self.states.iter_mut().find(|s| s.resource_type == resource)
     }
 
@@ -531,6 +561,7 @@ impl SyncHistory {
         if !self.states.is_empty() {
             return;
         }
+        self.touch();
         self.states = ResourceType::of(provider)
             .iter()
             .map(|&resource_type| ResourceState {
@@ -551,14 +582,23 @@ impl SyncHistory {
 
     /// Appends an entry, dropping the oldest past `limit`.
     pub(super) fn push(&mut self, entry: SyncLogEntry, limit: usize) {
-        self.entries.push_back(entry);
-        while self.entries.len() > limit.max(1) {
+        self.touch();
+        let limit = limit.max(1);
+        while self.entries.len() >= limit {
             self.entries.pop_front();
         }
+        // Grow by doubling up to the limit, never past it: a full log holds exactly
+        // `limit` entries' room (doubling alone would leave up to half of it unused).
+        if self.entries.len() == self.entries.capacity() {
+            let room = (self.entries.capacity() * 2).clamp(4, limit);
+            self.entries.reserve_exact(room - self.entries.len());
+        }
+        self.entries.push_back(entry);
     }
 
     /// The entries of run `job`, to complete or cancel them.
     pub(super) fn job_entries_mut(&mut self, job: Uuid) -> impl Iterator<Item = &mut SyncLogEntry> {
+        self.touch();
         // Retries may have written entries after a slow run's: look at all of them.
         self.entries.iter_mut().filter(move |e| e.job_id == job)
     }
@@ -572,6 +612,7 @@ impl SyncHistory {
         at: Timestamp,
         mut outcome: impl FnMut(&SyncLogEntry, Option<Timestamp>) -> Result<u32, Failure>,
     ) {
+        self.touch();
         for k in 0..self.entries.len() {
             if self.entries[k].job_id != job {
                 continue;
@@ -599,6 +640,7 @@ impl SyncHistory {
     /// Records a finished attempt at `resource` in its state (and moves its cursor to
     /// `cursor` when the attempt succeeded).
     pub(super) fn record(&mut self, e: &SyncLogEntry, cursor: Timestamp) {
+        self.touch();
         let at = e.completed_at().unwrap_or(e.started_at);
         if let Some(s) = self.state_mut(e.resource_type) {
             s.last_sync_at = Some(at);

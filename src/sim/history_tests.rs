@@ -390,3 +390,28 @@ fn the_sync_worker_sets_a_watermark_and_the_next_run_fetches_from_it() {
         .unwrap_err();
     assert!(matches!(err, SimError::NoSyncState { .. }));
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(96))]
+
+    /// A history's revision names one content: two moments of a run whose histories
+    /// have the same (non-zero) revision have the same log and states. What the
+    /// server's kept pages of the log rely on.
+    #[test]
+    fn a_revision_names_one_content(steps in crate::sim::random_runs::steps()) {
+        let config = SimConfig::default();
+        let mut seen: std::collections::HashMap<u64, SyncHistory> = Default::default();
+        for (tenants, _) in crate::sim::random_runs::run(&steps, &config) {
+            for m in &tenants {
+                for h in &m.histories {
+                    if h.revision() == 0 {
+                        proptest::prop_assert!(h.entries().len() == 0 && h.states().is_empty());
+                        continue;
+                    }
+                    let first = seen.entry(h.revision()).or_insert_with(|| h.clone());
+                    proptest::prop_assert_eq!(&*first, h);
+                }
+            }
+        }
+    }
+}

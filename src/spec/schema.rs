@@ -154,6 +154,11 @@ pub struct SchemaCompiler {
     components: Arc<Value>,
     /// The same in the exact reading, when the document marks anything exact.
     exact_components: Option<Arc<Value>>,
+    /// Schemas compiled so far, by their OpenAPI text: most responses of a document
+    /// name the same few schemas (every error response the one `Error`), and each
+    /// validator embeds the components, so compiling each once keeps memory from
+    /// growing with operations × responses.
+    compiled: std::sync::Mutex<std::collections::HashMap<String, Schema>>,
 }
 
 impl SchemaCompiler {
@@ -172,11 +177,23 @@ impl SchemaCompiler {
         Self {
             components: prepare(Reading::Promised),
             exact_components: marks_exact(doc).then(|| prepare(Reading::Exact)),
+            compiled: Default::default(),
         }
     }
 
-    /// Compiles one OpenAPI schema object, in both readings when they differ.
+    /// Compiles one OpenAPI schema object, in both readings when they differ (once per
+    /// distinct schema: the same schema again shares the compiled one).
     pub fn compile(&self, openapi_schema: &Value) -> Result<Schema, String> {
+        let text = openapi_schema.to_string();
+        if let Some(kept) = crate::sim::lock(&self.compiled).get(&text) {
+            return Ok(kept.clone());
+        }
+        let schema = self.compile_new(openapi_schema)?;
+        crate::sim::lock(&self.compiled).insert(text, schema.clone());
+        Ok(schema)
+    }
+
+    fn compile_new(&self, openapi_schema: &Value) -> Result<Schema, String> {
         let (converted, validator) = build(openapi_schema, &self.components, Reading::Promised)?;
         let exact = match &self.exact_components {
             Some(components) => Some(Arc::new(

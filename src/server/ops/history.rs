@@ -1,6 +1,8 @@
 //! Sync history: the sync logs (list, one, retry, batch retry), their statistics and
 //! the per-resource sync states of `/integrations/{provider}/...`.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
@@ -10,7 +12,7 @@ use super::{Call, Data, invalid, write};
 use crate::api::ApiError;
 use crate::api::render::Pagination;
 use crate::api::render::Rfc3339;
-use crate::api::sync_log::{LogView, log_view, one_view};
+use crate::api::sync_log::{LogView, PageKey, kept_page, log_view, one_view};
 use crate::sim::{
     Command, LogStats, LogStatus, Outcome, Provider, ResourceState, ResourceType, SkipReason,
     SyncLogEntry, Timestamp,
@@ -261,6 +263,7 @@ async fn entry_view(
 }
 
 /// The filters of `GET .../sync-logs`.
+#[derive(Debug)]
 struct Filter {
     integration_id: Option<Uuid>,
     resource_type: Option<ResourceType>,
@@ -312,7 +315,7 @@ impl Filter {
     }
 }
 
-/// One page of the log, newest first.
+/// One page of the log, newest first (kept per thread while the log does not change).
 async fn list(call: &Call<'_>, provider: Provider) -> Result<Vec<u8>, ApiError> {
     let filter = Filter::of(call)?;
     let num = |n: &str, d: u64| {
@@ -323,34 +326,53 @@ async fn list(call: &Call<'_>, provider: Provider) -> Result<Vec<u8>, ApiError> 
     };
     let limit = num("limit", 25).min(MAX_PAGE_SIZE);
     let offset = num("offset", 0);
-    let (data, total) = call
+    let page = call
         .read(|v| {
             let h = v.history(provider);
             let Some(integ) = v
                 .integration(provider)
                 .filter(|i| filter.integration_id.is_none_or(|id| id == i.id))
             else {
-                return (Vec::new(), 0);
+                return render_page(Vec::new(), limit, offset, 0).map(Arc::from);
             };
-            let mut seen = [false; ResourceType::ALL.len()];
-            let kept: Vec<(&SyncLogEntry, bool)> = h
-                .newest_first()
-                .filter(|(e, _)| filter.keeps(e))
-                .filter(|(e, _)| {
-                    !filter.latest_only
-                        || !std::mem::replace(&mut seen[e.resource_type as usize], true)
-                })
-                .collect();
-            let page = kept
-                .iter()
-                .skip(offset)
-                .take(limit)
-                .map(|&(e, retryable)| log_view(e, integ, retryable))
-                .collect();
-            (page, kept.len())
+            let key = PageKey {
+                integration: integ.id,
+                active: integ.is_active,
+                revision: h.revision(),
+                query: format!("{limit}/{offset}/{filter:?}"),
+            };
+            kept_page(key, || {
+                let mut seen = [false; ResourceType::ALL.len()];
+                let kept: Vec<(&SyncLogEntry, bool)> = h
+                    .newest_first()
+                    .filter(|(e, _)| filter.keeps(e))
+                    .filter(|(e, _)| {
+                        !filter.latest_only
+                            || !std::mem::replace(&mut seen[e.resource_type as usize], true)
+                    })
+                    .collect();
+                let page = kept
+                    .iter()
+                    .skip(offset)
+                    .take(limit)
+                    .map(|&(e, retryable)| log_view(e, integ, retryable))
+                    .collect();
+                render_page(page, limit, offset, kept.len())
+            })
         })
-        .await?;
-    write(&Page {
+        .await??;
+    Ok(page.to_vec())
+}
+
+/// `{"success": true, "data": [...], "pagination": {...}}`.
+fn render_page(
+    data: Vec<LogView>,
+    limit: usize,
+    offset: usize,
+    total: usize,
+) -> Result<Vec<u8>, ApiError> {
+    let mut out = Vec::with_capacity(512 * data.len() + 128);
+    let page = Page {
         success: true,
         pagination: Pagination {
             limit,
@@ -359,7 +381,10 @@ async fn list(call: &Call<'_>, provider: Provider) -> Result<Vec<u8>, ApiError> 
             has_more: offset + data.len() < total,
         },
         data,
-    })
+    };
+    serde_json::to_writer(&mut out, &page)
+        .map_err(|e| ApiError::internal(format!("the answer cannot be written as JSON: {e}")))?;
+    Ok(out)
 }
 
 /// A path or query parameter the contract checked as a UUID.
