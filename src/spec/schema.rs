@@ -243,13 +243,53 @@ fn build(
         }
         _ => return Err("a schema must be an object".into()),
     };
-    root.insert("components".into(), components.clone());
+    root.insert("components".into(), reachable(&converted, components));
     let root = Value::Object(root);
     let validator = jsonschema::draft202012::options()
         .should_validate_formats(true)
         .build(&root)
         .map_err(|e| e.to_string())?;
     Ok((converted, validator))
+}
+
+/// The part of `components` (`{"schemas": {...}}`) that `schema` reaches through its
+/// `$ref`s, directly or through other components: all a validator needs to embed. The
+/// compiler builds every schema it is given, so embedding all the components in each
+/// validator made memory grow with operations × components.
+fn reachable(schema: &Value, components: &Value) -> Value {
+    fn refs<'a>(v: &'a Value, out: &mut Vec<&'a str>) {
+        match v {
+            Value::Object(map) => {
+                if let Some(name) = map
+                    .get("$ref")
+                    .and_then(Value::as_str)
+                    .and_then(|r| r.strip_prefix("#/components/schemas/"))
+                {
+                    out.push(name);
+                }
+                map.values().for_each(|v| refs(v, out));
+            }
+            Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+    let all = components.get("schemas").and_then(Value::as_object);
+    let mut kept = Map::new();
+    let mut pending = Vec::new();
+    refs(schema, &mut pending);
+    while let Some(name) = pending.pop() {
+        // A deeper pointer (`X/properties/y`) needs all of `X`.
+        let first = name.split('/').next().unwrap_or(name);
+        let name = percent_decode(first).replace("~1", "/").replace("~0", "~");
+        if kept.contains_key(&name) {
+            continue;
+        }
+        if let Some(target) = all.and_then(|m| m.get(&name)) {
+            refs(target, &mut pending);
+            kept.insert(name, target.clone());
+        }
+    }
+    json!({ "schemas": Value::Object(kept) })
 }
 
 /// Replaces `$ref`s that do not resolve within `root` by an empty (accept-all)
