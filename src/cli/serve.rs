@@ -150,6 +150,7 @@ pub fn run_serve(args: &ServeArgs) -> Result<(), String> {
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     let result = runtime.block_on(async {
+        let shutdown = shutdown_signal();
         let app = build_app(args).await?;
         let listener = tokio::net::TcpListener::bind(&args.addr)
             .await
@@ -172,7 +173,7 @@ pub fn run_serve(args: &ServeArgs) -> Result<(), String> {
         // count (two atomic operations per request, on a line both workers contend for).
         let app: &'static App = Box::leak(Box::new(app));
         let writer = tokio::spawn(write_state_periodically(app));
-        serve(listener, app, shutdown_signal()).await;
+        serve(listener, app, shutdown).await;
         writer.abort();
         if let Some(path) = &app.control.state_file {
             save_state(app, path).await;
@@ -184,26 +185,43 @@ pub fn run_serve(args: &ServeArgs) -> Result<(), String> {
     result
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves at SIGINT or SIGTERM. The handlers are installed when this is called, not
+/// when the future is first polled: a signal sent once the first request has been
+/// answered must stop the server gracefully, never kill it with the default action.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+    let (mut term, mut int) = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::terminate()).ok(),
+            signal(SignalKind::interrupt()).ok(),
+        )
     };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
+    async move {
+        #[cfg(unix)]
+        {
+            tokio::select! {
+                () = received(term.as_mut()) => {}
+                () = received(int.as_mut()) => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        tracing::info!("shutting down: finishing in-flight requests");
     }
-    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+/// Resolves when `signal` arrives (never, without a handler).
+#[cfg(unix)]
+async fn received(signal: Option<&mut tokio::signal::unix::Signal>) {
+    match signal {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending::<()>().await,
+    }
 }
 
 /// The non-empty values of a repeatable flag, trimmed and put in `form`.

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use super::client::{Failure, Request, Response};
+use super::client::{Failure, Response};
 use super::model::{Model, Op, Outcome, PROVIDERS};
 use super::requests::Planner;
 use super::{Run, checks};
@@ -63,8 +63,8 @@ impl Seen {
     }
 }
 
-/// Why the check ended before passing.
-enum Verdict {
+/// Why a check ended before passing.
+pub(super) enum Verdict {
     Fail(String),
     Skip(String),
     /// The run's budget is spent (the report already says so).
@@ -131,18 +131,8 @@ impl Run<'_> {
                 threshold: None,
             });
         }
-        let left = self.cfg.max_time.saturating_sub(self.started.elapsed());
-        let health = self
-            .client
-            .send_at_origin(&Request::new("GET", "/__mock/health", None, None), left)
-            .ok()
-            .filter(|r| r.status == 200)
-            .and_then(|r| r.json)
-            .filter(|j| j.get("service") == Some(&json!("revkeen-mock")));
-        let threshold = health
-            .as_ref()
-            .and_then(|h| h.pointer("/breaker/threshold"))
-            .and_then(Value::as_u64)
+        let threshold = self
+            .mock_breaker_threshold()
             .and_then(|t| u32::try_from(t).ok())
             .filter(|t| *t >= 1)
             .ok_or("no failing provider to stage: pass --failing-credentials FILE with credentials the target accepts and whose syncs fail (a sandbox's documented failing test credentials); against revkeen-mock (its admin API open to this run) they are staged without it")?;
@@ -159,7 +149,7 @@ impl Run<'_> {
 
     /// The provider to stage: one that is not active, so activating starts it afresh;
     /// else the last.
-    fn breaker_provider(&mut self) -> Result<usize, Verdict> {
+    pub(super) fn breaker_provider(&mut self) -> Result<usize, Verdict> {
         let list = self.key_request("GET", "/integrations", None);
         let observed = self
             .send(&list)
@@ -311,17 +301,14 @@ impl Run<'_> {
 
     /// Sends `op` as the spec plans it (with `body` instead, when given), recording
     /// its `curl` in `trail`.
-    fn breaker_step(
+    pub(super) fn breaker_step(
         &mut self,
         trail: &mut Vec<String>,
         op: &Op,
         body: Option<Value>,
     ) -> Result<Response, Verdict> {
         let planned = self.planner.plan(op);
-        let req = self.key_request(planned.method, &planned.path, body.or(planned.body));
-        trail.push(req.curl(self.client.target(), &self.cfg.api_key));
-        self.send(&req)
-            .map_err(|e| no_answer(&format!("{} {}", planned.method, planned.path), e))
+        self.raw_step(trail, planned.method, &planned.path, body.or(planned.body))
     }
 
     /// The statuses the spec allows for `outcome` of `op`.
@@ -330,7 +317,7 @@ impl Run<'_> {
         self.planner.statuses(method, &path, outcome)
     }
 
-    fn ok_status(&self, op: &Op, r: &Response) -> Result<(), Verdict> {
+    pub(super) fn ok_status(&self, op: &Op, r: &Response) -> Result<(), Verdict> {
         let ok = self.allowed(op, Outcome::Ok);
         if ok.contains(&r.status) {
             return Ok(());
@@ -399,7 +386,7 @@ impl Run<'_> {
     }
 }
 
-fn no_answer(what: &str, e: Failure) -> Verdict {
+pub(super) fn no_answer(what: &str, e: Failure) -> Verdict {
     match e {
         Failure::Stopped => Verdict::Stopped,
         e => Verdict::Fail(format!("{what}: no answer ({e:?})")),

@@ -25,6 +25,9 @@ pub const STATEFUL: &str = "stateful";
 /// The circuit-breaker check's name (`breaker.rs`).
 pub const BREAKER: &str = "circuit_breaker";
 
+/// The sync-history check's name (`history.rs`).
+pub const HISTORY: &str = "sync_history";
+
 /// The scenarios' check name.
 pub const SCENARIOS: &str = "scenarios";
 
@@ -41,13 +44,14 @@ pub const VALID_INPUTS: &str = "valid_inputs";
 pub const IDEMPOTENCY: &str = "idempotency";
 
 /// The checks a run makes beside the per-answer ones (what `--checks` may name).
-pub const RUN_CHECKS: [&str; 8] = [
+pub const RUN_CHECKS: [&str; 9] = [
     SCENARIOS,
     AUTHENTICATION,
     NEGATIVE_INPUTS,
     VALID_INPUTS,
     IDEMPOTENCY,
     BREAKER,
+    HISTORY,
     STATEFUL,
     NO_SECRET_ECHO,
 ];

@@ -11,6 +11,7 @@
 mod breaker;
 pub mod checks;
 pub mod client;
+mod history;
 mod inputs;
 pub mod model;
 pub mod negative;
@@ -331,6 +332,8 @@ pub fn run(cfg: &Config) -> Result<Report, String> {
     run.idempotency();
     run.phase("circuit breaker");
     run.circuit_breaker();
+    run.phase("sync history");
+    run.sync_history();
     if run.enabled(checks::STATEFUL) && cfg.cases > 0 && !run.stopped() {
         run.phase("stateful sequences");
         run.stateful();
