@@ -206,6 +206,18 @@ pub struct Pagination {
     pub has_more: bool,
 }
 
+impl Pagination {
+    /// The block of a page of `shown` items from `offset`, of `total` in all.
+    pub fn new(limit: usize, offset: usize, total: usize, shown: usize) -> Self {
+        Pagination {
+            limit,
+            offset,
+            total,
+            has_more: offset + shown < total,
+        }
+    }
+}
+
 /// `{"data": Integration | null}`.
 #[derive(Serialize)]
 pub struct GetBody {

@@ -6,7 +6,7 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use super::*;
-use crate::sim::random_runs::{T0, activate_with};
+use crate::sim::random_runs::{T0, activate_with, active_at_t0, at};
 use crate::sim::{
     BatchReport, Command, LogStatus, Merchant, Outcome, Provider, RetryRefusal, SimConfig,
     SimError, SkipReason, Timestamp,
@@ -14,15 +14,8 @@ use crate::sim::{
 
 const P: Provider = Provider::Practicehub;
 
-fn at(secs: i64) -> Timestamp {
-    Timestamp(T0.0 + secs * 1000)
-}
-
 fn active(api_key: &str) -> (Merchant, SimConfig) {
-    let config = SimConfig::default();
-    let mut m = Merchant::new(1);
-    m.execute(&config, T0, P, activate_with(api_key)).unwrap();
-    (m, config)
+    active_at_t0(P, api_key)
 }
 
 fn sync(m: &mut Merchant, config: &SimConfig, now: Timestamp, full: bool) -> Uuid {

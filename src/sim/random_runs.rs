@@ -10,6 +10,21 @@ use super::*;
 /// 2026-05-01T09:00:00Z, where runs start.
 pub const T0: Timestamp = Timestamp(1_777_626_000_000);
 
+/// `secs` seconds after [`T0`].
+pub fn at(secs: i64) -> Timestamp {
+    Timestamp(T0.0 + secs * 1000)
+}
+
+/// A merchant (seed 1) with `provider` activated at [`T0`] with `api_key`, and the
+/// default settings.
+pub fn active_at_t0(provider: Provider, api_key: &str) -> (Merchant, SimConfig) {
+    let config = SimConfig::default();
+    let mut m = Merchant::new(1);
+    m.execute(&config, T0, provider, activate_with(api_key))
+        .expect("a healthy activation");
+    (m, config)
+}
+
 /// Credentials whose API key chooses the provider's behaviour.
 pub fn creds(api_key: &str) -> Credentials {
     Credentials {

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::lifecycle::{MAX_PAGE_SIZE, unexpected};
+use super::lifecycle::unexpected;
 use super::{Call, Data, invalid, write};
 use crate::api::ApiError;
 use crate::api::render::Pagination;
@@ -318,14 +318,7 @@ impl Filter {
 /// One page of the log, newest first (kept per thread while the log does not change).
 async fn list(call: &Call<'_>, provider: Provider) -> Result<Vec<u8>, ApiError> {
     let filter = Filter::of(call)?;
-    let num = |n: &str, d: u64| {
-        call.params
-            .get(n)
-            .and_then(|v| v.as_u64().or_else(|| v.as_f64().map(|f| f as u64)))
-            .unwrap_or(d) as usize
-    };
-    let limit = num("limit", 25).min(MAX_PAGE_SIZE);
-    let offset = num("offset", 0);
+    let (limit, offset) = call.page();
     let page = call
         .read(|v| {
             let h = v.history(provider);
@@ -371,20 +364,11 @@ fn render_page(
     offset: usize,
     total: usize,
 ) -> Result<Vec<u8>, ApiError> {
-    let mut out = Vec::with_capacity(512 * data.len() + 128);
-    let page = Page {
+    write(&Page {
         success: true,
-        pagination: Pagination {
-            limit,
-            offset,
-            total,
-            has_more: offset + data.len() < total,
-        },
+        pagination: Pagination::new(limit, offset, total, data.len()),
         data,
-    };
-    serde_json::to_writer(&mut out, &page)
-        .map_err(|e| ApiError::internal(format!("the answer cannot be written as JSON: {e}")))?;
-    Ok(out)
+    })
 }
 
 /// A path or query parameter the contract checked as a UUID.

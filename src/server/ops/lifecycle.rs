@@ -146,16 +146,7 @@ pub(super) async fn answer(op: Op, call: &Call<'_>) -> Result<Vec<u8>, ApiError>
 
 /// One page of the list, with the pagination guide's block.
 async fn list(call: &Call<'_>) -> Result<Vec<u8>, ApiError> {
-    // A whole number past 64 bits arrives as a float; it saturates.
-    let num = |n: &str, d: u64| {
-        call.params
-            .get(n)
-            .and_then(|v| v.as_u64().or_else(|| v.as_f64().map(|f| f as u64)))
-            .unwrap_or(d) as usize
-    };
-    // The pagination guide clamps a larger page size and echoes the result.
-    let limit = num("limit", 25).min(MAX_PAGE_SIZE);
-    let offset = num("offset", 0);
+    let (limit, offset) = call.page();
     let (data, total) = call
         .read(|view| {
             let page = view
@@ -168,12 +159,7 @@ async fn list(call: &Call<'_>) -> Result<Vec<u8>, ApiError> {
         })
         .await??;
     write(&ListBody {
-        pagination: Pagination {
-            limit,
-            offset,
-            total,
-            has_more: offset + data.len() < total,
-        },
+        pagination: Pagination::new(limit, offset, total, data.len()),
         data,
     })
 }

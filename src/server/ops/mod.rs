@@ -123,6 +123,23 @@ impl Call<'_> {
         })
     }
 
+    /// `limit` and `offset` of a paginated list: `limit` 25 by default and clamped to
+    /// [`lifecycle::MAX_PAGE_SIZE`] (the pagination guide clamps a larger page size and
+    /// echoes the result), `offset` 0. A whole number past 64 bits arrives as a float;
+    /// it saturates.
+    fn page(&self) -> (usize, usize) {
+        let num = |n: &str, d: u64| {
+            self.params
+                .get(n)
+                .and_then(|v| v.as_u64().or_else(|| v.as_f64().map(|f| f as u64)))
+                .unwrap_or(d) as usize
+        };
+        (
+            num("limit", 25).min(lifecycle::MAX_PAGE_SIZE),
+            num("offset", 0),
+        )
+    }
+
     /// The body, which the operation requires.
     fn body<T: for<'de> Deserialize<'de>>(&self) -> Result<T, ApiError> {
         match self.body {
