@@ -38,7 +38,16 @@ fn concrete_path(op: &Operation) -> Option<String> {
     Some(path)
 }
 
-/// Values that break `schema` (already resolved) by type, bounds or enum.
+/// Whether `schema` takes a string (its `type`, or one of them beside null).
+fn schema_is_string(schema: &Value) -> bool {
+    match schema.get("type") {
+        Some(Value::String(t)) => t == "string",
+        Some(Value::Array(ts)) => ts.iter().any(|t| t == "string"),
+        _ => false,
+    }
+}
+
+/// Values that break `schema` (already resolved) by type, bounds, format or enum.
 fn breaking_values(schema: &Value) -> Vec<(Value, String)> {
     let mut out = Vec::new();
     let ty = match schema.get("type") {
@@ -64,6 +73,16 @@ fn breaking_values(schema: &Value) -> Vec<(Value, String)> {
         }
         Some("string") => {
             out.push((json!(12345), "a number for a string".to_owned()));
+            if let Some(format) = schema
+                .get("format")
+                .and_then(Value::as_str)
+                .filter(|f| ["uuid", "date-time", "date", "email"].contains(f))
+            {
+                out.push((
+                    json!(format!("not-a-{format}")),
+                    format!("not a valid {format}"),
+                ));
+            }
             if schema.get("enum").is_some() {
                 out.push((
                     json!("not-in-the-enum"),
@@ -151,7 +170,14 @@ pub fn variants(contract: &Contract, mutations: bool) -> Vec<Variant> {
             .filter(|p| p.location == ParamLocation::Query)
         {
             let Some(schema) = &p.schema else { continue };
-            for (value, what) in breaking_values(schema.resolve(schema.json())) {
+            // On the wire a query value is text: a number breaks only a string whose
+            // format or enum it does not meet, which the variants below cover.
+            let wire = breaking_values(schema.resolve(schema.json()))
+                .into_iter()
+                .filter(|(v, _)| {
+                    !v.is_number() || !schema_is_string(schema.resolve(schema.json()))
+                });
+            for (value, what) in wire {
                 let text = value
                     .as_str()
                     .map_or_else(|| value.to_string(), str::to_owned);

@@ -5,12 +5,16 @@ use serde::Deserialize;
 use serde_json::Value;
 
 /// The scenarios shipped in `conformance/`, embedded.
-pub const BUILT_IN: [(&str, &str); 2] = [
+pub const BUILT_IN: [(&str, &str); 3] = [
     (
         "lifecycle",
         include_str!("../../conformance/lifecycle.yaml"),
     ),
     ("errors", include_str!("../../conformance/errors.yaml")),
+    (
+        "sync-history",
+        include_str!("../../conformance/sync-history.yaml"),
+    ),
 ];
 
 /// One scenario.
