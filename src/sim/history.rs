@@ -551,21 +551,17 @@ impl SyncHistory {
     }
 
     /// Creates the resources' states on first activation (re-activation keeps them, with
-    /// their cursors). `ids` makes one fresh id per state.
-    pub(super) fn seed_states(
-        &mut self,
-        provider: Provider,
-        now: Timestamp,
-        mut ids: impl FnMut() -> Uuid,
-    ) {
+    /// their cursors), with one fresh id from `ids` per resource type.
+    pub(super) fn seed_states(&mut self, provider: Provider, now: Timestamp, ids: Vec<Uuid>) {
         if !self.states.is_empty() {
             return;
         }
         self.touch();
         self.states = ResourceType::of(provider)
             .iter()
-            .map(|&resource_type| ResourceState {
-                id: ids(),
+            .zip(ids)
+            .map(|(&resource_type, id)| ResourceState {
+                id,
                 resource_type,
                 cursor: None,
                 last_sync_at: None,

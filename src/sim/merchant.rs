@@ -378,15 +378,12 @@ impl Merchant {
         }
         integ.updated_at = now;
         let activated = integ.clone();
-        let history = &mut self.histories[provider.index()];
-        if history.states().is_empty() {
+        if self.histories[provider.index()].states().is_empty() {
             let ids: Vec<Uuid> = ResourceType::of(provider)
                 .iter()
                 .map(|_| self.next_id())
                 .collect();
-            let mut ids = ids.into_iter();
-            self.histories[provider.index()]
-                .seed_states(provider, now, || ids.next().unwrap_or_default());
+            self.histories[provider.index()].seed_states(provider, now, ids);
         }
         Ok(Outcome::Activated(Box::new(activated)))
     }
