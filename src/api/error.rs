@@ -215,12 +215,6 @@ impl ApiError {
         )
     }
 
-    /// Another merchant's resource (`forbidden`, the Go SDK's code; the errors guide
-    /// names 403 for it).
-    pub fn other_merchant(message: impl Into<String>) -> Self {
-        Self::new(403, ErrorType::Permission, "forbidden", message)
-    }
-
     /// A fault of the mock itself (the spec documents `500 internal_error`): an
     /// operation with nothing to answer with, or an answer that cannot be written.
     pub fn internal(message: impl Into<String>) -> Self {
@@ -358,21 +352,33 @@ impl From<StoreError> for ApiError {
 
 impl From<SimError> for ApiError {
     fn from(e: SimError) -> Self {
+        use ErrorType::{InvalidRequest as Invalid, Permission};
         let message = sentence(&e);
-        let (status, code, param) = match &e {
-            SimError::NotFound { .. } => (404, "resource_not_found", Some("provider")),
-            SimError::NotActive { .. } => (400, "integration_not_active", Some("provider")),
-            SimError::AlreadyActive { .. } => (409, "integration_already_active", None),
-            SimError::CredentialsRejected { .. } => {
-                (400, "credentials_rejected", Some("credentials.apiKey"))
+        let (status, kind, code, param) = match &e {
+            SimError::NotFound { .. } => (404, Invalid, "resource_not_found", Some("provider")),
+            SimError::NotActive { .. } => {
+                (400, Invalid, "integration_not_active", Some("provider"))
             }
-            SimError::CircuitOpen { .. } => (400, "circuit_open", None),
-            SimError::LogNotFound { .. } => (404, "resource_not_found", Some("logId")),
-            SimError::NotRetryable(_) => (400, "not_retryable", Some("logId")),
-            SimError::WrongIntegration { .. } => (404, "resource_not_found", Some("integrationId")),
-            SimError::NoSyncState { .. } => (404, "resource_not_found", Some("resourceType")),
+            SimError::AlreadyActive { .. } => (409, Invalid, "integration_already_active", None),
+            SimError::CredentialsRejected { .. } => (
+                400,
+                Invalid,
+                "credentials_rejected",
+                Some("credentials.apiKey"),
+            ),
+            SimError::CircuitOpen { .. } => (400, Invalid, "circuit_open", None),
+            SimError::LogNotFound { .. } => (404, Invalid, "resource_not_found", Some("logId")),
+            SimError::NotRetryable(_) => (400, Invalid, "not_retryable", Some("logId")),
+            SimError::WrongIntegration { .. } => {
+                (404, Invalid, "resource_not_found", Some("integrationId"))
+            }
+            SimError::NoSyncState { .. } => {
+                (404, Invalid, "resource_not_found", Some("resourceType"))
+            }
+            // Another merchant's resource: the errors guide's 403 (the Go SDK's code).
+            SimError::OtherMerchant { .. } => (403, Permission, "forbidden", Some("merchantId")),
         };
-        let mut api = ApiError::new(status, ErrorType::InvalidRequest, code, message);
+        let mut api = ApiError::new(status, kind, code, message);
         api.param = param.map(str::to_owned);
         api
     }

@@ -40,13 +40,35 @@ pub struct LogView {
     idempotency_key: String,
 }
 
-/// The view of entry `e` of `integ`; `retryable` as the history says (the integration
+/// What a `SyncLog` says of its integration.
+#[derive(Debug, Clone, Copy)]
+pub struct Owner {
+    /// The integration's id.
+    pub integration_id: Uuid,
+    /// Its provider.
+    pub provider: Provider,
+    /// Whether it is active (an inactive integration's entries are not retryable).
+    pub active: bool,
+}
+
+impl Owner {
+    /// The owner `integ` is.
+    pub fn of(integ: &Integration) -> Self {
+        Owner {
+            integration_id: integ.id,
+            provider: integ.provider,
+            active: integ.is_active,
+        }
+    }
+}
+
+/// The view of entry `e` of `owner`; `retryable` as the history says (the integration
 /// must be active too).
-pub fn log_view(e: &SyncLogEntry, integ: &Integration, retryable: bool) -> LogView {
+pub fn log_view(e: &SyncLogEntry, owner: Owner, retryable: bool) -> LogView {
     LogView {
         id: e.id,
-        integration_id: integ.id,
-        provider: integ.provider,
+        integration_id: owner.integration_id,
+        provider: owner.provider,
         job_id: e.job_id,
         job_type: e.job_type.as_str(),
         resource_type: e.resource_type,
@@ -58,16 +80,29 @@ pub fn log_view(e: &SyncLogEntry, integ: &Integration, retryable: bool) -> LogVi
         duration_ms: e.duration_ms,
         error: e
             .failure
-            .map(|f| f.message(integ.provider, Some(e.resource_type))),
-        retryable: integ.is_active && retryable,
+            .map(|f| f.message(owner.provider, Some(e.resource_type))),
+        retryable: owner.active && retryable,
         retry_of: e.retry_of,
         idempotency_key: e.idempotency_key(),
     }
 }
 
-/// The view of one entry, looked up.
+/// The view of one entry of `integ`, looked up in its history `h`.
 pub fn one_view(e: &SyncLogEntry, integ: &Integration, h: &SyncHistory) -> LogView {
-    log_view(e, integ, h.retry_refusal(integ.provider, e.id).is_none())
+    let retryable = h.retry_refusal(integ.provider, e.id).is_none();
+    log_view(e, Owner::of(integ), retryable)
+}
+
+/// The view of an entry a retry just wrote, of the active integration `integration_id`:
+/// the newest of its resource type, so nothing covers it yet (no need to read the
+/// history again).
+pub fn retry_view(e: &SyncLogEntry, integration_id: Uuid, provider: Provider) -> LogView {
+    let owner = Owner {
+        integration_id,
+        provider,
+        active: true,
+    };
+    log_view(e, owner, e.retryable(false))
 }
 
 /// Everything a page of the log is made from: the integration (its id, provider and

@@ -166,8 +166,8 @@ impl Run<'_> {
                     "one sync run logged resource type {kind} twice"
                 )));
             }
-            let expected = if mock { "failed" } else { "success" };
-            if mock && field("status") != Some(expected) {
+            // Only the staged provider's outcome is known; a real one may fail or not.
+            if mock && field("status") != Some("failed") {
                 return Err(Verdict::Fail(format!(
                     "the staged provider fails its first sync, yet its entry {} is {:?}",
                     field("id").unwrap_or("?"),

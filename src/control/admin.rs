@@ -451,7 +451,9 @@ fn run_json(run: &[(&crate::sim::SyncLogEntry, bool)], integ: &crate::sim::Integ
         "status": status,
         "entries": run
             .iter()
-            .map(|&(e, retryable)| crate::api::sync_log::log_view(e, integ, retryable))
+            .map(|&(e, retryable)| {
+                crate::api::sync_log::log_view(e, crate::api::sync_log::Owner::of(integ), retryable)
+            })
             .collect::<Vec<_>>(),
     })
 }

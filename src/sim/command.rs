@@ -80,6 +80,8 @@ pub enum Command {
     },
     /// `PUT /sync-state/{source}/{merchantId}/{resourceType}`.
     PutSyncState {
+        /// The merchant the path names (it must be this one).
+        merchant_id: Uuid,
         /// Which resource's state.
         resource_type: ResourceType,
         /// What changes.
@@ -118,8 +120,13 @@ pub enum Outcome {
     },
     /// A setting changed.
     Updated,
-    /// A failed entry was retried: the retry's entry.
-    Retried(Box<SyncLogEntry>),
+    /// A failed entry was retried.
+    Retried {
+        /// The retry's own entry.
+        entry: Box<SyncLogEntry>,
+        /// The integration it belongs to.
+        integration_id: Uuid,
+    },
     /// A batch retry ran.
     BatchRetried(Box<BatchReport>),
     /// A resource's sync state after the change.
@@ -190,6 +197,14 @@ pub enum SimError {
         provider: Provider,
         /// The resource type asked for.
         resource: ResourceType,
+    },
+    /// A merchant id that is not this merchant's (another merchant's resource).
+    #[error(
+        "merchant {merchant_id} is not this API key's merchant: a key reads and writes its own merchant's sync state only"
+    )]
+    OtherMerchant {
+        /// The id sent.
+        merchant_id: Uuid,
     },
     /// A manual sync while the breaker is open.
     #[error(

@@ -315,6 +315,15 @@ impl SyncLogEntry {
         })
     }
 
+    /// Whether a retry may take it up: it failed transiently and, with `covered`, no
+    /// later attempt at its resource type succeeded (a success moves the cursor past its
+    /// records). The integration's activity and the breaker are the caller's to check.
+    pub fn retryable(&self, covered: bool) -> bool {
+        self.status == LogStatus::Failed
+            && self.failure.is_some_and(Failure::is_transient)
+            && !covered
+    }
+
     /// The idempotency key the sync worker applies the records under: the same for an
     /// entry and every retry of it, so records that already went through are not
     /// applied twice.
@@ -497,19 +506,16 @@ impl SyncHistory {
         self.entries.iter()
     }
 
-    /// The log newest first, each entry with whether it may be retried (the
-    /// integration's activity and the breaker aside): in one pass, since an entry is
-    /// retryable exactly when it failed transiently and no later attempt at its
-    /// resource type succeeded (see [`SyncHistory::retry_refusal`]).
+    /// The log newest first, each entry with whether a later attempt at its resource
+    /// type succeeded (`covered`, see [`SyncLogEntry::retryable`]), in one pass: what
+    /// [`SyncHistory::retry_refusal`] finds for one entry, for all of them.
     pub fn newest_first(&self) -> impl Iterator<Item = (&SyncLogEntry, bool)> {
         let mut covered = [false; ResourceType::ALL.len()];
         self.entries.iter().rev().map(move |e| {
             let slot = &mut covered[e.resource_type as usize];
-            let retryable = e.status == LogStatus::Failed
-                && e.failure.is_some_and(Failure::is_transient)
-                && !*slot;
+            let was = *slot;
             *slot |= e.status == LogStatus::Success;
-            (e, retryable)
+            (e, was)
         })
     }
 
@@ -517,7 +523,8 @@ impl SyncHistory {
     /// whether it may be retried: what a timeline shows.
     pub fn recent_runs(&self, n: usize) -> Vec<Vec<(&SyncLogEntry, bool)>> {
         let mut runs: Vec<Vec<(&SyncLogEntry, bool)>> = Vec::new();
-        for (e, retryable) in self.newest_first() {
+        for (e, covered) in self.newest_first() {
+            let retryable = e.retryable(covered);
             match runs.iter().position(|r| r[0].0.job_id == e.job_id) {
                 Some(k) => runs[k].push((e, retryable)),
                 None if runs.len() < n => runs.push(vec![(e, retryable)]),
@@ -545,6 +552,7 @@ impl SyncHistory {
         self.states.iter().find(|s| s.resource_type == resource)
     }
 
+    /// The state of `resource`, to change (a change of the history).
     pub(super) fn state_mut(&mut self, resource: ResourceType) -> Option<&mut ResourceState> {
         self.touch();
         self.states.iter_mut().find(|s| s.resource_type == resource)
@@ -636,7 +644,6 @@ impl SyncHistory {
     /// Records a finished attempt at `resource` in its state (and moves its cursor to
     /// `cursor` when the attempt succeeded).
     pub(super) fn record(&mut self, e: &SyncLogEntry, cursor: Timestamp) {
-        self.touch();
         let at = e.completed_at().unwrap_or(e.started_at);
         if let Some(s) = self.state_mut(e.resource_type) {
             s.last_sync_at = Some(at);
@@ -810,9 +817,9 @@ mod tests {
                 }
                 h.push(e, 100);
             }
-            for (e, retryable) in h.newest_first() {
+            for (e, covered) in h.newest_first() {
                 proptest::prop_assert_eq!(
-                    retryable,
+                    e.retryable(covered),
                     h.retry_refusal(Provider::Wodify, e.id).is_none(),
                     "{:?}", e
                 );

@@ -117,7 +117,7 @@ fn failed_runs_leave_failed_entries_that_a_retry_fixes_once() {
         && e.failure == Some(Failure::Unavailable)
         && e.items_processed == 0));
     let target = failed[1].id;
-    let Outcome::Retried(r) = retry(&mut m, &config, at(20), target).unwrap() else {
+    let Outcome::Retried { entry: r, .. } = retry(&mut m, &config, at(20), target).unwrap() else {
         panic!()
     };
     assert_eq!(
@@ -350,6 +350,7 @@ fn the_sync_worker_sets_a_watermark_and_the_next_run_fetches_from_it() {
             at(11),
             P,
             Command::PutSyncState {
+                merchant_id: m.id,
                 resource_type: ResourceType::Patients,
                 update,
             },
@@ -376,12 +377,29 @@ fn the_sync_worker_sets_a_watermark_and_the_next_run_fetches_from_it() {
             at(13),
             P,
             Command::PutSyncState {
+                merchant_id: m.id,
                 resource_type: ResourceType::Customers,
                 update: Default::default(),
             },
         )
         .unwrap_err();
     assert!(matches!(err, SimError::NoSyncState { .. }));
+    let err = m
+        .execute(
+            &config,
+            at(14),
+            P,
+            Command::PutSyncState {
+                merchant_id: Uuid::from_u128(9),
+                resource_type: ResourceType::Patients,
+                update: Default::default(),
+            },
+        )
+        .unwrap_err();
+    assert!(
+        matches!(err, SimError::OtherMerchant { .. }),
+        "another merchant's state"
+    );
 }
 
 proptest::proptest! {

@@ -256,9 +256,15 @@ impl Merchant {
                 (integration_id, resource_type, limit),
             ),
             Command::PutSyncState {
+                merchant_id,
                 resource_type,
                 update,
-            } => self.put_sync_state(now, provider, resource_type, update),
+            } => {
+                if merchant_id != self.id {
+                    return Err(SimError::OtherMerchant { merchant_id });
+                }
+                self.put_sync_state(now, provider, resource_type, update)
+            }
             Command::Deactivate { delete_credentials } => {
                 self.active(provider)
                     .ok_or(SimError::NotFound { provider })?;

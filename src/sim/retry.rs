@@ -84,9 +84,13 @@ impl Merchant {
                 consecutive_errors: integ.breaker.consecutive_errors(),
             });
         }
+        let integration_id = integ.id;
         let job = (self.next_id(), JobType::SingleRetry);
         let entry = self.retry_entry(config, provider, root, resource, job, now);
-        Ok(Outcome::Retried(Box::new(entry)))
+        Ok(Outcome::Retried {
+            entry: Box::new(entry),
+            integration_id,
+        })
     }
 
     /// `POST .../sync-logs/batch-retry`: retries the outstanding failures (failed entries
@@ -111,22 +115,12 @@ impl Merchant {
         if !integ.is_active {
             return Err(SimError::NotActive { provider });
         }
-        let history = &self.histories[i];
-        let outstanding: Vec<&SyncLogEntry> = history
-            .entries()
-            .rev()
-            .filter(|e| e.status == LogStatus::Failed)
-            .filter(|e| resource.is_none_or(|r| e.resource_type == r))
-            .filter(|e| {
-                !matches!(
-                    history.retry_refusal(provider, e.id),
-                    Some(RetryRefusal::AlreadyRetried { .. } | RetryRefusal::Superseded { .. })
-                )
-            })
-            .collect();
-        let outstanding: Vec<(Uuid, Uuid, ResourceType, Option<Failure>)> = outstanding
-            .into_iter()
-            .map(|e| (e.id, e.root(), e.resource_type, e.failure))
+        // Outstanding: failed, and no later success of its resource type.
+        let outstanding: Vec<(Uuid, Uuid, ResourceType, Option<Failure>)> = self.histories[i]
+            .newest_first()
+            .filter(|(e, covered)| e.status == LogStatus::Failed && !covered)
+            .filter(|(e, _)| resource.is_none_or(|r| e.resource_type == r))
+            .map(|(e, _)| (e.id, e.root(), e.resource_type, e.failure))
             .collect();
         let cap = limit
             .unwrap_or(config.breaker.threshold)

@@ -12,7 +12,7 @@ use super::{Call, Data, invalid, write};
 use crate::api::ApiError;
 use crate::api::render::Pagination;
 use crate::api::render::Rfc3339;
-use crate::api::sync_log::{LogView, PageKey, kept_page, log_view, one_view};
+use crate::api::sync_log::{LogView, Owner, PageKey, kept_page, log_view, one_view, retry_view};
 use crate::sim::{
     Command, LogStats, LogStatus, Outcome, Provider, ResourceState, ResourceType, SkipReason,
     SyncLogEntry, Timestamp,
@@ -167,7 +167,10 @@ pub(super) async fn answer(op: Op, call: &Call<'_>) -> Result<Vec<u8>, ApiError>
         Op::Retry => {
             let log_id = uuid_param(call, "logId")?;
             match call.command(provider, Command::RetryLog { log_id }).await? {
-                Outcome::Retried(e) => write(&Data::ok(entry_view(call, provider, &e).await?)),
+                Outcome::Retried {
+                    entry,
+                    integration_id,
+                } => write(&Data::ok(retry_view(&entry, integration_id, provider))),
                 other => unexpected(other),
             }
         }
@@ -182,10 +185,11 @@ pub(super) async fn answer(op: Op, call: &Call<'_>) -> Result<Vec<u8>, ApiError>
             let Outcome::BatchRetried(report) = call.command(provider, command).await? else {
                 return Err(ApiError::internal("batch retry answered another outcome"));
             };
-            let mut retried = Vec::with_capacity(report.retried.len());
-            for e in &report.retried {
-                retried.push(entry_view(call, provider, e).await?);
-            }
+            let retried: Vec<LogView> = report
+                .retried
+                .iter()
+                .map(|e| retry_view(e, integration_id, provider))
+                .collect();
             write(&Data::ok(BatchView {
                 queued: retried.len(),
                 skipped: report.skipped.len(),
@@ -245,21 +249,6 @@ pub(super) async fn answer(op: Op, call: &Call<'_>) -> Result<Vec<u8>, ApiError>
             write(&Data::ok(data))
         }
     }
-}
-
-/// The view of an entry a command just wrote (its `retryable` as of now).
-async fn entry_view(
-    call: &Call<'_>,
-    provider: Provider,
-    e: &SyncLogEntry,
-) -> Result<LogView, ApiError> {
-    let view = call
-        .read(|v| {
-            let h = v.history(provider);
-            v.integration(provider).map(|integ| one_view(e, integ, h))
-        })
-        .await?;
-    view.ok_or_else(|| ApiError::internal("a retried entry without its integration"))
 }
 
 /// The filters of `GET .../sync-logs`.
@@ -336,6 +325,7 @@ async fn list(call: &Call<'_>, provider: Provider) -> Result<Vec<u8>, ApiError> 
             };
             kept_page(key, || {
                 let mut seen = [false; ResourceType::ALL.len()];
+                let owner = Owner::of(integ);
                 let kept: Vec<(&SyncLogEntry, bool)> = h
                     .newest_first()
                     .filter(|(e, _)| filter.keeps(e))
@@ -348,7 +338,7 @@ async fn list(call: &Call<'_>, provider: Provider) -> Result<Vec<u8>, ApiError> 
                     .iter()
                     .skip(offset)
                     .take(limit)
-                    .map(|&(e, retryable)| log_view(e, integ, retryable))
+                    .map(|&(e, covered)| log_view(e, owner, e.retryable(covered)))
                     .collect();
                 render_page(page, limit, offset, kept.len())
             })

@@ -13,7 +13,8 @@ use super::{Call, Data, invalid, write};
 use crate::api::ApiError;
 use crate::api::render::Rfc3339;
 use crate::sim::{
-    Command, LogStatus, Outcome, Provider, ResourceState, ResourceType, SyncStateUpdate, Timestamp,
+    Command, LogStatus, Outcome, Provider, ResourceState, ResourceType, SimError, SyncStateUpdate,
+    Timestamp,
 };
 
 /// The sync-state operations.
@@ -98,23 +99,20 @@ pub(super) async fn answer(op: Op, call: &Call<'_>) -> Result<Vec<u8>, ApiError>
             .unwrap_or(""),
         "merchantId",
     )?;
-    let own = call.read(|v| v.merchant_id()).await?;
-    if asked != own {
-        return Err(ApiError::other_merchant(format!(
-            "merchant {asked} is not this API key's merchant: a key reads and writes its own merchant's sync state only"
-        )));
-    }
     match op {
         Op::List => {
             let data = call
                 .read(|v| {
-                    v.history(provider)
-                        .states()
-                        .iter()
-                        .map(|s| record(s, own, provider))
-                        .collect::<Vec<_>>()
+                    (v.merchant_id() == asked).then(|| {
+                        v.history(provider)
+                            .states()
+                            .iter()
+                            .map(|s| record(s, asked, provider))
+                            .collect::<Vec<_>>()
+                    })
                 })
-                .await?;
+                .await?
+                .ok_or_else(|| ApiError::from(SimError::OtherMerchant { merchant_id: asked }))?;
             write(&Data::ok(data))
         }
         Op::Update => {
@@ -151,11 +149,12 @@ pub(super) async fn answer(op: Op, call: &Call<'_>) -> Result<Vec<u8>, ApiError>
                 items_synced: b.items_synced,
             };
             let command = Command::PutSyncState {
+                merchant_id: asked,
                 resource_type,
                 update,
             };
             match call.command(provider, command).await? {
-                Outcome::SyncStateSet(s) => write(&Data::ok(record(&s, own, provider))),
+                Outcome::SyncStateSet(s) => write(&Data::ok(record(&s, asked, provider))),
                 other => unexpected(other),
             }
         }
