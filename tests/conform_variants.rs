@@ -332,7 +332,7 @@ struct Breakage {
     named_by: &'static [&'static str],
 }
 
-const BREAKAGES: [Breakage; 14] = [
+const BREAKAGES: [Breakage; 15] = [
     Breakage {
         rule: "isActive",
         rewrite: |_, _, s, j| {
@@ -505,6 +505,19 @@ const BREAKAGES: [Breakage; 14] = [
         all_as: None,
         check: "sync_history",
         named_by: &["counts total"],
+    },
+    Breakage {
+        rule: "a malformed path parameter answered as found",
+        rewrite: |_, p, s, _| {
+            if p.contains("/sync-logs/not-a-uuid") {
+                200
+            } else {
+                s
+            }
+        },
+        all_as: None,
+        check: "negative_inputs",
+        named_by: &["path logId"],
     },
     Breakage {
         rule: "one merchant for every key (no --second-key)",

@@ -2,7 +2,8 @@
 //! request (its body the smallest value its schema accepts) broken one way at a time:
 //! a required field removed, an unknown field added, a value of the wrong type, a
 //! number just outside its bounds, a string outside its enum; out-of-range and
-//! non-numeric query parameters; malformed JSON.
+//! non-numeric query parameters; path parameters outside their format or enum;
+//! malformed JSON.
 
 use serde_json::{Map, Value, json};
 
@@ -19,20 +20,29 @@ pub struct Variant {
     pub body: Option<String>,
     /// What is wrong, for the report.
     pub what: String,
+    /// Whether a path parameter is what is broken: the path then names no resource,
+    /// which the docs answer like an unknown provider (400 or 404).
+    pub in_path: bool,
 }
 
-/// The path of `op` with each path parameter set to a valid value.
-fn concrete_path(op: &Operation) -> Option<String> {
+/// The path of `op` with each path parameter set to a valid value, but `broken`'s
+/// (name, text), when given.
+fn concrete_path(op: &Operation, broken: Option<(&str, &str)>) -> Option<String> {
     let mut path = op.path.clone();
     for p in op
         .parameters
         .iter()
         .filter(|p| p.location == ParamLocation::Path)
     {
-        let value = p.schema.as_ref()?.sample()?;
-        let text = value
-            .as_str()
-            .map_or_else(|| value.to_string(), str::to_owned);
+        let text = match broken {
+            Some((name, text)) if name == p.name => text.to_owned(),
+            _ => {
+                let value = p.schema.as_ref()?.sample()?;
+                value
+                    .as_str()
+                    .map_or_else(|| value.to_string(), str::to_owned)
+            }
+        };
         path = path.replace(&format!("{{{}}}", p.name), &text);
     }
     Some(path)
@@ -160,10 +170,31 @@ pub fn variants(contract: &Contract, mutations: bool) -> Vec<Variant> {
         if op.method.is_mutation() && !mutations {
             continue;
         }
-        let Some(path) = concrete_path(op) else {
+        let Some(path) = concrete_path(op, None) else {
             continue;
         };
         let method = op.method.as_str().to_owned();
+        // Path parameters: a value outside the format or enum (a path segment is text,
+        // so only the string breakages apply).
+        for p in op
+            .parameters
+            .iter()
+            .filter(|p| p.location == ParamLocation::Path)
+        {
+            let Some(schema) = &p.schema else { continue };
+            for (value, what) in breaking_values(schema.resolve(schema.json())) {
+                let Some(text) = value.as_str() else { continue };
+                if let Some(broken) = concrete_path(op, Some((&p.name, text))) {
+                    out.push(Variant {
+                        method: method.clone(),
+                        path: broken,
+                        body: None,
+                        what: format!("path {}: {what}", p.name),
+                        in_path: true,
+                    });
+                }
+            }
+        }
         for p in op
             .parameters
             .iter()
@@ -186,6 +217,7 @@ pub fn variants(contract: &Contract, mutations: bool) -> Vec<Variant> {
                     path: format!("{path}?{}={text}", p.name),
                     body: None,
                     what: format!("query {}: {what}", p.name),
+                    in_path: false,
                 });
             }
         }
@@ -212,6 +244,7 @@ pub fn variants(contract: &Contract, mutations: bool) -> Vec<Variant> {
                 path: path.clone(),
                 body: Some(body.to_string()),
                 what,
+                in_path: false,
             });
         }
         let text = Value::Object(base).to_string();
@@ -220,6 +253,7 @@ pub fn variants(contract: &Contract, mutations: bool) -> Vec<Variant> {
             path: path.clone(),
             body: Some(text[..text.len().saturating_sub(1)].to_owned()),
             what: "malformed JSON (the valid body cut short)".to_owned(),
+            in_path: false,
         });
     }
     out
@@ -242,9 +276,20 @@ mod tests {
             "status: a value outside the enum",
             "query limit: 0 (under the minimum 1)",
             "an unknown field unexpectedField",
+            "path provider: a value outside the enum",
+            "path logId: not a valid uuid",
+            "query createdAfter: not a valid date-time",
+            "query integrationId: not a valid uuid",
         ] {
             assert!(whats.contains(&expected), "{expected} not in {whats:#?}");
         }
+        // A number in a query string is text: it breaks no string parameter by itself.
+        assert!(!whats.contains(&"query integrationId: a number for a string"));
+        assert!(
+            v.iter()
+                .filter(|v| v.what.starts_with("path "))
+                .all(|v| v.in_path && v.body.is_none())
+        );
         assert!(variants(&c, false).iter().all(|v| v.body.is_none()));
     }
 }
