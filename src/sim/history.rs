@@ -16,8 +16,6 @@
 //! entries going first, so memory stays flat however long a merchant runs.
 
 use std::collections::VecDeque;
-use std::fmt;
-use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -26,32 +24,23 @@ use super::integration::JobKind;
 use super::provider::Provider;
 use super::time::Timestamp;
 
-/// A kind of record a provider sync moves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ResourceType {
-    /// A clinic's patients (PracticeHub).
-    Patients,
-    /// A gym's or a shop's customers (Wodify, Terminal).
-    Customers,
-    /// Invoices (the invoice lookback applies to the first full sync).
-    Invoices,
-    /// Products and packages.
-    Products,
-    /// Payments.
-    Payments,
+super::wire::wire_enum! {
+    /// A kind of record a provider sync moves.
+    pub enum ResourceType ("resource type") {
+        /// A clinic's patients (PracticeHub).
+        Patients = "patients",
+        /// A gym's or a shop's customers (Wodify, Terminal).
+        Customers = "customers",
+        /// Invoices (the invoice lookback applies to the first full sync).
+        Invoices = "invoices",
+        /// Products and packages.
+        Products = "products",
+        /// Payments.
+        Payments = "payments",
+    }
 }
 
 impl ResourceType {
-    /// Every resource type, in the order runs process them.
-    pub const ALL: [ResourceType; 5] = [
-        ResourceType::Patients,
-        ResourceType::Customers,
-        ResourceType::Invoices,
-        ResourceType::Products,
-        ResourceType::Payments,
-    ];
-
     /// The resource types `provider` syncs, in the order a run processes them. A
     /// terminal takes card payments for walk-in customers: it has no invoices or products.
     pub fn of(provider: Provider) -> &'static [ResourceType] {
@@ -69,17 +58,6 @@ impl ResourceType {
                 ResourceType::Payments,
             ],
             Provider::Terminal => &[ResourceType::Customers, ResourceType::Payments],
-        }
-    }
-
-    /// The name on the wire.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ResourceType::Patients => "patients",
-            ResourceType::Customers => "customers",
-            ResourceType::Invoices => "invoices",
-            ResourceType::Products => "products",
-            ResourceType::Payments => "payments",
         }
     }
 
@@ -105,49 +83,17 @@ impl ResourceType {
     }
 }
 
-impl FromStr for ResourceType {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        ResourceType::ALL
-            .into_iter()
-            .find(|r| r.as_str() == s)
-            .ok_or_else(|| {
-                format!(
-                    "unknown resource type '{s}' (expected patients, customers, invoices, products or payments)"
-                )
-            })
-    }
-}
-
-impl fmt::Display for ResourceType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// `jobType`: what started the run an entry belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum JobType {
-    /// The repeatable job's tick.
-    Scheduled,
-    /// `POST .../sync`, and `resume-sync`'s trial (a manual run by another door).
-    Manual,
-    /// `POST .../sync-logs/{logId}/retry`.
-    SingleRetry,
-    /// `POST .../sync-logs/batch-retry`.
-    BatchRetry,
-}
-
-impl JobType {
-    /// The name on the wire.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobType::Scheduled => "scheduled",
-            JobType::Manual => "manual",
-            JobType::SingleRetry => "single_retry",
-            JobType::BatchRetry => "batch_retry",
-        }
+super::wire::wire_enum! {
+    /// `jobType`: what started the run an entry belongs to.
+    pub enum JobType ("job type") {
+        /// The repeatable job's tick.
+        Scheduled = "scheduled",
+        /// `POST .../sync`, and `resume-sync`'s trial (a manual run by another door).
+        Manual = "manual",
+        /// `POST .../sync-logs/{logId}/retry`.
+        SingleRetry = "single_retry",
+        /// `POST .../sync-logs/batch-retry`.
+        BatchRetry = "batch_retry",
     }
 }
 
@@ -160,66 +106,19 @@ impl From<JobKind> for JobType {
     }
 }
 
-impl FromStr for JobType {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        [
-            JobType::Scheduled,
-            JobType::Manual,
-            JobType::SingleRetry,
-            JobType::BatchRetry,
-        ]
-        .into_iter()
-        .find(|j| j.as_str() == s)
-        .ok_or_else(|| format!("unknown job type '{s}'"))
-    }
-}
-
-/// An entry's `status`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogStatus {
-    /// Waiting to run (not produced by the simulator today: runs start at once).
-    Pending,
-    /// The run is in progress (simulated time has not reached its end).
-    Syncing,
-    /// Done.
-    Success,
-    /// The provider failed; see the entry's failure.
-    Failed,
-    /// Not run: the integration was deactivated while the run was in progress.
-    Skipped,
-}
-
-impl LogStatus {
-    /// Every status, in the order statistics list them.
-    pub const ALL: [LogStatus; 5] = [
-        LogStatus::Pending,
-        LogStatus::Syncing,
-        LogStatus::Success,
-        LogStatus::Failed,
-        LogStatus::Skipped,
-    ];
-
-    /// The name on the wire.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LogStatus::Pending => "pending",
-            LogStatus::Syncing => "syncing",
-            LogStatus::Success => "success",
-            LogStatus::Failed => "failed",
-            LogStatus::Skipped => "skipped",
-        }
-    }
-}
-
-impl FromStr for LogStatus {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        LogStatus::ALL
-            .into_iter()
-            .find(|x| x.as_str() == s)
-            .ok_or_else(|| format!("unknown sync log status '{s}'"))
+super::wire::wire_enum! {
+    /// An entry's `status` (statistics list them in this order).
+    pub enum LogStatus ("sync log status") {
+        /// Waiting to run (not produced by the simulator today: runs start at once).
+        Pending = "pending",
+        /// The run is in progress (simulated time has not reached its end).
+        Syncing = "syncing",
+        /// Done.
+        Success = "success",
+        /// The provider failed; see the entry's failure.
+        Failed = "failed",
+        /// Not run: the integration was deactivated while the run was in progress.
+        Skipped = "skipped",
     }
 }
 

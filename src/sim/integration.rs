@@ -98,52 +98,29 @@ impl LookbackDays {
     }
 }
 
-/// `status`: the connection and run status.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum IntegrationStatus {
-    /// Activated, or the last sync succeeded.
-    Connected,
-    /// The last sync failed.
-    Error,
-    /// A sync job is running.
-    Syncing,
-    /// Deactivated.
-    Idle,
-}
-
-impl IntegrationStatus {
-    /// The value on the wire.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            IntegrationStatus::Connected => "connected",
-            IntegrationStatus::Error => "error",
-            IntegrationStatus::Syncing => "syncing",
-            IntegrationStatus::Idle => "idle",
-        }
+super::wire::wire_enum! {
+    /// `status`: the connection and run status.
+    pub enum IntegrationStatus ("integration status") {
+        /// Activated, or the last sync succeeded.
+        Connected = "connected",
+        /// The last sync failed.
+        Error = "error",
+        /// A sync job is running.
+        Syncing = "syncing",
+        /// Deactivated.
+        Idle = "idle",
     }
 }
 
-/// `syncHealth`: a summary derived from the breaker and the toggle.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SyncHealth {
-    /// No consecutive failure.
-    Healthy,
-    /// Consecutive failures below the threshold.
-    Degraded,
-    /// Scheduled syncs do not run: breaker open, or automatic sync off.
-    Paused,
-}
-
-impl SyncHealth {
-    /// The value on the wire.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SyncHealth::Healthy => "healthy",
-            SyncHealth::Degraded => "degraded",
-            SyncHealth::Paused => "paused",
-        }
+super::wire::wire_enum! {
+    /// `syncHealth`: a summary derived from the breaker and the toggle.
+    pub enum SyncHealth ("sync health") {
+        /// No consecutive failure.
+        Healthy = "healthy",
+        /// Consecutive failures below the threshold.
+        Degraded = "degraded",
+        /// Scheduled syncs do not run: breaker open, or automatic sync off.
+        Paused = "paused",
     }
 }
 

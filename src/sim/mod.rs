@@ -49,6 +49,7 @@ mod retry;
 mod run;
 mod tenant;
 mod time;
+pub(crate) mod wire;
 
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;

@@ -2,8 +2,6 @@
 //! terminal answers, decided by the credentials (like a payment processor's test card
 //! numbers) and by outages the control plane injects.
 
-use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -11,52 +9,22 @@ use serde::{Deserialize, Serialize};
 use super::history::{Failure, ResourceType};
 use super::time::Timestamp;
 
-/// An external system an integration connects.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Provider {
-    /// PracticeHub.
-    Practicehub,
-    /// Wodify.
-    Wodify,
-    /// RevKeen Terminal.
-    Terminal,
+super::wire::wire_enum! {
+    /// An external system an integration connects.
+    pub enum Provider ("provider") {
+        /// PracticeHub.
+        Practicehub = "practicehub",
+        /// Wodify.
+        Wodify = "wodify",
+        /// RevKeen Terminal.
+        Terminal = "terminal",
+    }
 }
 
 impl Provider {
-    /// Every provider, in the order lists show them.
-    pub const ALL: [Provider; 3] = [Provider::Practicehub, Provider::Wodify, Provider::Terminal];
-
-    /// The provider's name on the wire.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Provider::Practicehub => "practicehub",
-            Provider::Wodify => "wodify",
-            Provider::Terminal => "terminal",
-        }
-    }
-
     /// Position in [`Provider::ALL`], used to index a merchant's integrations.
     pub fn index(self) -> usize {
         self as usize
-    }
-}
-
-impl FromStr for Provider {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        Provider::ALL
-            .into_iter()
-            .find(|p| p.as_str() == s)
-            .ok_or_else(|| {
-                format!("unknown provider '{s}' (expected practicehub, wodify or terminal)")
-            })
-    }
-}
-
-impl fmt::Display for Provider {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 
