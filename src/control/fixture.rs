@@ -343,11 +343,23 @@ mod tests {
     }
 
     #[test]
-    fn breaker_open_is_open() {
+    fn breaker_open_is_open_with_the_failed_runs_that_opened_it() {
         let config = SimConfig::default();
         let mut m = staged("breaker-open", "rk_sandbox_breaker_open_key_001");
-        let i = m.at(&config, NOW).integration(Provider::Wodify).unwrap();
+        let view = m.at(&config, NOW);
+        let i = view.integration(Provider::Wodify).unwrap();
         assert_eq!(i.breaker.state(&config.breaker, NOW), BreakerState::Open);
+        // One successful run, then five failed ones, an interval apart, the last a
+        // minute ago; automatic sync ran none in between.
+        let runs = view.history(Provider::Wodify).recent_runs(10);
+        let failed: Vec<bool> = runs
+            .iter()
+            .map(|r| r.iter().all(|(e, _)| e.status == crate::sim::LogStatus::Failed))
+            .collect();
+        assert_eq!(failed, [true, true, true, true, true, false], "newest first");
+        let starts: Vec<i64> = runs.iter().map(|r| r[0].0.started_at.0).collect();
+        assert_eq!(starts[0], NOW.0 - 60_000);
+        assert!(starts.windows(2).all(|w| w[0] - w[1] == 15 * 60_000), "{starts:?}");
     }
 
     /// Applying a fixture to a store puts exactly the staged merchant under its key.
