@@ -74,50 +74,70 @@ pub(super) enum Verdict {
 impl Run<'_> {
     /// Stages a failing provider and follows its breaker; see the module's comment.
     pub(super) fn circuit_breaker(&mut self) {
-        if !self.enabled(checks::BREAKER) || self.stopped() {
+        let needed = [
+            Op::Activate(0, None),
+            Op::Get(0),
+            Op::Sync(0),
+            Op::Resume(0),
+            Op::Deactivate(0),
+        ];
+        let lacking = self.lacking(&needed, &[]);
+        self.staged_check(checks::BREAKER, WHAT, lacking, |run, i, trail| {
+            let staging = run.staging().map_err(Verdict::Skip)?;
+            run.stage_and_follow(i, &staging, trail)
+        });
+    }
+
+    /// What the spec lacks of `ops` (modelled operations) and `routes` (method and
+    /// concrete path), said as a reason to skip.
+    pub(super) fn lacking(&self, ops: &[Op], routes: &[(&str, String)]) -> Option<String> {
+        ops.iter()
+            .find(|op| !self.planner.supports(op))
+            .map(|op| op.route())
+            .map(|(m, p)| format!("the spec has no {m} {p}"))
+            .or_else(|| {
+                routes
+                    .iter()
+                    .find(|(m, p)| self.planner.operation(m, p).is_none())
+                    .map(|(m, p)| format!("the spec has no {m} {p}"))
+            })
+    }
+
+    /// Runs a check that stages a provider (one not active, else the last) and follows
+    /// it with `follow`, then leaves it inactive, whatever happened. Skipped, with why,
+    /// in a read-only run or when the spec `lacking` something it needs.
+    pub(super) fn staged_check(
+        &mut self,
+        check: &str,
+        what: &str,
+        lacking: Option<String>,
+        follow: impl FnOnce(&mut Self, usize, &mut Vec<String>) -> Result<(), Verdict>,
+    ) {
+        if !self.enabled(check) || self.stopped() {
             return;
         }
         if self.cfg.read_only {
             self.report
-                .skip(checks::BREAKER, WHAT, "a read-only run sends no writes");
+                .skip(check, what, "a read-only run sends no writes");
             return;
         }
-        let needed = |i| {
-            [
-                Op::Activate(i, None),
-                Op::Get(i),
-                Op::Sync(i),
-                Op::Resume(i),
-                Op::Deactivate(i),
-            ]
-        };
-        if let Some(op) = needed(0).into_iter().find(|op| !self.planner.supports(op)) {
-            let (method, path) = op.route();
-            let why = format!("the spec has no {method} {path}");
-            self.report.skip(checks::BREAKER, WHAT, &why);
+        if let Some(why) = lacking {
+            self.report.skip(check, what, &why);
             return;
         }
-        let staging = match self.staging() {
-            Ok(s) => s,
-            Err(why) => {
-                self.report.skip(checks::BREAKER, WHAT, &why);
-                return;
-            }
-        };
         let mut trail = Vec::new();
         let verdict = match self.breaker_provider() {
             Ok(i) => {
-                let verdict = self.stage_and_follow(i, &staging, &mut trail);
-                // Leave the provider inactive, whatever happened.
+                let verdict = follow(self, i, &mut trail);
                 let _ = self.breaker_step(&mut Vec::new(), &Op::Deactivate(i), None);
                 verdict
             }
             Err(v) => Err(v),
         };
         match verdict {
-            Ok(()) => self.report.pass(checks::BREAKER),
-            Err(Verdict::Fail(message)) => self.report.fail(checks::BREAKER, message, trail),
-            Err(Verdict::Skip(why)) => self.report.skip(checks::BREAKER, WHAT, &why),
+            Ok(()) => self.report.pass(check),
+            Err(Verdict::Fail(message)) => self.report.fail(check, message, trail),
+            Err(Verdict::Skip(why)) => self.report.skip(check, what, &why),
             Err(Verdict::Stopped) => {}
         }
     }

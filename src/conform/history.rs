@@ -31,51 +31,21 @@ const UNKNOWN_LOG: &str = "00000000-0000-4000-8000-000000000000";
 impl Run<'_> {
     /// Syncs a provider and follows its log; see the module's comment.
     pub(super) fn sync_history(&mut self) {
-        if !self.enabled(checks::HISTORY) || self.stopped() {
-            return;
-        }
-        if self.cfg.read_only {
-            self.report
-                .skip(checks::HISTORY, WHAT, "a read-only run sends no writes");
-            return;
-        }
-        let probe = "/integrations/practicehub/sync-logs";
-        let needed = [
-            ("GET", probe.to_owned()),
-            ("GET", format!("{probe}/{UNKNOWN_LOG}")),
+        let logs = "/integrations/practicehub/sync-logs";
+        let routes = [
+            ("GET", logs.to_owned()),
+            ("GET", format!("{logs}/{UNKNOWN_LOG}")),
         ];
-        let lacking = needed
-            .iter()
-            .find(|(m, p)| self.planner.operation(m, p).is_none())
-            .map(|(m, p)| format!("the spec has no {m} {p}"));
-        let lacking = lacking.or_else(|| {
-            [Op::Activate(0, None), Op::Sync(0), Op::Deactivate(0)]
-                .into_iter()
-                .find(|op| !self.planner.supports(op))
-                .map(|op| {
-                    let (m, p) = op.route();
-                    format!("the spec has no {m} {p}")
-                })
+        let needed = [
+            Op::Activate(0, None),
+            Op::Get(0),
+            Op::Sync(0),
+            Op::Deactivate(0),
+        ];
+        let lacking = self.lacking(&needed, &routes);
+        self.staged_check(checks::HISTORY, WHAT, lacking, |run, i, trail| {
+            run.follow_history(i, trail)
         });
-        if let Some(why) = lacking {
-            self.report.skip(checks::HISTORY, WHAT, &why);
-            return;
-        }
-        let mut trail = Vec::new();
-        let verdict = match self.breaker_provider() {
-            Ok(i) => {
-                let verdict = self.follow_history(i, &mut trail);
-                let _ = self.breaker_step(&mut Vec::new(), &Op::Deactivate(i), None);
-                verdict
-            }
-            Err(v) => Err(v),
-        };
-        match verdict {
-            Ok(()) => self.report.pass(checks::HISTORY),
-            Err(Verdict::Fail(message)) => self.report.fail(checks::HISTORY, message, trail),
-            Err(Verdict::Skip(why)) => self.report.skip(checks::HISTORY, WHAT, &why),
-            Err(Verdict::Stopped) => {}
-        }
     }
 
     fn follow_history(&mut self, i: usize, trail: &mut Vec<String>) -> Result<(), Verdict> {

@@ -354,12 +354,22 @@ mod tests {
         let runs = view.history(Provider::Wodify).recent_runs(10);
         let failed: Vec<bool> = runs
             .iter()
-            .map(|r| r.iter().all(|(e, _)| e.status == crate::sim::LogStatus::Failed))
+            .map(|r| {
+                r.iter()
+                    .all(|(e, _)| e.status == crate::sim::LogStatus::Failed)
+            })
             .collect();
-        assert_eq!(failed, [true, true, true, true, true, false], "newest first");
+        assert_eq!(
+            failed,
+            [true, true, true, true, true, false],
+            "newest first"
+        );
         let starts: Vec<i64> = runs.iter().map(|r| r[0].0.started_at.0).collect();
         assert_eq!(starts[0], NOW.0 - 60_000);
-        assert!(starts.windows(2).all(|w| w[0] - w[1] == 15 * 60_000), "{starts:?}");
+        assert!(
+            starts.windows(2).all(|w| w[0] - w[1] == 15 * 60_000),
+            "{starts:?}"
+        );
     }
 
     /// Applying a fixture to a store puts exactly the staged merchant under its key.
