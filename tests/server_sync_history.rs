@@ -424,3 +424,49 @@ async fn sync_state_watermarks_are_the_keys_own_merchants() {
         .expect_error(404, "resource_not_found");
     mock.assert_conformant();
 }
+
+#[tokio::test]
+async fn the_admin_api_gives_one_tenants_last_runs_for_the_timeline() {
+    let mock = Mock::start().await;
+    mock.activate(KEY, "wodify", "fail_first_1_key").await;
+    mock.activate(OTHER_KEY, "terminal", "term_key_0001").await;
+    mock.call("POST", &format!("{P}/sync"), KEY, None).await;
+    mock.call("POST", &format!("{P}/sync"), KEY, None).await;
+    // The list of every tenant stays small: no runs in it.
+    let all = mock.get("/__mock/tenants", KEY).await.json();
+    assert_eq!(all["data"].as_array().unwrap().len(), 2);
+    assert!(
+        all["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t.get("recentRuns").is_none())
+    );
+    // One tenant comes with its runs, newest first, each with its entries.
+    let one = mock
+        .get(&format!("/__mock/tenants?key={KEY}"), KEY)
+        .await
+        .json();
+    assert_eq!(one["data"].as_array().unwrap().len(), 1);
+    let runs = one["data"][0]["recentRuns"]["wodify"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let statuses: Vec<&str> = runs.iter().map(|r| r["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses, ["success", "failed"]);
+    assert_eq!(runs[1]["entries"].as_array().unwrap().len(), 4);
+    // The failures are covered by the later success: nothing to retry.
+    assert!(
+        runs[1]["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["retryable"] == false && e["status"] == "failed")
+    );
+    let none = mock
+        .get("/__mock/tenants?key=rk_sandbox_nobody_here_000001", KEY)
+        .await
+        .json();
+    assert_eq!(none["data"], json!([]));
+    mock.assert_conformant();
+}
