@@ -8,11 +8,10 @@
 //! the history's revision (which changes with every change of the log) and everything
 //! else a page is made from.
 
+use bytes::Bytes;
+use serde::Serialize;
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::Arc;
-
-use serde::Serialize;
 use uuid::Uuid;
 
 use super::render::Rfc3339;
@@ -125,21 +124,18 @@ const KEPT_PAGES: usize = 32;
 
 thread_local! {
     /// This thread's rendered pages. Per thread, so reading one takes no lock.
-    static PAGES: RefCell<HashMap<PageKey, Arc<[u8]>>> = RefCell::new(HashMap::new());
+    static PAGES: RefCell<HashMap<PageKey, Bytes>> = RefCell::new(HashMap::new());
 }
 
 /// The page `key` names: the bytes this thread rendered before for the same key, else
-/// `render`'s, kept (unless the revision is 0).
-pub fn kept_page<E>(
-    key: PageKey,
-    render: impl FnOnce() -> Result<Vec<u8>, E>,
-) -> Result<Arc<[u8]>, E> {
+/// `render`'s, kept (unless the revision is 0). The bytes are shared, not copied.
+pub fn kept_page<E>(key: PageKey, render: impl FnOnce() -> Result<Bytes, E>) -> Result<Bytes, E> {
     if key.revision != 0
         && let Some(page) = PAGES.with_borrow(|kept| kept.get(&key).cloned())
     {
         return Ok(page);
     }
-    let page: Arc<[u8]> = Arc::from(render()?);
+    let page = render()?;
     if key.revision != 0 {
         PAGES.with_borrow_mut(|kept| {
             if kept.len() >= KEPT_PAGES {

@@ -93,9 +93,9 @@ pub(super) fn into_response(reply: Reply) -> Response<Full<Bytes>> {
 
 /// A reply of JSON bytes already written (the simulator's answers, rendered without an
 /// intermediate value).
-pub(super) fn json_bytes(status: u16, bytes: Vec<u8>, operation: Option<usize>) -> Reply {
+pub(super) fn json_bytes(status: u16, bytes: Bytes, operation: Option<usize>) -> Reply {
     let mut r = Reply::empty(status, operation);
-    r.body = Bytes::from(bytes);
+    r.body = bytes;
     r.headers
         .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     r

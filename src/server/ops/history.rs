@@ -1,8 +1,7 @@
 //! Sync history: the sync logs (list, one, retry, batch retry), their statistics and
 //! the per-resource sync states of `/integrations/{provider}/...`.
 
-use std::sync::Arc;
-
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
@@ -143,7 +142,7 @@ struct BatchBody {
     limit: Option<u32>,
 }
 
-pub(super) async fn answer(op: Op, call: &Call<'_>) -> Result<Vec<u8>, ApiError> {
+pub(super) async fn answer(op: Op, call: &Call<'_>) -> Result<Bytes, ApiError> {
     let provider = call.provider()?;
     match op {
         Op::Logs => list(call, provider).await,
@@ -305,7 +304,7 @@ impl Filter {
 }
 
 /// One page of the log, newest first (kept per thread while the log does not change).
-async fn list(call: &Call<'_>, provider: Provider) -> Result<Vec<u8>, ApiError> {
+async fn list(call: &Call<'_>, provider: Provider) -> Result<Bytes, ApiError> {
     let filter = Filter::of(call)?;
     let (limit, offset) = call.page();
     let page = call
@@ -315,7 +314,7 @@ async fn list(call: &Call<'_>, provider: Provider) -> Result<Vec<u8>, ApiError> 
                 .integration(provider)
                 .filter(|i| filter.integration_id.is_none_or(|id| id == i.id))
             else {
-                return render_page(Vec::new(), limit, offset, 0).map(Arc::from);
+                return render_page(Vec::new(), limit, offset, 0);
             };
             let key = PageKey {
                 integration: integ.id,
@@ -344,7 +343,8 @@ async fn list(call: &Call<'_>, provider: Provider) -> Result<Vec<u8>, ApiError> 
             })
         })
         .await??;
-    Ok(page.to_vec())
+    // The kept bytes themselves, shared: a page is tens of KB.
+    Ok(page)
 }
 
 /// `{"success": true, "data": [...], "pagination": {...}}`.
@@ -353,7 +353,7 @@ fn render_page(
     limit: usize,
     offset: usize,
     total: usize,
-) -> Result<Vec<u8>, ApiError> {
+) -> Result<Bytes, ApiError> {
     write(&Page {
         success: true,
         pagination: Pagination::new(limit, offset, total, data.len()),

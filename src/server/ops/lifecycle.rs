@@ -1,6 +1,7 @@
 //! Reading and connecting integrations: `GET /integrations` (paginated),
 //! `GET /integrations/{provider}`, `activate`, `deactivate` and `test`.
 
+use bytes::Bytes;
 use std::collections::BTreeMap;
 
 use serde::Deserialize;
@@ -71,7 +72,7 @@ struct TestBody {
     credentials: Credentials,
 }
 
-pub(super) async fn answer(op: Op, call: &Call<'_>) -> Result<Vec<u8>, ApiError> {
+pub(super) async fn answer(op: Op, call: &Call<'_>) -> Result<Bytes, ApiError> {
     match op {
         Op::List => list(call).await,
         Op::Get => {
@@ -145,7 +146,7 @@ pub(super) async fn answer(op: Op, call: &Call<'_>) -> Result<Vec<u8>, ApiError>
 }
 
 /// One page of the list, with the pagination guide's block.
-async fn list(call: &Call<'_>) -> Result<Vec<u8>, ApiError> {
+async fn list(call: &Call<'_>) -> Result<Bytes, ApiError> {
     let (limit, offset) = call.page();
     let (data, total) = call
         .read(|view| {
@@ -166,7 +167,7 @@ async fn list(call: &Call<'_>) -> Result<Vec<u8>, ApiError> {
 
 /// A command answered with another command's outcome: a bug of the simulator, still
 /// an answer in the envelope.
-pub(super) fn unexpected(outcome: Outcome) -> Result<Vec<u8>, ApiError> {
+pub(super) fn unexpected(outcome: Outcome) -> Result<Bytes, ApiError> {
     Err(ApiError::internal(format!(
         "the simulator answered with {outcome:?}, which this operation does not produce"
     )))

@@ -19,6 +19,7 @@ mod settings;
 mod sync;
 mod sync_state;
 
+use bytes::Bytes;
 use serde::Deserialize;
 use serde::Serialize;
 use serde_json::Value;
@@ -95,7 +96,7 @@ pub struct Call<'a> {
 }
 
 /// Answers a modelled operation: the 200 body, as JSON bytes.
-pub async fn answer(op: Modelled, call: &Call<'_>) -> Result<Vec<u8>, ApiError> {
+pub async fn answer(op: Modelled, call: &Call<'_>) -> Result<Bytes, ApiError> {
     match op {
         Modelled::Lifecycle(op) => lifecycle::answer(op, call).await,
         Modelled::Settings(op) => settings::answer(op, call).await,
@@ -223,9 +224,9 @@ fn bounded<T>(r: Result<T, String>, field: &str) -> Result<T, ApiError> {
 
 /// Writes an answer. Plain structs, kept JSON and maps of strings: writing them to a
 /// `Vec` cannot fail, but a failure would still be an answer, never a panic.
-fn write(body: &impl Serialize) -> Result<Vec<u8>, ApiError> {
+fn write(body: &impl Serialize) -> Result<Bytes, ApiError> {
     let mut out = Vec::with_capacity(1024);
     serde_json::to_writer(&mut out, body)
         .map_err(|e| ApiError::internal(format!("the answer cannot be written as JSON: {e}")))?;
-    Ok(out)
+    Ok(Bytes::from(out))
 }

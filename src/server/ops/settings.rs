@@ -1,6 +1,7 @@
 //! Changing how an active integration syncs: `sync-toggle`, `sync-interval`,
 //! `invoice-lookback` and `auto-send-invoices`. Each answers `{"success": true}`.
 
+use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -58,7 +59,7 @@ struct AutoSendBody {
     auto_send_invoices: bool,
 }
 
-pub(super) async fn answer(op: Op, call: &Call<'_>) -> Result<Vec<u8>, ApiError> {
+pub(super) async fn answer(op: Op, call: &Call<'_>) -> Result<Bytes, ApiError> {
     let provider = call.provider()?;
     let command = match op {
         Op::Toggle => Command::SetSyncEnabled(call.body::<ToggleBody>()?.enabled),

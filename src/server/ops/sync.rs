@@ -2,6 +2,7 @@
 //! (out of an auto-pause: the breaker reset, a trial enqueued) and the internal
 //! worker's `status` update.
 
+use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -47,7 +48,7 @@ struct StatusBody {
     last_sync_error: Option<String>,
 }
 
-pub(super) async fn answer(op: Op, call: &Call<'_>) -> Result<Vec<u8>, ApiError> {
+pub(super) async fn answer(op: Op, call: &Call<'_>) -> Result<Bytes, ApiError> {
     let provider = call.provider()?;
     let command = match op {
         Op::Trigger => Command::TriggerSync {

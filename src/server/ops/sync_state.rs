@@ -3,6 +3,7 @@
 //! `sync:write`): the same per-resource states `sync-states` shows, addressed by
 //! merchant.
 
+use bytes::Bytes;
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
@@ -90,7 +91,7 @@ fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
     Option::<T>::deserialize(d).map(Some)
 }
 
-pub(super) async fn answer(op: Op, call: &Call<'_>) -> Result<Vec<u8>, ApiError> {
+pub(super) async fn answer(op: Op, call: &Call<'_>) -> Result<Bytes, ApiError> {
     let provider = call.path_provider("source")?;
     let asked = parse_uuid(
         call.params
