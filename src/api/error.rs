@@ -377,6 +377,19 @@ impl From<SimError> for ApiError {
             }
             // Another merchant's resource: the errors guide's 403 (the Go SDK's code).
             SimError::OtherMerchant { .. } => (403, Permission, "forbidden", Some("merchantId")),
+            SimError::UnknownExternalId { index, field, .. } => {
+                let mut api = ApiError::new(400, Invalid, "unknown_external_id", message);
+                api.param = Some(format!("mappings[{index}].{field}"));
+                return api;
+            }
+            SimError::DuplicateMapping { index, field, .. } => {
+                let mut api = ApiError::new(400, Invalid, "duplicate_mapping", message);
+                api.param = Some(format!("mappings[{index}].{field}"));
+                return api;
+            }
+            SimError::MappingNotFound { .. } => {
+                (404, Invalid, "resource_not_found", Some("externalId"))
+            }
         };
         let mut api = ApiError::new(status, kind, code, message);
         api.param = param.map(str::to_owned);

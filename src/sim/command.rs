@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use uuid::Uuid;
 
+use super::catalog::ProductMapping;
 use super::history::{ResourceState, ResourceType, RetryRefusal, SyncLogEntry};
 use super::integration::{
     Integration, IntegrationStatus, LookbackDays, PaymentMapping, SyncIntervalMinutes,
@@ -78,6 +79,15 @@ pub enum Command {
         /// At most this many retries (never more than the breaker's threshold).
         limit: Option<u32>,
     },
+    /// `PUT .../payment-mappings`: replaces every payment mapping.
+    PutPaymentMappings(Vec<PaymentMapping>),
+    /// `PUT .../product-mappings`: replaces every product mapping.
+    PutProductMappings(Vec<ProductMapping>),
+    /// `DELETE .../product-mappings/{externalId}`.
+    DeleteProductMapping {
+        /// The mapped package or billable item.
+        external_id: String,
+    },
     /// `PUT /sync-state/{source}/{merchantId}/{resourceType}`.
     PutSyncState {
         /// The merchant the path names (it must be this one).
@@ -131,6 +141,11 @@ pub enum Outcome {
     BatchRetried(Box<BatchReport>),
     /// A resource's sync state after the change.
     SyncStateSet(Box<ResourceState>),
+    /// The product mappings were replaced by this many.
+    MappingsReplaced {
+        /// Mappings now kept.
+        count: usize,
+    },
 }
 
 /// A rule of the domain that refused a command.
@@ -205,6 +220,38 @@ pub enum SimError {
     OtherMerchant {
         /// The id sent.
         merchant_id: Uuid,
+    },
+    /// A mapping names an item the provider's catalog does not have.
+    #[error(
+        "mappings[{index}].{field}: {id} is not in the {provider} catalog (GET /integrations/{provider}/payment-methods, /packages and /billable-items list its ids)"
+    )]
+    UnknownExternalId {
+        /// The provider.
+        provider: Provider,
+        /// The mapping's position.
+        index: usize,
+        /// The field at fault.
+        field: &'static str,
+        /// The id sent.
+        id: String,
+    },
+    /// Two mappings of one replacement name the same item.
+    #[error("mappings[{index}].{field}: {id} appears twice: each maps once")]
+    DuplicateMapping {
+        /// The second mapping's position.
+        index: usize,
+        /// The field at fault.
+        field: &'static str,
+        /// The id.
+        id: String,
+    },
+    /// A product mapping that does not exist.
+    #[error("no {provider} product mapping for {external_id}")]
+    MappingNotFound {
+        /// The provider.
+        provider: Provider,
+        /// The id asked for.
+        external_id: String,
     },
     /// A manual sync while the breaker is open.
     #[error(

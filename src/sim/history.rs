@@ -198,6 +198,9 @@ pub struct SyncLogEntry {
     pub failure: Option<Failure>,
     /// Whether it ignored the cursor (a full resync, or the first sync).
     pub full: bool,
+    /// Packages the run met with no product mapping (its `invoices` entry only).
+    #[serde(default)]
+    pub unmapped_packages: u16,
 }
 
 impl SyncLogEntry {
@@ -654,6 +657,7 @@ mod tests {
             resource_type: resource,
             status,
             failure: (status == LogStatus::Failed).then_some(Failure::Unavailable),
+            unmapped_packages: 0,
             full: false,
         }
     }

@@ -1,13 +1,16 @@
 //! A merchant's integrations and the rules that change them: commands, and the
 //! scheduled syncs, job completions and cool-downs that happen as simulated time passes.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::SimConfig;
+use super::accounting::{PaymentRequest, PaymentRequestInput, PaymentRequests};
 use super::breaker::BreakerState;
+use super::catalog::{Catalog, Product, Setup, default_products};
 use super::command::{ActivateInput, Command, Outcome, SimError};
 use super::history::{ResourceType, SyncHistory};
 use super::integration::{Configuration, Integration, IntegrationStatus, JobKind};
@@ -37,6 +40,16 @@ pub struct Merchant {
     /// Apart from the integration record so reading the record never touches the log.
     #[serde(default)]
     pub(super) histories: [SyncHistory; 3],
+    /// Each provider's catalog, product mappings and unmapped packages; kept across
+    /// deactivation.
+    #[serde(default)]
+    pub(super) setups: [Setup; 3],
+    /// The merchant's RevKeen products; `None`: the ones its seed derives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) products: Option<Vec<Product>>,
+    /// Accounting invoice payment requests.
+    #[serde(default)]
+    pub(super) payment_requests: PaymentRequests,
     /// Outages injected by the control plane, by provider.
     pub(super) outages: [Option<Outage>; 3],
     /// State of the id generator; ids depend only on the seed and this merchant's
@@ -57,6 +70,7 @@ enum Event {
 #[derive(Debug, Clone, Copy)]
 pub struct MerchantView<'a> {
     merchant: &'a Merchant,
+    config: &'a SimConfig,
 }
 
 impl<'a> MerchantView<'a> {
@@ -84,6 +98,30 @@ impl<'a> MerchantView<'a> {
     pub fn merchant_id(self) -> Uuid {
         self.merchant.id
     }
+
+    /// The catalog of `provider`'s account, read with the stored credentials: `None`
+    /// unless the integration is active.
+    pub fn catalog(self, provider: Provider) -> Option<Cow<'a, Catalog>> {
+        self.merchant.catalog(self.config, provider).ok()
+    }
+
+    /// `provider`'s product mappings and unmapped packages (kept while inactive).
+    pub fn setup(self, provider: Provider) -> &'a Setup {
+        &self.merchant.setups[provider.index()]
+    }
+
+    /// The merchant's RevKeen products.
+    pub fn products(self) -> Cow<'a, [Product]> {
+        match &self.merchant.products {
+            Some(p) => Cow::Borrowed(p),
+            None => Cow::Owned(default_products(self.merchant.rng_seed_of_products())),
+        }
+    }
+
+    /// The invoice payment request `id`, if kept.
+    pub fn payment_request(self, id: Uuid) -> Option<&'a PaymentRequest> {
+        self.merchant.payment_requests.get(id)
+    }
 }
 
 impl Merchant {
@@ -96,6 +134,9 @@ impl Merchant {
             id,
             integrations: [None, None, None],
             histories: Default::default(),
+            setups: Default::default(),
+            products: None,
+            payment_requests: PaymentRequests::default(),
             outages: [None, None, None],
             rng_state: seed,
         }
@@ -103,9 +144,56 @@ impl Merchant {
 
     /// The merchant as of `now`, to read: what simulated time has brought by then is
     /// applied first, so no read can miss a scheduled sync or a cool-down.
-    pub fn at(&mut self, config: &SimConfig, now: Timestamp) -> MerchantView<'_> {
+    pub fn at<'a>(&'a mut self, config: &'a SimConfig, now: Timestamp) -> MerchantView<'a> {
         self.advance(config, now);
-        MerchantView { merchant: self }
+        MerchantView {
+            merchant: self,
+            config,
+        }
+    }
+
+    /// The seed of the merchant's default products: its id, which derives from the
+    /// tenant's seed alone (never from what the merchant did).
+    fn rng_seed_of_products(&self) -> u64 {
+        self.id.as_u64_pair().0
+    }
+
+    /// The catalog of `provider`'s active integration, from its stored credentials.
+    fn catalog(
+        &self,
+        config: &SimConfig,
+        provider: Provider,
+    ) -> Result<Cow<'_, Catalog>, SimError> {
+        let credentials = self
+            .active(provider)
+            .and_then(|i| i.credentials.as_ref())
+            .ok_or(SimError::NotFound { provider })?;
+        Ok(self.setups[provider.index()].catalog(config.seed, provider, credentials))
+    }
+
+    /// Sets the catalog of `provider`'s account (`None`: derive it from the credentials).
+    pub fn set_catalog(&mut self, provider: Provider, catalog: Option<Catalog>) {
+        self.setups[provider.index()].catalog = catalog.map(Box::new);
+    }
+
+    /// Sets the merchant's RevKeen products (`None`: the default ones).
+    pub fn set_products(&mut self, products: Option<Vec<Product>>) {
+        self.products = products;
+    }
+
+    /// Keeps a new invoice payment request made at `now`.
+    pub fn create_payment_request(
+        &mut self,
+        now: Timestamp,
+        input: PaymentRequestInput,
+    ) -> PaymentRequest {
+        let request = PaymentRequest {
+            id: self.next_id(),
+            input,
+            created_at: now,
+        };
+        self.payment_requests.push(request.clone());
+        request
     }
 
     /// The stored integration of `provider`, as last applied (reads go through [`Merchant::at`]).
@@ -264,6 +352,35 @@ impl Merchant {
                     return Err(SimError::OtherMerchant { merchant_id });
                 }
                 self.put_sync_state(now, provider, resource_type, update)
+            }
+            Command::PutPaymentMappings(mappings) => {
+                self.catalog(config, provider)?
+                    .check_payment_mappings(provider, &mappings)?;
+                let integ = self
+                    .active_mut(provider)
+                    .ok_or(SimError::NotFound { provider })?;
+                integ.payment_mappings = mappings;
+                integ.updated_at = now;
+                Ok(Outcome::Updated)
+            }
+            Command::PutProductMappings(mappings) => {
+                self.catalog(config, provider)?
+                    .check_product_mappings(provider, &mappings)?;
+                let count = mappings.len();
+                self.setups[i].replace_product_mappings(mappings);
+                Ok(Outcome::MappingsReplaced { count })
+            }
+            Command::DeleteProductMapping { external_id } => {
+                self.active(provider)
+                    .ok_or(SimError::NotFound { provider })?;
+                if self.setups[i].delete_product_mapping(&external_id) {
+                    Ok(Outcome::Updated)
+                } else {
+                    Err(SimError::MappingNotFound {
+                        provider,
+                        external_id,
+                    })
+                }
             }
             Command::Deactivate { delete_credentials } => {
                 self.active(provider)

@@ -34,7 +34,9 @@
 //! assert_eq!(wodify.health(&config.breaker, later), SyncHealth::Paused);
 //! ```
 
+mod accounting;
 mod breaker;
+mod catalog;
 mod command;
 mod history;
 mod idempotency;
@@ -54,7 +56,13 @@ pub(crate) mod wire;
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+pub use accounting::{PaymentRequest, PaymentRequestInput};
 pub use breaker::{BreakerConfig, BreakerState, CircuitBreaker};
+pub use catalog::{
+    BillableItem, Catalog, ChargeType, ExternalItem, ItemType, MappingMetadata, Package,
+    PackageType, PaymentMethod, Product, ProductMapping, Setup, Suggestion, UnmappedAttempt,
+    default_products, suggest,
+};
 pub use command::{ActivateInput, Command, Outcome, SimError};
 pub use history::{
     Failure, JobType, LogStats, LogStatus, ResourceState, ResourceType, RetryRefusal, SyncHistory,

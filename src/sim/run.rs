@@ -62,6 +62,7 @@ impl Merchant {
                 status: LogStatus::Syncing,
                 failure: None,
                 full: full_resync || first,
+                unmapped_packages: 0,
             };
             history.push(entry, config.history_limit);
         }
@@ -118,6 +119,21 @@ impl Merchant {
                 None => Ok(fetched(e, cursor, integ, e.started_at)),
             }
         });
+        // A run that read invoices met the packages sold on them: the unmapped ones are
+        // recorded, and its invoices entry says how many there were.
+        if result.is_ok()
+            && let Some(credentials) = &integ.credentials
+            && ResourceType::of(provider).contains(&ResourceType::Invoices)
+        {
+            let unmapped = self.setups[i].meet_packages(config.seed, provider, credentials, at);
+            if unmapped > 0
+                && let Some(e) = self.histories[i]
+                    .job_entries_mut(job.id)
+                    .find(|e| e.resource_type == ResourceType::Invoices)
+            {
+                e.unmapped_packages = unmapped;
+            }
+        }
     }
 
     /// Ends the running job of `provider` without an outcome (deactivation): its entries
@@ -166,6 +182,7 @@ impl Merchant {
             status: LogStatus::Success,
             failure: None,
             full: cursor.is_none(),
+            unmapped_packages: 0,
         };
         if let Some(integ) = self.integrations[i].as_mut() {
             let running = integ.running_job.is_some();
