@@ -32,7 +32,7 @@ fn check_spec(path: Option<&str>) -> (i32, String, String) {
 fn embedded_spec_is_clean_for_check_spec() {
     let (code, stdout, _) = check_spec(None);
     assert_eq!(code, 0, "{stdout}");
-    assert!(stdout.contains("21 operations"), "{stdout}");
+    assert!(stdout.contains("33 operations"), "{stdout}");
     assert!(stdout.contains("no problems found"), "{stdout}");
 }
 
@@ -48,7 +48,7 @@ fn the_file_in_specs_is_the_embedded_one() {
 #[test]
 fn every_operation_is_in_the_table_with_the_statuses_the_docs_give() {
     let c = contract();
-    let expected: [(&str, Method, &str, &[u16]); 21] = [
+    let expected: [(&str, Method, &str, &[u16]); 33] = [
         (
             "listIntegrations",
             Method::Get,
@@ -175,8 +175,81 @@ fn every_operation_is_in_the_table_with_the_statuses_the_docs_give() {
             "/sync-state/{source}/{merchantId}/{resourceType}",
             &[200, 403],
         ),
+        // Catalogs and mappings (api-facts 4 and 4.1).
+        (
+            "listIntegrationPaymentMethods",
+            Method::Get,
+            "/integrations/{provider}/payment-methods",
+            &[200, 404],
+        ),
+        (
+            "previewIntegrationPaymentMethods",
+            Method::Post,
+            "/integrations/{provider}/payment-methods",
+            &[200, 401, 500],
+        ),
+        (
+            "updateIntegrationPaymentMappings",
+            Method::Put,
+            "/integrations/{provider}/payment-mappings",
+            &[200, 404],
+        ),
+        (
+            "listIntegrationPackages",
+            Method::Get,
+            "/integrations/{provider}/packages",
+            &[200, 404],
+        ),
+        (
+            "listIntegrationBillableItems",
+            Method::Get,
+            "/integrations/{provider}/billable-items",
+            &[200],
+        ),
+        (
+            "listIntegrationProductMappings",
+            Method::Get,
+            "/integrations/{provider}/product-mappings",
+            &[200, 404],
+        ),
+        (
+            "replaceIntegrationProductMappings",
+            Method::Put,
+            "/integrations/{provider}/product-mappings",
+            &[200, 400, 404],
+        ),
+        (
+            "deleteIntegrationProductMapping",
+            Method::Delete,
+            "/integrations/{provider}/product-mappings/{externalId}",
+            &[200, 404],
+        ),
+        (
+            "suggestIntegrationMappings",
+            Method::Post,
+            "/integrations/{provider}/suggest-mappings",
+            &[200, 401],
+        ),
+        (
+            "listIntegrationUnmappedAttempts",
+            Method::Get,
+            "/integrations/{provider}/unmapped-attempts",
+            &[200],
+        ),
+        (
+            "createInvoicePaymentRequest",
+            Method::Post,
+            "/integrations/accounting/invoice-payment-requests",
+            &[200, 400, 409],
+        ),
+        (
+            "getInvoicePaymentRequest",
+            Method::Get,
+            "/integrations/accounting/invoice-payment-requests/{id}",
+            &[200, 404],
+        ),
     ];
-    assert_eq!(c.operations.len(), 21);
+    assert_eq!(c.operations.len(), 33);
     for (id, method, path, statuses) in expected {
         let op = c.operation(id).unwrap_or_else(|| panic!("{id} is missing"));
         assert_eq!((op.method, op.path.as_str()), (method, path), "{id}");

@@ -37,6 +37,7 @@ pub struct LogView {
     retryable: bool,
     retry_of: Option<Uuid>,
     idempotency_key: String,
+    unmapped_packages: u16,
 }
 
 /// What a `SyncLog` says of its integration.
@@ -83,6 +84,7 @@ pub fn log_view(e: &SyncLogEntry, owner: Owner, retryable: bool) -> LogView {
         retryable: owner.active && retryable,
         retry_of: e.retry_of,
         idempotency_key: e.idempotency_key(),
+        unmapped_packages: e.unmapped_packages,
     }
 }
 

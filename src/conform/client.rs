@@ -76,8 +76,9 @@ impl Request {
         }
     }
 
-    /// Adds a header.
+    /// Sets a header (replacing one of the same name).
     pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
         self.headers.push((name.to_owned(), value.to_owned()));
         self
     }

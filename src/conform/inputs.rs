@@ -67,6 +67,9 @@ impl Run<'_> {
         let mut cases: Vec<(Request, String, &[Outcome])> = Vec::new();
         for v in negative::variants(&self.cfg.contract, !self.cfg.read_only) {
             let mut req = self.key_request(&v.method, &v.path, None);
+            if let Some(name) = &v.without {
+                req.headers.retain(|(k, _)| !k.eq_ignore_ascii_case(name));
+            }
             if let Some(body) = v.body {
                 req.headers
                     .push(("content-type".into(), "application/json".into()));

@@ -124,6 +124,8 @@ struct Run<'a> {
     report: Report,
     progress: progress::Progress,
     started: Instant,
+    /// Numbers the idempotency keys the run makes up.
+    serial: std::cell::Cell<u64>,
 }
 
 impl Run<'_> {
@@ -237,8 +239,38 @@ impl Run<'_> {
             .phase(name, self.client.sent, self.report.failure_count());
     }
 
+    /// A request with the run's key and every header the operation requires (its
+    /// sample value; an `Idempotency-Key` a fresh one, since a key names one request).
     fn key_request(&self, method: &str, path: &str, body: Option<Value>) -> Request {
-        Request::new(method, path, Some(&self.cfg.api_key), body)
+        let mut req = Request::new(method, path, Some(&self.cfg.api_key), body);
+        for (name, value) in self.required_headers(method, path) {
+            req = req.header(&name, &value);
+        }
+        req
+    }
+
+    /// The headers (other than the key) the operation at `method` `path` requires, with
+    /// values: the spec's sample, and for `Idempotency-Key` a new key each time.
+    fn required_headers(&self, method: &str, path: &str) -> Vec<(String, String)> {
+        let Some(op) = self.planner.operation(method, path) else {
+            return Vec::new();
+        };
+        op.parameters
+            .iter()
+            .filter(|p| p.required && p.location == crate::spec::ParamLocation::Header)
+            .filter(|p| !p.name.eq_ignore_ascii_case("x-api-key"))
+            .filter_map(|p| {
+                let value = if p.name.eq_ignore_ascii_case("idempotency-key") {
+                    let n = self.serial.get() + 1;
+                    self.serial.set(n);
+                    format!("conform-{:x}-{n}", self.cfg.seed)
+                } else {
+                    let v = p.default.clone().or_else(|| p.schema.as_ref()?.sample())?;
+                    v.as_str().map_or_else(|| v.to_string(), str::to_owned)
+                };
+                Some((p.name.clone(), value))
+            })
+            .collect()
     }
 
     /// Before any check: the target can be reached and takes the run's key. A run
@@ -316,6 +348,7 @@ pub fn run(cfg: &Config) -> Result<Report, String> {
         },
         progress: progress::Progress::new(cfg.feedback),
         started: Instant::now(),
+        serial: std::cell::Cell::new(0),
     };
     run.preflight()?;
     run.phase("isolation key");

@@ -2,8 +2,8 @@
 //! request (its body the smallest value its schema accepts) broken one way at a time:
 //! a required field removed, an unknown field added, a value of the wrong type, a
 //! number just outside its bounds, a string outside its enum; out-of-range and
-//! non-numeric query parameters; path parameters outside their format or enum;
-//! malformed JSON.
+//! non-numeric query parameters; path parameters outside their format or enum; a
+//! required header left out; malformed JSON.
 
 use serde_json::{Map, Value, json};
 
@@ -23,6 +23,8 @@ pub struct Variant {
     /// Whether a path parameter is what is broken: the path then names no resource,
     /// which the docs answer like an unknown provider (400 or 404).
     pub in_path: bool,
+    /// A required header left out (every other required header is sent).
+    pub without: Option<String>,
 }
 
 /// The path of `op` with each path parameter set to a valid value, but `broken`'s
@@ -191,9 +193,30 @@ pub fn variants(contract: &Contract, mutations: bool) -> Vec<Variant> {
                         body: None,
                         what: format!("path {}: {what}", p.name),
                         in_path: true,
+                        without: None,
                     });
                 }
             }
+        }
+        for p in op
+            .parameters
+            .iter()
+            .filter(|p| p.location == ParamLocation::Header && p.required)
+            .filter(|p| !p.name.eq_ignore_ascii_case("x-api-key"))
+        {
+            // With the valid body, if the operation takes one: only the header is wrong.
+            let body = op
+                .json_body_schema()
+                .and_then(Schema::sample)
+                .map(|b| b.to_string());
+            out.push(Variant {
+                method: method.clone(),
+                path: path.clone(),
+                body,
+                what: format!("the required header {} left out", p.name),
+                in_path: false,
+                without: Some(p.name.clone()),
+            });
         }
         for p in op
             .parameters
@@ -218,6 +241,7 @@ pub fn variants(contract: &Contract, mutations: bool) -> Vec<Variant> {
                     body: None,
                     what: format!("query {}: {what}", p.name),
                     in_path: false,
+                    without: None,
                 });
             }
         }
@@ -245,6 +269,7 @@ pub fn variants(contract: &Contract, mutations: bool) -> Vec<Variant> {
                 body: Some(body.to_string()),
                 what,
                 in_path: false,
+                without: None,
             });
         }
         let text = Value::Object(base).to_string();
@@ -254,6 +279,7 @@ pub fn variants(contract: &Contract, mutations: bool) -> Vec<Variant> {
             body: Some(text[..text.len().saturating_sub(1)].to_owned()),
             what: "malformed JSON (the valid body cut short)".to_owned(),
             in_path: false,
+            without: None,
         });
     }
     out

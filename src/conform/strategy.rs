@@ -138,15 +138,30 @@ fn generate(schema: &Schema, node: &Value, depth: usize) -> BoxedStrategy<Value>
     }
 }
 
-/// Whether values can be generated: strings with a `pattern` only through the
-/// document's `example` (no generator of strings from regular expressions here).
+/// Whether values can be generated: strings with a `pattern` through proptest's
+/// generator of strings from regular expressions, else the document's `example`.
 fn generable(node: &Value) -> bool {
-    node.get("pattern").is_none() || node.get("example").is_some()
+    node.get("pattern").is_none() || node.get("example").is_some() || pattern(node).is_some()
+}
+
+/// Strings matching the node's `pattern`, when proptest can generate them. The regex
+/// generator takes no anchors; a whole-string match of the pattern without its `^` and
+/// `$` also matches the anchored one.
+fn pattern(node: &Value) -> Option<BoxedStrategy<Value>> {
+    let p = node.get("pattern")?.as_str()?;
+    let p = p.strip_prefix('^').unwrap_or(p);
+    let p = p
+        .strip_suffix('$')
+        .filter(|q| !q.ends_with('\\'))
+        .unwrap_or(p);
+    let strings = proptest::string::string_regex(p).ok()?;
+    Some(strings.prop_map(Value::String).boxed())
 }
 
 fn string(node: &Value) -> BoxedStrategy<Value> {
     if node.get("pattern").is_some() {
-        return Just(node.get("example").cloned().unwrap_or(Value::Null)).boxed();
+        return pattern(node)
+            .unwrap_or_else(|| Just(node.get("example").cloned().unwrap_or(Value::Null)).boxed());
     }
     match node.get("format").and_then(Value::as_str) {
         Some("uuid") => any::<u128>()

@@ -223,7 +223,7 @@ pub enum SimError {
     },
     /// A mapping names an item the provider's catalog does not have.
     #[error(
-        "mappings[{index}].{field}: {id} is not in the {provider} catalog (GET /integrations/{provider}/payment-methods, /packages and /billable-items list its ids)"
+        "the {provider} catalog has no {id} (mappings[{index}].{field}): GET /integrations/{provider}/payment-methods, /packages and /billable-items list its ids"
     )]
     UnknownExternalId {
         /// The provider.
@@ -236,7 +236,7 @@ pub enum SimError {
         id: String,
     },
     /// Two mappings of one replacement name the same item.
-    #[error("mappings[{index}].{field}: {id} appears twice: each maps once")]
+    #[error("{id} appears twice (mappings[{index}].{field}): each item maps once")]
     DuplicateMapping {
         /// The second mapping's position.
         index: usize,

@@ -8,10 +8,15 @@
 //! - [`settings`]: sync toggle, sync interval, invoice lookback, auto-send;
 //! - [`sync`]: trigger a sync, resume after an auto-pause, the worker's status update;
 //! - [`history`]: sync logs, retries, statistics and per-resource sync states;
-//! - [`sync_state`]: the sync worker's watermarks under `/sync-state`.
+//! - [`sync_state`]: the sync worker's watermarks under `/sync-state`;
+//! - [`catalog`]: the provider's catalog, payment and product mappings, suggestions and
+//!   unmapped packages;
+//! - [`accounting`]: the accounting integration's invoice payment requests.
 //!
 //! Operations the simulator does not model get the spec's example ([`generic`]).
 
+mod accounting;
+mod catalog;
 pub mod generic;
 mod history;
 mod lifecycle;
@@ -43,6 +48,10 @@ pub enum Modelled {
     History(history::Op),
     /// The sync worker's watermarks.
     SyncState(sync_state::Op),
+    /// Catalogs and mappings.
+    Catalog(catalog::Op),
+    /// Invoice payment requests.
+    Accounting(accounting::Op),
 }
 
 impl Modelled {
@@ -54,6 +63,8 @@ impl Modelled {
             .or_else(|| sync::Op::resolve(operation_id).map(Modelled::Sync))
             .or_else(|| history::Op::resolve(operation_id).map(Modelled::History))
             .or_else(|| sync_state::Op::resolve(operation_id).map(Modelled::SyncState))
+            .or_else(|| catalog::Op::resolve(operation_id).map(Modelled::Catalog))
+            .or_else(|| accounting::Op::resolve(operation_id).map(Modelled::Accounting))
     }
 }
 
@@ -103,6 +114,8 @@ pub async fn answer(op: Modelled, call: &Call<'_>) -> Result<Bytes, ApiError> {
         Modelled::Sync(op) => sync::answer(op, call).await,
         Modelled::History(op) => history::answer(op, call).await,
         Modelled::SyncState(op) => sync_state::answer(op, call).await,
+        Modelled::Catalog(op) => catalog::answer(op, call).await,
+        Modelled::Accounting(op) => accounting::answer(op, call).await,
     }
 }
 
