@@ -806,3 +806,113 @@ async fn the_rules_hold_with_a_token_too() {
     assert_eq!(r.status, 200);
     mock.assert_conformant();
 }
+
+#[tokio::test]
+async fn catalogs_and_products_are_set_and_cleared_through_the_admin_api() {
+    let mock = Mock::start().await;
+    mock.activate(KEY, "wodify", "wod_admin_catalog").await;
+    let derived = mock
+        .get("/v2/integrations/wodify/packages", KEY)
+        .await
+        .json();
+    let catalog = json!({
+        "packages": [{"id": "pkg_a", "name": "Unlimited", "packageType": "membership",
+                      "chargeType": "recurring", "priceMinor": 15000, "active": true}],
+        "billableItems": [{"id": "item_b", "name": "Chalk", "itemType": "product",
+                           "chargeType": "one_time", "priceMinor": 500}],
+    });
+    admin(
+        &mock,
+        "PUT",
+        &format!("/tenants/{KEY}/catalogs/wodify"),
+        Some(catalog),
+    )
+    .await;
+    let set = mock
+        .get("/v2/integrations/wodify/packages", KEY)
+        .await
+        .json();
+    assert_eq!(set["data"][0]["id"], "pkg_a");
+    assert_eq!(set["data"][0]["price"], 150.0);
+    admin(
+        &mock,
+        "PUT",
+        &format!("/tenants/{KEY}/products"),
+        Some(
+            json!({"products": [{"id": "prod_u", "name": "Unlimited Membership",
+                                  "kind": "recurring", "amountMinor": 16900, "currency": "USD"}]}),
+        ),
+    )
+    .await;
+    let body = json!({"mappings": [{"externalId": "pkg_a", "internalId": "prod_u"}]});
+    let r = mock
+        .call(
+            "PUT",
+            "/v2/integrations/wodify/product-mappings",
+            KEY,
+            Some(body),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    let listed = mock
+        .get("/v2/integrations/wodify/product-mappings", KEY)
+        .await
+        .json();
+    assert_eq!(
+        (
+            &listed["data"][0]["productName"],
+            &listed["data"][0]["productCurrency"]
+        ),
+        (&json!("Unlimited Membership"), &json!("USD"))
+    );
+    // Duplicate ids are refused, naming them; nothing changes.
+    let twice = json!({"billableItems": [
+        {"id": "x", "name": "A", "itemType": "fee", "chargeType": "one_time", "priceMinor": 1},
+        {"id": "x", "name": "B", "itemType": "fee", "chargeType": "one_time", "priceMinor": 1},
+    ]});
+    let r = mock
+        .send(
+            "PUT",
+            &format!("/__mock/tenants/{KEY}/catalogs/wodify"),
+            &[("content-type", "application/json")],
+            Some(&twice.to_string()),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(
+        r.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("x appears twice")
+    );
+    assert_eq!(
+        mock.get("/v2/integrations/wodify/packages", KEY)
+            .await
+            .json(),
+        set
+    );
+    // Cleared: the derived catalog again; the other tenant never saw any of it.
+    admin(
+        &mock,
+        "DELETE",
+        &format!("/tenants/{KEY}/catalogs/wodify"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        mock.get("/v2/integrations/wodify/packages", KEY)
+            .await
+            .json(),
+        derived
+    );
+    admin(&mock, "DELETE", &format!("/tenants/{KEY}/products"), None).await;
+    let listed = mock
+        .get("/v2/integrations/wodify/product-mappings", KEY)
+        .await
+        .json();
+    assert_eq!(listed["data"][0]["productName"], Value::Null);
+    mock.get("/v2/integrations/wodify/packages", OTHER_KEY)
+        .await
+        .expect_error(404, "resource_not_found");
+    mock.assert_conformant();
+}

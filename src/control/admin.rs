@@ -12,7 +12,10 @@ use super::faults::{FaultAction, FaultBook, RuleInput};
 use super::journal::Matcher;
 use super::{AdminAccess, Control, fixture};
 use crate::api::{ApiError, render, request};
-use crate::sim::{ApiKey, Clock, Outage, Timestamp, WorldState, lock};
+use crate::sim::{
+    ApiKey, Catalog, Clock, Outage, Product, Provider, Timestamp, WorldState, lock,
+    validate_products,
+};
 use crate::spec::{Method, ParsedParams};
 use crate::store::{Store, TenantRef};
 
@@ -199,6 +202,51 @@ async fn run(
                     done("every tenant reset")
                 }
             }
+        }
+        "adminSetCatalog" | "adminClearCatalog" => {
+            let key = key_param(params)?.ok_or(ControlError::BadBody("no key".into()))?;
+            let provider: Provider = params
+                .get("provider")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .parse()
+                .map_err(ControlError::BadBody)?;
+            let catalog = match operation_id {
+                "adminSetCatalog" => {
+                    let c = body::<Catalog>(req.body)?;
+                    c.validate().map_err(ControlError::BadBody)?;
+                    Some(c)
+                }
+                _ => None,
+            };
+            store
+                .with_tenant(&TenantRef::of(key.clone()), |t| {
+                    t.merchant.set_catalog(provider, catalog.clone());
+                })
+                .await?;
+            done(format!("{provider} catalog of tenant {} set", key.last4()))
+        }
+        "adminSetProducts" | "adminClearProducts" => {
+            let key = key_param(params)?.ok_or(ControlError::BadBody("no key".into()))?;
+            #[derive(serde::Deserialize)]
+            #[serde(deny_unknown_fields)]
+            struct SetProducts {
+                products: Vec<Product>,
+            }
+            let products = match operation_id {
+                "adminSetProducts" => {
+                    let p = body::<SetProducts>(req.body)?.products;
+                    validate_products(&p).map_err(ControlError::BadBody)?;
+                    Some(p)
+                }
+                _ => None,
+            };
+            store
+                .with_tenant(&TenantRef::of(key.clone()), |t| {
+                    t.merchant.set_products(products.clone());
+                })
+                .await?;
+            done(format!("products of tenant {} set", key.last4()))
         }
         "adminLoadFixture" => {
             let name = params.get("name").and_then(Value::as_str).unwrap_or("");

@@ -10,14 +10,15 @@ use serde::Deserialize;
 
 use super::error::ControlError;
 use crate::sim::{
-    ActivateInput, ApiKey, Command, Credentials, KeyPolicy, LookbackDays, Merchant, Outage,
-    Provider, Scope, Scopes, SimConfig, SyncIntervalMinutes, Tenant, Timestamp, tenant_seed,
+    ActivateInput, ApiKey, Catalog, Command, Credentials, KeyPolicy, LookbackDays, Merchant,
+    Outage, PaymentMapping, Product, ProductMapping, Provider, Scope, Scopes, SimConfig,
+    SyncIntervalMinutes, Tenant, Timestamp, tenant_seed, validate_products,
 };
 use crate::spec::load::parse_text;
 use crate::store::{Store, TenantRef};
 
 /// The fixtures shipped in `fixtures/`, embedded so `--fixture NAME` works anywhere.
-pub const BUILT_IN: [(&str, &str); 5] = [
+pub const BUILT_IN: [(&str, &str); 6] = [
     ("default", include_str!("../../fixtures/default.yaml")),
     (
         "breaker-open",
@@ -25,6 +26,7 @@ pub const BUILT_IN: [(&str, &str); 5] = [
     ),
     ("degraded", include_str!("../../fixtures/degraded.yaml")),
     ("partners", include_str!("../../fixtures/partners.yaml")),
+    ("mappings", include_str!("../../fixtures/mappings.yaml")),
     ("auth-cases", include_str!("../../fixtures/auth-cases.yaml")),
 ];
 
@@ -64,6 +66,8 @@ pub struct MerchantFixture {
     /// The merchant's integrations.
     #[serde(default)]
     pub integrations: Vec<IntegrationFixture>,
+    /// The merchant's RevKeen products (default: eight from its seed).
+    pub products: Option<Vec<Product>>,
 }
 
 /// One integration, staged by activating it and running syncs.
@@ -87,6 +91,15 @@ pub struct IntegrationFixture {
     /// Syncs that have already happened: successes first, then failures.
     #[serde(default)]
     pub syncs: SyncHistory,
+    /// The provider account's catalog (default: derived from the seed and the
+    /// credentials).
+    pub catalog: Option<Catalog>,
+    /// Product mappings, set before the staged syncs (so they meet only the packages
+    /// left unmapped).
+    #[serde(default)]
+    pub product_mappings: Vec<ProductMapping>,
+    /// Payment mappings.
+    pub payment_mappings: Option<Vec<PaymentMapping>>,
     /// Deactivated after staging (the record stays).
     #[serde(default)]
     pub deactivated: bool,
@@ -149,6 +162,10 @@ impl Fixture {
                     self.source, m.key
                 ));
             }
+            if let Some(p) = &m.products {
+                validate_products(p)
+                    .map_err(|e| format!("{}: at merchants[{m_index}].{e}", self.source))?;
+            }
             let mut providers = Vec::new();
             for (i_index, i) in m.integrations.iter().enumerate() {
                 let at = format!(
@@ -162,6 +179,9 @@ impl Fixture {
                     ));
                 }
                 providers.push(i.provider);
+                if let Some(c) = &i.catalog {
+                    c.validate().map_err(|e| format!("{at}.catalog.{e}"))?;
+                }
                 if i.syncs.failed > config.breaker.threshold {
                     return Err(format!(
                         "{at}.syncs.failed: {} is more than the breaker's threshold ({}), which opens the breaker and stops syncs",
@@ -236,7 +256,9 @@ impl Fixture {
             ..config.clone()
         };
         let mut merchant = Merchant::new(tenant_seed(config.seed, &m.key));
+        merchant.set_products(m.products.clone());
         for i in &m.integrations {
+            merchant.set_catalog(i.provider, i.catalog.clone());
             let who = format!("{}: staging {} of {}", self.source, i.provider, m.key);
             let run = |command: Command, merchant: &mut Merchant, at: Timestamp| {
                 merchant
@@ -267,6 +289,14 @@ impl Fixture {
                 &mut merchant,
                 activated_at,
             )?;
+            if let Some(mappings) = &i.payment_mappings {
+                let put = Command::PutPaymentMappings(mappings.clone());
+                run(put, &mut merchant, activated_at)?;
+            }
+            if !i.product_mappings.is_empty() {
+                let put = Command::PutProductMappings(i.product_mappings.clone());
+                run(put, &mut merchant, activated_at)?;
+            }
             if let Some(days) = i.invoice_lookback_days {
                 run(
                     Command::SetInvoiceLookback(days),
@@ -314,6 +344,54 @@ mod tests {
         let f = find(name).unwrap();
         let m = f.merchants.iter().find(|m| m.key.as_str() == key).unwrap();
         f.stage(m, &SimConfig::default(), NOW).unwrap()
+    }
+
+    #[test]
+    fn the_mappings_fixture_is_half_mapped_with_unmapped_attempts() {
+        let mut m = staged("mappings", "rk_sandbox_mappings_key_0001");
+        let config = SimConfig::default();
+        let view = m.at(&config, NOW);
+        let setup = view.setup(Provider::Practicehub);
+        assert_eq!(setup.product_mappings.len(), 3);
+        let unmapped: Vec<(&str, u32)> = setup
+            .unmapped
+            .iter()
+            .map(|a| (a.external_package_id.as_str(), a.count))
+            .collect();
+        // The retired package is never met; the mapped ones are not unmapped.
+        assert_eq!(
+            unmapped,
+            [("pkg_followup", 3), ("pkg_pack5", 3), ("pkg_wellness", 3)]
+        );
+        assert_eq!(view.products().len(), 5);
+        let catalog = view.catalog(Provider::Practicehub).unwrap();
+        assert_eq!(catalog.packages.len(), 6);
+        let integ = view.integration(Provider::Practicehub).unwrap();
+        assert_eq!(integ.payment_mappings.len(), 2);
+    }
+
+    #[test]
+    fn fixture_catalogs_and_mappings_are_checked_with_the_field_named() {
+        let bad_mapping = "merchants:\n  - key: rk_sandbox_fixture_check_01\n    integrations:\n      - provider: wodify\n        credentials: {apiKey: w, baseUrl: 'https://w.example'}\n        catalog: {packages: [{id: p1, name: A, packageType: service, chargeType: one_time, priceMinor: 1, active: true}]}\n        productMappings: [{externalId: nope, internalId: x}]\n";
+        let f = parse(bad_mapping, "t.yaml").unwrap();
+        let m = &f.merchants[0];
+        let e = f
+            .stage(m, &SimConfig::default(), NOW)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("nope") && e.contains("wodify"), "{e}");
+        let twice = bad_mapping.replace("productMappings: [{externalId: nope, internalId: x}]", "")
+            .replace("active: true}]}", "active: true}, {id: p1, name: B, packageType: service, chargeType: one_time, priceMinor: 1, active: true}]}");
+        let e = parse(&twice, "t.yaml")
+            .unwrap()
+            .validate(&SimConfig::default())
+            .unwrap_err();
+        assert!(
+            e.contains(
+                "integrations[0].catalog.packages and billableItems: the id p1 appears twice"
+            ),
+            "{e}"
+        );
     }
 
     #[tokio::test]

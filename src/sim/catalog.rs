@@ -524,6 +524,32 @@ impl Catalog {
         }
     }
 
+    /// Checks what serde cannot: no id twice among the payment methods, nor among the
+    /// packages and billable items together (a mapping names one of them by id).
+    pub fn validate(&self) -> Result<(), String> {
+        let mut methods = HashSet::new();
+        if let Some(m) = self.payment_methods.iter().find(|m| !methods.insert(m.id)) {
+            return Err(format!("paymentMethods: the id {} appears twice", m.id));
+        }
+        let mut items = HashSet::new();
+        let ids = self
+            .packages
+            .iter()
+            .map(|p| p.id.as_str())
+            .chain(self.billable_items.iter().map(|b| b.id.as_str()));
+        for id in ids {
+            if id.is_empty() {
+                return Err("packages and billableItems: an id is empty".into());
+            }
+            if !items.insert(id) {
+                return Err(format!(
+                    "packages and billableItems: the id {id} appears twice"
+                ));
+            }
+        }
+        Ok(())
+    }
+
     /// The name of a package or billable item.
     pub fn item_name(&self, id: &str) -> Option<&str> {
         self.packages
@@ -562,6 +588,26 @@ fn check_ids<'a>(
                 field,
                 id: id.to_owned(),
             });
+        }
+    }
+    Ok(())
+}
+
+/// Checks a product list: ids non-empty and unique, currencies ISO 4217-shaped.
+pub fn validate_products(products: &[Product]) -> Result<(), String> {
+    let mut ids = HashSet::new();
+    for (k, p) in products.iter().enumerate() {
+        if p.id.is_empty() || !ids.insert(p.id.as_str()) {
+            return Err(format!(
+                "products[{k}].id: empty, or {} appears twice",
+                p.id
+            ));
+        }
+        if p.currency.len() != 3 || !p.currency.bytes().all(|b| b.is_ascii_uppercase()) {
+            return Err(format!(
+                "products[{k}].currency: {} is not a three-letter ISO 4217 code",
+                p.currency
+            ));
         }
     }
     Ok(())

@@ -61,7 +61,7 @@ pub use breaker::{BreakerConfig, BreakerState, CircuitBreaker};
 pub use catalog::{
     BillableItem, Catalog, ChargeType, ExternalItem, ItemType, MappingMetadata, Package,
     PackageType, PaymentMethod, Product, ProductMapping, Setup, Suggestion, UnmappedAttempt,
-    default_products, suggest,
+    default_products, suggest, validate_products,
 };
 pub use command::{ActivateInput, Command, Outcome, SimError};
 pub use history::{
