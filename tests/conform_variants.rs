@@ -4,7 +4,8 @@
 //! behind them. Each variant is a proxy in front of the mock that changes what the
 //! docs leave open: the integration pages' error codes, 400 for an unknown provider,
 //! required `appName`/`appEmail` and no interval on activation, additions the
-//! versioning policy allows, no `X-Request-Id`.
+//! versioning policy allows, no `X-Request-Id`, catalog answers with only the fields
+//! the SDKs require.
 
 mod common;
 
@@ -174,6 +175,56 @@ const NO_REQUEST_ID: Variant = Variant {
     },
 };
 
+/// A deployment whose catalog and mapping answers carry only what the SDKs require:
+/// `active` as a number, no optional package or billable-item fields, mappings without
+/// their product fields, no suggestions (an AI that suggests nothing), unmapped packages
+/// never seen.
+const CATALOG_FIELDS: Variant = Variant {
+    name: "catalog answers with only the fields the SDKs require",
+    spec: same_spec,
+    refuse: refuse_nothing,
+    answer: |m, p, s, body, _| {
+        let strip = |body: &mut Value, fields: &[&str], f: fn(&mut Value)| {
+            if let Some(items) = body.get_mut("data").and_then(Value::as_array_mut) {
+                for i in items {
+                    if let Some(o) = i.as_object_mut() {
+                        fields.iter().for_each(|k| {
+                            o.remove(*k);
+                        });
+                    }
+                    f(i);
+                }
+            }
+        };
+        if m == "GET" && p.ends_with("/packages") {
+            strip(
+                body,
+                &["public_name", "type", "package_type", "visits", "price"],
+                |i| {
+                    i["active"] = json!(u8::from(i["active"] == true));
+                },
+            );
+        } else if m == "GET" && p.ends_with("/billable-items") {
+            strip(body, &["type", "charge_type", "price"], |_| {});
+        } else if m == "GET" && p.ends_with("/product-mappings") {
+            let optional = [
+                "externalName",
+                "productName",
+                "productKind",
+                "productAmountMinor",
+                "productCurrency",
+                "metadata",
+            ];
+            strip(body, &optional, |_| {});
+        } else if m == "GET" && p.ends_with("/unmapped-attempts") {
+            strip(body, &[], |i| i["lastSeenAt"] = Value::Null);
+        } else if m == "POST" && p.ends_with("/suggest-mappings") && s == 200 {
+            body["suggestions"] = json!([]);
+        }
+        s
+    },
+};
+
 /// Starts `variant` in front of `upstream`, its answers broken by `breakage`; with
 /// `all_as`, every keyed request is sent as that key (one merchant for every key).
 async fn start(
@@ -215,12 +266,13 @@ fn config(target: String, contract: Contract, seed: u64, cases: u32) -> Config {
     }
 }
 
-const VARIANTS: [Variant; 5] = [
+const VARIANTS: [Variant; 6] = [
     OTHER_FAMILY,
     PROVIDER_400,
     APP_FIELDS,
     ADDITIONS,
     NO_REQUEST_ID,
+    CATALOG_FIELDS,
 ];
 
 /// Every variant, checked with its own spec, passes every check.
@@ -257,14 +309,17 @@ async fn no_false_alarm_against_any_variant_deployment() {
             variant.name,
             report.text()
         );
-        // The breaker was staged and followed through each variant, not skipped.
-        assert_eq!(
-            report.checks.get("circuit_breaker"),
-            Some(&(1, 0)),
-            "{}:{}",
-            variant.name,
-            report.text()
-        );
+        // The breaker, the history and the mappings were staged and followed through
+        // each variant, not skipped.
+        for check in ["circuit_breaker", "sync_history", "product_mappings"] {
+            assert_eq!(
+                report.checks.get(check),
+                Some(&(1, 0)),
+                "{check} {}:{}",
+                variant.name,
+                report.text()
+            );
+        }
         if variant.name == ADDITIONS.name {
             assert!(
                 report
@@ -286,7 +341,7 @@ async fn no_false_alarm_against_any_variant_deployment() {
 /// with the embedded spec (what RevKeen promises): no failure, the additions warned.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_embedded_promise_accepts_every_allowed_difference() {
-    for variant in [OTHER_FAMILY, ADDITIONS, NO_REQUEST_ID] {
+    for variant in [OTHER_FAMILY, ADDITIONS, NO_REQUEST_ID, CATALOG_FIELDS] {
         let mock = Mock::start().await;
         let addr = start(mock.running.addr, variant, unchanged, None).await;
         let report = conform(config(
@@ -332,7 +387,7 @@ struct Breakage {
     named_by: &'static [&'static str],
 }
 
-const BREAKAGES: [Breakage; 15] = [
+const BREAKAGES: [Breakage; 19] = [
     Breakage {
         rule: "isActive",
         rewrite: |_, _, s, j| {
@@ -520,6 +575,63 @@ const BREAKAGES: [Breakage; 15] = [
         named_by: &["path logId"],
     },
     Breakage {
+        rule: "a replacement that keeps a mapping it left out",
+        rewrite: |m, p, s, j| {
+            if m == "GET"
+                && p.ends_with("/product-mappings")
+                && let Some(list) = j.get_mut("data").and_then(Value::as_array_mut)
+                && list.len() == 1
+            {
+                list.push(json!({"externalId": "stale-mapping", "internalId": "prod_x"}));
+            }
+            s
+        },
+        all_as: None,
+        check: "product_mappings",
+        named_by: &["replace-all"],
+    },
+    Breakage {
+        rule: "a replacement that miscounts",
+        rewrite: |m, p, s, j| {
+            if m == "PUT"
+                && p.ends_with("/product-mappings")
+                && let Some(c) = j.get_mut("count")
+            {
+                *c = json!(c.as_u64().unwrap_or(0) + 1);
+            }
+            s
+        },
+        all_as: None,
+        check: "product_mappings",
+        named_by: &["answered count"],
+    },
+    Breakage {
+        rule: "a replacement naming an item the catalog lacks accepted",
+        rewrite: |m, p, s, _| {
+            if m == "PUT" && p.ends_with("/product-mappings") && s == 400 {
+                200
+            } else {
+                s
+            }
+        },
+        all_as: None,
+        check: "product_mappings",
+        named_by: &["which the catalog does not list"],
+    },
+    Breakage {
+        rule: "a second delete of a mapping succeeds",
+        rewrite: |m, p, s, _| {
+            if m == "DELETE" && p.contains("/product-mappings/") && s == 404 {
+                200
+            } else {
+                s
+            }
+        },
+        all_as: None,
+        check: "product_mappings",
+        named_by: &["a second time"],
+    },
+    Breakage {
         rule: "one merchant for every key (no --second-key)",
         rewrite: unchanged,
         all_as: Some(KEY),
@@ -536,13 +648,14 @@ async fn each_broken_rule_is_caught_behind_the_mock_and_a_variant() {
         for variant in [MOCK, APP_FIELDS] {
             let mock = Mock::start().await;
             let addr = start(mock.running.addr, variant, b.rewrite, b.all_as).await;
-            let report = conform(config(
-                format!("http://{addr}/v2"),
-                contract(variant),
-                23,
-                200,
-            ))
-            .await;
+            // Only the check that owns the rule runs (and the per-answer checks); the
+            // secret-echo check watches the answers the stateful exploration gets.
+            let mut cfg = config(format!("http://{addr}/v2"), contract(variant), 23, 200);
+            cfg.checks = vec![b.check.to_owned()];
+            if b.check == "no_secret_echo" {
+                cfg.checks.push("stateful".to_owned());
+            }
+            let report = conform(cfg).await;
             let f = report
                 .failures
                 .iter()

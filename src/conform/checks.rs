@@ -28,6 +28,9 @@ pub const BREAKER: &str = "circuit_breaker";
 /// The sync-history check's name (`history.rs`).
 pub const HISTORY: &str = "sync_history";
 
+/// The product-mappings check's name (`mappings.rs`).
+pub const MAPPINGS: &str = "product_mappings";
+
 /// The scenarios' check name.
 pub const SCENARIOS: &str = "scenarios";
 
@@ -44,7 +47,7 @@ pub const VALID_INPUTS: &str = "valid_inputs";
 pub const IDEMPOTENCY: &str = "idempotency";
 
 /// The checks a run makes beside the per-answer ones (what `--checks` may name).
-pub const RUN_CHECKS: [&str; 9] = [
+pub const RUN_CHECKS: [&str; 10] = [
     SCENARIOS,
     AUTHENTICATION,
     NEGATIVE_INPUTS,
@@ -52,6 +55,7 @@ pub const RUN_CHECKS: [&str; 9] = [
     IDEMPOTENCY,
     BREAKER,
     HISTORY,
+    MAPPINGS,
     STATEFUL,
     NO_SECRET_ECHO,
 ];

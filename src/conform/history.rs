@@ -300,7 +300,11 @@ impl Run<'_> {
     }
 
     /// A GET that must succeed, as JSON.
-    fn get_json(&mut self, trail: &mut Vec<String>, path: &str) -> Result<Value, Verdict> {
+    pub(super) fn get_json(
+        &mut self,
+        trail: &mut Vec<String>,
+        path: &str,
+    ) -> Result<Value, Verdict> {
         let r = self.raw_step(trail, "GET", path, None)?;
         if !(200..300).contains(&r.status) {
             return Err(Verdict::Fail(format!(

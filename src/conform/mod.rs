@@ -13,6 +13,7 @@ pub mod checks;
 pub mod client;
 mod history;
 mod inputs;
+mod mappings;
 pub mod model;
 pub mod negative;
 mod progress;
@@ -367,6 +368,8 @@ pub fn run(cfg: &Config) -> Result<Report, String> {
     run.circuit_breaker();
     run.phase("sync history");
     run.sync_history();
+    run.phase("product mappings");
+    run.product_mappings();
     if run.enabled(checks::STATEFUL) && cfg.cases > 0 && !run.stopped() {
         run.phase("stateful sequences");
         run.stateful();

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 /// The scenarios shipped in `conformance/`, embedded.
-pub const BUILT_IN: [(&str, &str); 3] = [
+pub const BUILT_IN: [(&str, &str); 4] = [
     (
         "lifecycle",
         include_str!("../../conformance/lifecycle.yaml"),
@@ -15,6 +15,7 @@ pub const BUILT_IN: [(&str, &str); 3] = [
         "sync-history",
         include_str!("../../conformance/sync-history.yaml"),
     ),
+    ("mappings", include_str!("../../conformance/mappings.yaml")),
 ];
 
 /// One scenario.
