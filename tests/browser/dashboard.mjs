@@ -122,6 +122,30 @@ await step("the layout is usable at 1280 px and at 400 px", async () => {
   await page.screenshot({ path: `${OUT}/dashboard-400.png`, fullPage: true });
 });
 
+await step("a half-mapped catalog shows its mappings and unmapped packages", async () => {
+  await page.selectOption("#fixture", "mappings");
+  await page.click("#loadFixture");
+  await message("fixture loaded");
+  await page.selectOption("#tenant", "rk_sandbox_mappings_key_0001");
+  const section = page.locator('.card[data-provider="practicehub"] details.catalog');
+  await section.locator("summary").click();
+  const row = (id) => section.locator(`tr[data-id="${id}"]`);
+  await row("pkg_consult").waitFor({ timeout: 10000 });
+  assert.match(await row("pkg_consult").textContent(), /Initial Consultation.*85.*Initial Consultation/);
+  assert.match(await row("pkg_wellness").textContent(), /Monthly Wellness Plan.*3×/);
+  assert.equal(await row("pkg_wellness").getAttribute("class"), "unmapped");
+  assert.match(await row("pkg_legacy").textContent(), /retired/);
+  assert.match(await row("item_insoles").textContent(), /Orthotic Insoles/);
+  // The section stays open across the dashboard's refreshes.
+  await page.waitForTimeout(1500);
+  assert.equal(await section.getAttribute("open"), "");
+  await page.screenshot({ path: `${OUT}/dashboard-catalog.png`, fullPage: true });
+  await page.selectOption("#fixture", "default");
+  await page.click("#loadFixture");
+  await message("fixture loaded");
+  await page.selectOption("#tenant", KEY);
+});
+
 await step("clear faults and reset go back to the fixture", async () => {
   await page.setViewportSize({ width: 1280, height: 800 });
   await page.click("#clearFaults");

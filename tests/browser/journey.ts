@@ -62,6 +62,20 @@ const latest = await client.GET("/integrations/{provider}/sync-logs", {
 check(latest.data?.data[0]?.jobType === "single_retry" && latest.data.pagination?.total === 4,
   "the newest entry per resource type: the retry first");
 
+// The setup wizard: map two of the provider's packages, then read the mappings back.
+const packages = await client.GET("/integrations/{provider}/packages", provider);
+const two = (packages.data?.data ?? []).slice(0, 2).map((p) => String(p.id));
+check(two.length === 2, "the provider's catalog lists packages");
+const mapped = await client.PUT("/integrations/{provider}/product-mappings", {
+  ...provider,
+  body: { mappings: two.map((externalId, k) => ({ externalId, internalId: `prod_ts_${k}` })) },
+});
+check(mapped.data?.count === 2, "map two packages: the answer counts two");
+const readBack = await client.GET("/integrations/{provider}/product-mappings", provider);
+const listed = (readBack.data?.data ?? []).map((m) => m.externalId);
+check(listed.length === 2 && listed.every((id, k) => id === two[k]) && readBack.data?.data[0]?.externalName != null,
+  "the mappings read back, named from the catalog");
+
 const deactivated = await client.POST("/integrations/{provider}/deactivate", { ...provider, body: { deleteCredentials: true } });
 check(deactivated.data?.success === true, "deactivate");
 
