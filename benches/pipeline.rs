@@ -22,6 +22,7 @@ use revkeen_mock::spec::Contract;
 use revkeen_mock::store::MemoryStore;
 
 /// Counts allocations, to report how many a request makes.
+/// Counts allocations, then hands them to the binary's allocator (mimalloc).
 struct Counting;
 
 static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
@@ -31,15 +32,15 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
         ALLOCATED.fetch_add(layout.size() as u64, Ordering::Relaxed);
-        unsafe { System.alloc(layout) }
+        unsafe { mimalloc::MiMalloc.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) }
+        unsafe { mimalloc::MiMalloc.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
         ALLOCATED.fetch_add(new_size as u64, Ordering::Relaxed);
-        unsafe { System.realloc(ptr, layout, new_size) }
+        unsafe { mimalloc::MiMalloc.realloc(ptr, layout, new_size) }
     }
 }
 
@@ -142,6 +143,32 @@ fn main() {
     }))
     .expect("the in-memory store is always available");
 
+    // A 500-package catalog, for a replacement of 500 product mappings.
+    let packages: Vec<String> = (0..500)
+        .map(|n| format!(r#"{{"id":"pkg_{n}","name":"Package {n}","packageType":"service","chargeType":"one_time","priceMinor":1000,"active":true}}"#))
+        .collect();
+    let catalog: &'static str =
+        Box::leak(format!(r#"{{"packages":[{}]}}"#, packages.join(",")).into_boxed_str());
+    let set = rt.block_on(handle(
+        &app,
+        request(
+            "PUT",
+            "/__mock/tenants/rk_sandbox_bench_merchant_key_0001/catalogs/practicehub",
+            Some(catalog),
+        ),
+    ));
+    assert_eq!(set.map(|r| r.status().as_u16()).ok(), Some(200));
+    let mappings: Vec<String> = (0..500)
+        .map(|n| {
+            format!(
+                r#"{{"externalId":"pkg_{n}","internalId":"prod_{}"}}"#,
+                n % 8
+            )
+        })
+        .collect();
+    let mappings: &'static str =
+        Box::leak(format!(r#"{{"mappings":[{}]}}"#, mappings.join(",")).into_boxed_str());
+
     // (name, method, path, body, the status expected)
     type Case = (
         &'static str,
@@ -150,7 +177,7 @@ fn main() {
         Option<&'static str>,
         u16,
     );
-    let cases: [Case; 5] = [
+    let cases: [Case; 6] = [
         (
             "GET /v2/integrations/practicehub",
             "GET",
@@ -171,6 +198,13 @@ fn main() {
             "GET",
             "/v2/integrations/practicehub/sync-logs?limit=100",
             None,
+            200,
+        ),
+        (
+            "PUT .../product-mappings (500)",
+            "PUT",
+            "/v2/integrations/practicehub/product-mappings",
+            Some(mappings),
             200,
         ),
         ("GET /v2/nope (404)", "GET", "/v2/nope", None, 404),

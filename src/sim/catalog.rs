@@ -479,12 +479,9 @@ impl Catalog {
         provider: Provider,
         mappings: &[ProductMapping],
     ) -> Result<(), SimError> {
-        let known: HashSet<&str> = self
-            .packages
-            .iter()
-            .map(|p| p.id.as_str())
-            .chain(self.billable_items.iter().map(|b| b.id.as_str()))
-            .collect();
+        let mut known = HashSet::with_capacity(self.packages.len() + self.billable_items.len());
+        known.extend(self.packages.iter().map(|p| p.id.as_str()));
+        known.extend(self.billable_items.iter().map(|b| b.id.as_str()));
         let ids = mappings.iter().map(|m| m.external_id.as_str());
         check_ids(provider, "externalId", ids, |id| known.contains(id))
     }
@@ -569,10 +566,10 @@ impl Catalog {
 fn check_ids<'a>(
     provider: Provider,
     field: &'static str,
-    ids: impl Iterator<Item = &'a str>,
+    ids: impl ExactSizeIterator<Item = &'a str>,
     known: impl Fn(&str) -> bool,
 ) -> Result<(), SimError> {
-    let mut seen = HashSet::new();
+    let mut seen = HashSet::with_capacity(ids.len());
     for (index, id) in ids.enumerate() {
         if !known(id) {
             return Err(SimError::UnknownExternalId {
@@ -696,9 +693,11 @@ impl Setup {
     /// Replaces every product mapping (after [`Catalog::check_product_mappings`]); the
     /// attempts of packages now mapped are resolved and go.
     pub fn replace_product_mappings(&mut self, mappings: Vec<ProductMapping>) {
-        let mapped: HashSet<&str> = mappings.iter().map(|m| m.external_id.as_str()).collect();
-        self.unmapped
-            .retain(|a| !mapped.contains(a.external_package_id.as_str()));
+        if !self.unmapped.is_empty() {
+            let mapped: HashSet<&str> = mappings.iter().map(|m| m.external_id.as_str()).collect();
+            self.unmapped
+                .retain(|a| !mapped.contains(a.external_package_id.as_str()));
+        }
         self.product_mappings = mappings;
     }
 
