@@ -6,7 +6,7 @@
 //! Run: `cargo bench --bench pipeline [-- NAME-FILTER]`. Request logs are formatted (into a sink) as the
 //! server formats them.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+use std::alloc::{GlobalAlloc, Layout};
 use std::hint::black_box;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
