@@ -914,5 +914,23 @@ async fn catalogs_and_products_are_set_and_cleared_through_the_admin_api() {
     mock.get("/v2/integrations/wodify/packages", OTHER_KEY)
         .await
         .expect_error(404, "resource_not_found");
+    // Payment mappings, which no API operation reads back, are on the tenant's listing.
+    let methods = mock
+        .get("/v2/integrations/wodify/payment-methods", KEY)
+        .await
+        .json();
+    let method = methods["data"][0]["id"].to_string();
+    let mapping = json!({"id": "m1", "revkeenMethod": "card", "practiceHubMethodId": method});
+    let r = mock
+        .call(
+            "PUT",
+            "/v2/integrations/wodify/payment-mappings",
+            KEY,
+            Some(json!({ "mappings": [mapping.clone()] })),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    let t = admin(&mock, "GET", &format!("/tenants?key={KEY}"), None).await;
+    assert_eq!(t["data"][0]["paymentMappings"]["wodify"], json!([mapping]));
     mock.assert_conformant();
 }

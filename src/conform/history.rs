@@ -318,7 +318,7 @@ impl Run<'_> {
 }
 
 /// The entries of a list answer (`data`, an array; none when it is something else).
-fn entries(page: &Value) -> Vec<Value> {
+pub(super) fn entries(page: &Value) -> Vec<Value> {
     page.get("data")
         .and_then(Value::as_array)
         .cloned()

@@ -15,6 +15,7 @@ use std::collections::BTreeSet;
 use serde_json::{Value, json};
 
 use super::breaker::Verdict;
+use super::history::entries;
 use super::model::{Op, PROVIDERS};
 use super::requests::Planner;
 use super::{Run, checks};
@@ -278,14 +279,6 @@ impl Run<'_> {
             String::from_utf8_lossy(&r.body)
         )))
     }
-}
-
-/// The items of a list answer (`data`, an array).
-fn entries(page: &Value) -> Vec<Value> {
-    page.get("data")
-        .and_then(Value::as_array)
-        .cloned()
-        .unwrap_or_default()
 }
 
 /// The `field` of each item, as text (the SDKs type catalog ids as string or number).

@@ -305,6 +305,17 @@ async fn run(
                         });
                         if only.is_some() {
                             tenant["recentRuns"] = Value::Object(runs);
+                            // No API operation reads payment mappings back; the
+                            // dashboard shows them beside the provider's methods.
+                            let mappings: serde_json::Map<String, Value> = view
+                                .integrations()
+                                .map(|i| {
+                                    let kept = serde_json::to_value(&i.payment_mappings)
+                                        .unwrap_or_default();
+                                    (i.provider.as_str().to_owned(), kept)
+                                })
+                                .collect();
+                            tenant["paymentMappings"] = Value::Object(mappings);
                         }
                         tenant
                     })

@@ -136,6 +136,7 @@ await step("a half-mapped catalog shows its mappings and unmapped packages", asy
   assert.equal(await row("pkg_wellness").getAttribute("class"), "unmapped");
   assert.match(await row("pkg_legacy").textContent(), /retired/);
   assert.match(await row("item_insoles").textContent(), /Orthotic Insoles/);
+  assert.match(await row("102").textContent(), /Card.*yes.*card/);
   // The section stays open across the dashboard's refreshes.
   await page.waitForTimeout(1500);
   assert.equal(await section.getAttribute("open"), "");
