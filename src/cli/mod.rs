@@ -99,7 +99,7 @@ pub struct ServeArgs {
     /// OpenAPI 3.0 spec to serve instead of the embedded one.
     #[arg(long, env = "REVKEEN_MOCK_SPEC", value_name = "PATH")]
     pub spec: Option<PathBuf>,
-    /// Starting world: default, breaker-open, degraded, partners, auth-cases, or a fixture file.
+    /// Starting world: default, breaker-open, degraded, partners, mappings, auth-cases, or a fixture file.
     #[arg(
         long,
         env = "REVKEEN_MOCK_FIXTURE",
@@ -107,7 +107,16 @@ pub struct ServeArgs {
         default_value = "default"
     )]
     pub fixture: String,
-    /// File that keeps the state across restarts (written atomically).
+    /// Where the state lives: `memory` (this process), or `redis://HOST:PORT/DB`, shared
+    /// by every replica on that Redis (or Valkey).
+    #[arg(
+        long,
+        env = "REVKEEN_MOCK_STORE",
+        value_name = "memory|redis://HOST:PORT/DB",
+        default_value = "memory"
+    )]
+    pub store: String,
+    /// File that keeps the state across restarts (written atomically; memory store only).
     #[arg(long, env = "REVKEEN_MOCK_STATE_FILE", value_name = "PATH")]
     pub state_file: Option<PathBuf>,
     /// Ignore an existing state file and start from the fixture.

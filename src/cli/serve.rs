@@ -7,7 +7,10 @@ use crate::control::{AdminAccess, Control, fixture, persist};
 use crate::server::{App, ServerConfig, log, serve};
 use crate::sim::{BreakerConfig, Clock, RateLimit, SimConfig, Timestamp, lock};
 use crate::spec::Contract;
-use crate::store::{MemoryStore, Store};
+use crate::store::{MemoryStore, RedisStore, Store};
+
+/// Where the state goes in Redis: every key of the mock starts with it.
+const REDIS_PREFIX: &str = "revkeen-mock:";
 
 use super::{LogFormat, ServeArgs, WithoutToken};
 
@@ -41,21 +44,53 @@ pub async fn build_app(args: &ServeArgs) -> Result<App, String> {
         ..SimConfig::default()
     };
     let access = admin_access(args)?;
-    let store = MemoryStore::new(config, Clock::default());
-    fixture.validate(&store.config)?;
-    let saved = match (&args.state_file, args.reset_state) {
-        (Some(path), false) => persist::load(path)?,
-        _ => None,
-    };
+    fixture.validate(&config)?;
     let wall = Timestamp::from_system(SystemTime::now());
-    let now = store.now(wall).await.map_err(|e| e.to_string())?;
-    match saved {
-        Some(state) => store.restore(state).await.map_err(|e| e.to_string())?,
-        None => fixture
-            .apply(&store, now)
-            .await
-            .map_err(|e| e.to_string())?,
-    }
+    let store: Box<dyn Store> = match args.store.as_str() {
+        "memory" | "" => {
+            let store = MemoryStore::new(config, Clock::default());
+            let saved = match (&args.state_file, args.reset_state) {
+                (Some(path), false) => persist::load(path)?,
+                _ => None,
+            };
+            let now = store.now(wall).await.map_err(|e| e.to_string())?;
+            match saved {
+                Some(state) => store.restore(state).await.map_err(|e| e.to_string())?,
+                None => fixture
+                    .apply(&store, now)
+                    .await
+                    .map_err(|e| e.to_string())?,
+            }
+            Box::new(store)
+        }
+        url if url.starts_with("redis://") || url.starts_with("rediss://") => {
+            if args.state_file.is_some() {
+                return Err("--state-file keeps the memory store's state; with --store redis the state is in Redis (snapshots: GET/PUT /__mock/state)".into());
+            }
+            let store = RedisStore::connect(url, REDIS_PREFIX, config)
+                .await
+                .map_err(|e| format!("cannot use the store {url}: {e}"))?;
+            // The first replica on this Redis applies the fixture; the others, and any
+            // replica that restarts, serve the state as they find it.
+            if store
+                .claim_initialization()
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                let now = store.now(wall).await.map_err(|e| e.to_string())?;
+                fixture
+                    .apply(&store, now)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            Box::new(store)
+        }
+        other => {
+            return Err(format!(
+                "--store {other}: use memory, or redis://HOST:PORT/DB"
+            ));
+        }
+    };
     let mut control = Control::new(access, args.seed);
     *lock(&control.fixture) = Some(fixture);
     control.state_file = args.state_file.clone();
@@ -64,7 +99,7 @@ pub async fn build_app(args: &ServeArgs) -> Result<App, String> {
         h.trim_end_matches('.').to_ascii_lowercase()
     });
     control.admin_origins = cleaned(&args.admin_origin, |o| o.trim_end_matches('/').to_owned());
-    Ok(App::new(
+    Ok(App::with_store(
         contract,
         store,
         ServerConfig {

@@ -111,10 +111,20 @@ impl App {
         config: ServerConfig,
         control: Control,
     ) -> Self {
+        Self::with_store(contract, Box::new(store), config, control)
+    }
+
+    /// A new application state on a store chosen at run time (`--store`).
+    pub fn with_store(
+        contract: Contract,
+        store: Box<dyn Store>,
+        config: ServerConfig,
+        control: Control,
+    ) -> Self {
         Self {
             operations: ops::Operations::resolve(&contract),
             contract,
-            store: Box::new(store),
+            store,
             config,
             control,
             started: Instant::now(),

@@ -39,10 +39,11 @@ pub enum Begin {
     InProgress,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
 enum Slot {
     InFlight,
-    Done(StoredResponse),
+    Done { response: StoredResponse },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,13 +53,69 @@ struct Entry {
     slot: Slot,
 }
 
-/// One API key's remembered idempotency keys.
-#[derive(Debug, Clone, Default)]
+/// One API key's remembered idempotency keys. Kept with the tenant (a shared store
+/// writes it with the merchant, so a claim is as atomic as a command), as the list of
+/// [`Remembered`] keys in the order they were first used.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(into = "Vec<Remembered>", from = "Vec<Remembered>")]
 pub struct IdempotencyStore {
     /// (scope = "METHOD path", key) → entry.
     entries: HashMap<(String, String), Entry>,
     /// Keys in the order they were first used, which is also their expiry order.
     order: VecDeque<(Timestamp, (String, String))>,
+}
+
+/// One remembered key, as stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Remembered {
+    scope: String,
+    key: String,
+    fingerprint: u64,
+    expires_at: Timestamp,
+    slot: Slot,
+}
+
+impl From<IdempotencyStore> for Vec<Remembered> {
+    fn from(mut store: IdempotencyStore) -> Self {
+        store
+            .order
+            .into_iter()
+            .filter_map(|(expires_at, id)| {
+                // A forgotten and reused key has a newer entry: only that one is kept.
+                let e = store
+                    .entries
+                    .remove(&id)
+                    .filter(|e| e.expires_at == expires_at)?;
+                Some(Remembered {
+                    scope: id.0,
+                    key: id.1,
+                    fingerprint: e.fingerprint,
+                    expires_at,
+                    slot: e.slot,
+                })
+            })
+            .collect()
+    }
+}
+
+impl From<Vec<Remembered>> for IdempotencyStore {
+    fn from(list: Vec<Remembered>) -> Self {
+        let mut store = IdempotencyStore::default();
+        for r in list {
+            let id = (r.scope, r.key);
+            store.order.push_back((r.expires_at, id.clone()));
+            store.entries.insert(
+                id,
+                Entry {
+                    fingerprint: r.fingerprint,
+                    expires_at: r.expires_at,
+                    slot: r.slot,
+                },
+            );
+        }
+        store
+    }
 }
 
 impl IdempotencyStore {
@@ -73,7 +130,7 @@ impl IdempotencyStore {
             } else {
                 match &entry.slot {
                     Slot::InFlight => Begin::InProgress,
-                    Slot::Done(r) => Begin::Replay(r.clone()),
+                    Slot::Done { response } => Begin::Replay(response.clone()),
                 }
             };
         }
@@ -102,7 +159,7 @@ impl IdempotencyStore {
         match response {
             Some(r) => {
                 if let Some(e) = self.entries.get_mut(&id) {
-                    e.slot = Slot::Done(r);
+                    e.slot = Slot::Done { response: r };
                 }
             }
             None => {
@@ -190,6 +247,30 @@ mod tests {
         s.begin("POST /a", "k", 1, Timestamp(0));
         s.finish("POST /a", "k", None);
         assert_eq!(s.begin("POST /a", "k", 2, Timestamp(0)), Begin::FirstRun);
+    }
+
+    #[test]
+    fn a_stored_store_remembers_the_same_keys() {
+        let mut s = IdempotencyStore::default();
+        s.begin("POST /a", "k1", 1, Timestamp(0));
+        s.finish("POST /a", "k1", Some(response(200)));
+        s.begin("POST /a", "k2", 2, Timestamp(5));
+        let text = serde_json::to_string(&s).unwrap();
+        let mut back: IdempotencyStore = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            back.begin("POST /a", "k1", 1, Timestamp(9)),
+            Begin::Replay(response(200))
+        );
+        assert_eq!(
+            back.begin("POST /a", "k2", 2, Timestamp(9)),
+            Begin::InProgress
+        );
+        assert_eq!(
+            back.begin("POST /a", "k3", 3, Timestamp(9)),
+            Begin::FirstRun
+        );
+        let expired = Timestamp(TTL.as_millis() as i64);
+        assert_eq!(back.begin("POST /a", "k1", 1, expired), Begin::FirstRun);
     }
 
     #[test]

@@ -80,7 +80,7 @@ pub enum RateDecision {
 }
 
 /// One key's bucket.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Bucket {
     /// Tokens available (fractional while refilling).
     tokens: f64,

@@ -10,7 +10,7 @@ use super::rate_limit::{Bucket, RateDecision};
 use super::time::{Clock, Timestamp};
 
 /// What a declared key may do.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct KeyPolicy {
     /// The scopes it holds.
     pub scopes: Scopes,
@@ -27,14 +27,17 @@ impl Default for KeyPolicy {
     }
 }
 
-/// One tenant's state: its merchant and the per-key stores around it.
-#[derive(Debug, Clone)]
+/// One tenant's state: its merchant and the per-key stores around it (a shared
+/// store keeps all of it as one value).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Tenant {
     /// The merchant's integrations.
     pub merchant: Merchant,
     /// Remembered `Idempotency-Key`s.
+    #[serde(default)]
     pub idempotency: IdempotencyStore,
     /// The rate limiter's bucket, created on first use when limiting is on.
+    #[serde(default)]
     pub bucket: Option<Bucket>,
 }
 

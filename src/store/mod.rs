@@ -31,6 +31,7 @@
 //!   left behind) and the caller may retry. The API answers 503 with `Retry-After`.
 
 mod memory;
+mod redis;
 
 use std::any::Any;
 use std::future::Future;
@@ -40,6 +41,7 @@ use std::sync::Arc;
 use futures_util::future::{Either, Ready};
 
 pub use memory::MemoryStore;
+pub use redis::RedisStore;
 
 use crate::sim::{
     ApiKey, AuthError, Clock, KeyPolicy, Scopes, SimConfig, Tenant, Timestamp, WorldState,

@@ -1,0 +1,446 @@
+//! The Redis store (`serve --store redis://HOST:PORT/DB`): tenants, declared keys and
+//! the clock kept in Redis (or Valkey, the same protocol), so several replicas behind a
+//! load balancer serve one world. Chosen client: the `redis` crate's tokio
+//! `ConnectionManager` (one multiplexed connection per replica that reconnects on its
+//! own; docs/scale-out.md says why).
+//!
+//! Layout, under a prefix (`revkeen-mock:`):
+//! - `tenant:{key}`: a hash, `v` (a version, counting writes) and `t` (the tenant as
+//!   JSON: merchant, idempotency keys, rate-limit bucket);
+//! - `tenants`: the set of tenant keys; `keys`: a hash of declared keys' policies;
+//! - `clock`: a hash, `v` and `c` (the clock as JSON); `init`: set once a fixture was
+//!   applied, so a replica that (re)starts never applies it over the shared state.
+//!
+//! An update is optimistic: read the tenant and its version (one round trip), apply
+//! the pure command to it, and, only if it changed, write it with a compare-and-set
+//! script (a second round trip) that refuses when the version moved; on a refusal the
+//! update runs again on the tenant as it now is. So two replicas writing one merchant
+//! at once lose no update, and a replica that dies between the read and the write
+//! leaves nothing half-written.
+
+use std::time::Duration;
+
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, Script};
+
+use super::{Session, Store, StoreError, StoreFuture, TenantRef};
+use crate::sim::{
+    ApiKey, AuthError, Clock, DeclaredKey, KeyPolicy, SimConfig, Tenant, Timestamp, WorldState,
+    admit,
+};
+use futures_util::future::Either;
+
+/// How often an update is tried again when another writer got there first.
+const MAX_ATTEMPTS: usize = 64;
+
+/// Sets `KEYS[1]`'s `t` (or `c`, `ARGV[4]`) to `ARGV[2]` if its version is still
+/// `ARGV[1]`, moving the version on; adds `ARGV[3]` to the set `KEYS[2]` (when given).
+const CAS: &str = r"
+local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
+if v ~= tonumber(ARGV[1]) then return 0 end
+redis.call('HSET', KEYS[1], 'v', v + 1, ARGV[4], ARGV[2])
+if KEYS[2] then redis.call('SADD', KEYS[2], ARGV[3]) end
+return 1
+";
+
+/// Tenants, keys and the clock in Redis; see the module's comment.
+pub struct RedisStore {
+    config: SimConfig,
+    conn: ConnectionManager,
+    prefix: String,
+    cas: Script,
+}
+
+fn unavailable(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Unavailable(format!("Redis: {e}"))
+}
+
+fn corrupt(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Invalid(format!("a value in Redis cannot be read: {e}"))
+}
+
+impl std::fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStore {
+    /// Connects to `url` (`redis://HOST:PORT/DB`); the keys go under `prefix`.
+    pub async fn connect(url: &str, prefix: &str, config: SimConfig) -> Result<Self, StoreError> {
+        let client = redis::Client::open(url).map_err(unavailable)?;
+        // Fail fast while Redis is away (the API answers 503 and the client retries);
+        // the manager reconnects on its own when it is back.
+        let manager = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(Duration::from_secs(1)))
+            .set_response_timeout(Some(Duration::from_secs(2)))
+            .set_number_of_retries(1)
+            .set_max_delay(Duration::from_millis(200));
+        let conn = ConnectionManager::new_with_config(client, manager)
+            .await
+            .map_err(unavailable)?;
+        Ok(Self {
+            config,
+            conn,
+            prefix: prefix.to_owned(),
+            cas: Script::new(CAS),
+        })
+    }
+
+    fn tenant_key(&self, key: &ApiKey) -> String {
+        format!("{}tenant:{}", self.prefix, key.as_str())
+    }
+
+    fn name(&self, what: &str) -> String {
+        format!("{}{what}", self.prefix)
+    }
+
+    /// Whether this replica is the first to start on this Redis (it then applies the
+    /// fixture); later replicas, and restarts, find the state as it is.
+    pub async fn claim_initialization(&self) -> Result<bool, StoreError> {
+        let mut c = self.conn.clone();
+        let set: bool = redis::cmd("SET")
+            .arg(self.name("init"))
+            .arg("1")
+            .arg("NX")
+            .query_async::<Option<String>>(&mut c)
+            .await
+            .map_err(unavailable)?
+            .is_some();
+        Ok(set)
+    }
+
+    /// The clock and its version (the default clock, version 0, before any is set).
+    async fn read_clock(&self) -> Result<(u64, Clock), StoreError> {
+        let mut c = self.conn.clone();
+        let (v, text): (Option<u64>, Option<String>) = redis::cmd("HMGET")
+            .arg(self.name("clock"))
+            .arg("v")
+            .arg("c")
+            .query_async(&mut c)
+            .await
+            .map_err(unavailable)?;
+        let clock = match text {
+            Some(t) => serde_json::from_str(&t).map_err(corrupt)?,
+            None => Clock::default(),
+        };
+        Ok((v.unwrap_or(0), clock))
+    }
+
+    /// Applies `apply` to the tenant of `key` (a new one when `create`, else only an
+    /// existing one), with compare-and-set; whether there was a tenant to apply it to.
+    async fn apply(
+        &self,
+        key: &ApiKey,
+        create: bool,
+        apply: &mut (dyn FnMut(&mut Tenant) + Send),
+    ) -> Result<bool, StoreError> {
+        let name = self.tenant_key(key);
+        let tenants = self.name("tenants");
+        let mut c = self.conn.clone();
+        for _ in 0..MAX_ATTEMPTS {
+            let (version, stored): (Option<u64>, Option<Vec<u8>>) = redis::cmd("HMGET")
+                .arg(&name)
+                .arg("v")
+                .arg("t")
+                .query_async(&mut c)
+                .await
+                .map_err(unavailable)?;
+            let mut tenant = match &stored {
+                Some(bytes) => serde_json::from_slice(bytes).map_err(corrupt)?,
+                None if create => Tenant::new(&self.config, key),
+                None => return Ok(false),
+            };
+            apply(&mut tenant);
+            let written = serde_json::to_vec(&tenant).map_err(corrupt)?;
+            if stored.as_deref() == Some(written.as_slice()) {
+                return Ok(true);
+            }
+            let done: i32 = self
+                .cas
+                .key(&name)
+                .key(&tenants)
+                .arg(version.unwrap_or(0))
+                .arg(written)
+                .arg(key.as_str())
+                .arg("t")
+                .invoke_async(&mut c)
+                .await
+                .map_err(unavailable)?;
+            if done == 1 {
+                return Ok(true);
+            }
+        }
+        Err(StoreError::Unavailable(format!(
+            "the tenant {} changed {MAX_ATTEMPTS} times while one update was being applied",
+            key.last4()
+        )))
+    }
+
+    async fn policy(&self, key: &ApiKey) -> Result<Option<KeyPolicy>, StoreError> {
+        let mut c = self.conn.clone();
+        let text: Option<String> = c
+            .hget(self.name("keys"), key.as_str())
+            .await
+            .map_err(unavailable)?;
+        text.map(|t| serde_json::from_str(&t).map_err(corrupt))
+            .transpose()
+    }
+
+    async fn keys_sorted(&self) -> Result<Vec<ApiKey>, StoreError> {
+        let mut c = self.conn.clone();
+        let members: Vec<String> = c
+            .smembers(self.name("tenants"))
+            .await
+            .map_err(unavailable)?;
+        let mut keys: Vec<ApiKey> = members
+            .iter()
+            .filter_map(|k| ApiKey::parse(k).ok())
+            .collect();
+        keys.sort();
+        Ok(keys)
+    }
+
+    async fn advance_every(&self, now: Timestamp) -> Result<(), StoreError> {
+        let config = &self.config;
+        for key in self.keys_sorted().await? {
+            self.apply(&key, false, &mut |t| t.merchant.advance(config, now))
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn change(
+        &self,
+        wall: Timestamp,
+        change: &(dyn Fn(&mut Clock) + Send + Sync),
+    ) -> Result<Clock, StoreError> {
+        let mut c = self.conn.clone();
+        for _ in 0..MAX_ATTEMPTS {
+            let (version, mut clock) = self.read_clock().await?;
+            change(&mut clock);
+            let text = serde_json::to_string(&clock).map_err(corrupt)?;
+            let done: i32 = self
+                .cas
+                .key(self.name("clock"))
+                .arg(version)
+                .arg(text)
+                .arg("")
+                .arg("c")
+                .invoke_async(&mut c)
+                .await
+                .map_err(unavailable)?;
+            if done == 1 {
+                // Every tenant brought up to the new time, once: each through its own
+                // compare-and-set, so a replica moving the clock at the same time
+                // applies nothing twice.
+                self.advance_every(clock.now(wall)).await?;
+                return Ok(clock);
+            }
+        }
+        Err(StoreError::Unavailable(
+            "the clock kept changing under this update".into(),
+        ))
+    }
+
+    async fn take_snapshot(&self, only: Option<&ApiKey>) -> Result<WorldState, StoreError> {
+        let mut c = self.conn.clone();
+        let declared: Vec<(String, String)> =
+            c.hgetall(self.name("keys")).await.map_err(unavailable)?;
+        let mut keys = Vec::new();
+        for (k, p) in declared {
+            let Ok(key) = ApiKey::parse(&k) else { continue };
+            if only.is_some_and(|o| *o != key) {
+                continue;
+            }
+            let policy: KeyPolicy = serde_json::from_str(&p).map_err(corrupt)?;
+            keys.push(DeclaredKey {
+                key,
+                scopes: policy.scopes,
+                revoked: policy.revoked,
+            });
+        }
+        keys.sort_by(|a, b| a.key.cmp(&b.key));
+        let mut merchants = std::collections::BTreeMap::new();
+        for key in self.keys_sorted().await? {
+            if only.is_some_and(|o| *o != key) {
+                continue;
+            }
+            let stored: Option<Vec<u8>> = c
+                .hget(self.tenant_key(&key), "t")
+                .await
+                .map_err(unavailable)?;
+            if let Some(bytes) = stored {
+                let tenant: Tenant = serde_json::from_slice(&bytes).map_err(corrupt)?;
+                merchants.insert(key, tenant.merchant);
+            }
+        }
+        Ok(WorldState {
+            version: WorldState::VERSION,
+            clock: self.read_clock().await?.1,
+            keys,
+            merchants,
+            redacted: false,
+        })
+    }
+
+    async fn forget_all(&self) -> Result<(), StoreError> {
+        let mut c = self.conn.clone();
+        let mut names: Vec<String> = self
+            .keys_sorted()
+            .await?
+            .iter()
+            .map(|k| self.tenant_key(k))
+            .collect();
+        names.push(self.name("tenants"));
+        names.push(self.name("keys"));
+        let _: () = c.del(names).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn restore_now(&self, state: WorldState) -> Result<(), StoreError> {
+        if let Some(why) = state.unrestorable() {
+            return Err(StoreError::Invalid(why));
+        }
+        self.forget_all().await?;
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        let clock = serde_json::to_string(&state.clock).map_err(corrupt)?;
+        pipe.hset(self.name("clock"), "c", clock).ignore();
+        pipe.hincr(self.name("clock"), "v", 1).ignore();
+        for k in &state.keys {
+            let policy = KeyPolicy {
+                scopes: k.scopes,
+                revoked: k.revoked,
+            };
+            let text = serde_json::to_string(&policy).map_err(corrupt)?;
+            pipe.hset(self.name("keys"), k.key.as_str(), text).ignore();
+        }
+        for (key, merchant) in state.merchants {
+            let tenant = serde_json::to_vec(&Tenant::with(merchant)).map_err(corrupt)?;
+            pipe.hset(self.tenant_key(&key), "t", tenant).ignore();
+            pipe.hincr(self.tenant_key(&key), "v", 1).ignore();
+            pipe.sadd(self.name("tenants"), key.as_str()).ignore();
+        }
+        let mut c = self.conn.clone();
+        let _: () = pipe.query_async(&mut c).await.map_err(unavailable)?;
+        Ok(())
+    }
+}
+
+/// A store future that waits on Redis.
+fn boxed<'a, T: Send + 'a>(
+    f: impl std::future::Future<Output = Result<T, StoreError>> + Send + 'a,
+) -> StoreFuture<'a, T> {
+    Either::Right(Box::pin(f))
+}
+
+impl Store for RedisStore {
+    fn config(&self) -> &SimConfig {
+        &self.config
+    }
+
+    fn now(&self, wall: Timestamp) -> StoreFuture<'_, Timestamp> {
+        boxed(async move { Ok(self.read_clock().await?.1.now(wall)) })
+    }
+
+    fn clock(&self) -> StoreFuture<'_, Clock> {
+        boxed(async move { Ok(self.read_clock().await?.1) })
+    }
+
+    fn change_clock<'a>(
+        &'a self,
+        wall: Timestamp,
+        change: &'a (dyn Fn(&mut Clock) + Send + Sync),
+    ) -> StoreFuture<'a, Clock> {
+        boxed(self.change(wall, change))
+    }
+
+    fn authenticate<'a>(
+        &'a self,
+        header: Option<&'a str>,
+    ) -> StoreFuture<'a, Result<Session, AuthError>> {
+        boxed(async move {
+            let text = header.unwrap_or("").trim();
+            let policy = match ApiKey::parse(text) {
+                Ok(key) => self.policy(&key).await?,
+                Err(_) => None,
+            };
+            Ok(
+                admit(text, |_| policy, &self.config).map(|(key, scopes)| Session {
+                    tenant: TenantRef::of(key),
+                    scopes,
+                }),
+            )
+        })
+    }
+
+    fn update<'a>(
+        &'a self,
+        tenant: &'a TenantRef,
+        apply: &'a mut (dyn FnMut(&mut Tenant) + Send),
+    ) -> StoreFuture<'a, ()> {
+        boxed(async move {
+            self.apply(tenant.key(), true, apply).await?;
+            Ok(())
+        })
+    }
+
+    fn update_existing<'a>(
+        &'a self,
+        key: &'a ApiKey,
+        apply: &'a mut (dyn FnMut(&mut Tenant) + Send),
+    ) -> StoreFuture<'a, bool> {
+        boxed(self.apply(key, false, apply))
+    }
+
+    fn tenant_keys(&self) -> StoreFuture<'_, Vec<ApiKey>> {
+        boxed(self.keys_sorted())
+    }
+
+    fn declare_key(&self, key: ApiKey, policy: KeyPolicy) -> StoreFuture<'_, ()> {
+        boxed(async move {
+            let text = serde_json::to_string(&policy).map_err(corrupt)?;
+            let mut c = self.conn.clone();
+            let _: () = c
+                .hset(self.name("keys"), key.as_str(), text)
+                .await
+                .map_err(unavailable)?;
+            Ok(())
+        })
+    }
+
+    fn snapshot<'a>(&'a self, only: Option<&'a ApiKey>) -> StoreFuture<'a, WorldState> {
+        boxed(self.take_snapshot(only))
+    }
+
+    fn restore(&self, state: WorldState) -> StoreFuture<'_, ()> {
+        boxed(self.restore_now(state))
+    }
+
+    fn clear(&self) -> StoreFuture<'_, ()> {
+        boxed(self.forget_all())
+    }
+
+    fn remove_tenant<'a>(&'a self, key: &'a ApiKey) -> StoreFuture<'a, ()> {
+        boxed(async move {
+            let mut pipe = redis::pipe();
+            pipe.atomic()
+                .del(self.tenant_key(key))
+                .ignore()
+                .srem(self.name("tenants"), key.as_str())
+                .ignore()
+                .hdel(self.name("keys"), key.as_str())
+                .ignore();
+            let mut c = self.conn.clone();
+            let _: () = pipe.query_async(&mut c).await.map_err(unavailable)?;
+            Ok(())
+        })
+    }
+
+    fn advance_all(&self, now: Timestamp) -> StoreFuture<'_, ()> {
+        boxed(self.advance_every(now))
+    }
+}

@@ -1,0 +1,390 @@
+//! Replicas on one Redis behave as one mock: state written through one replica is read
+//! through another, concurrent writes to one merchant lose nothing, the end state of
+//! operations sent round-robin equals the memory store's for the same sequence, an
+//! idempotency key replays on another replica, and moving the clock anywhere runs the
+//! due syncs once. Each test starts its own `redis-server` (Debian's package, which
+//! `scripts/test` installs when run as root) on a free port.
+
+mod common;
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::{KEY, Mock};
+use revkeen_mock::control::{AdminAccess, Control};
+use revkeen_mock::server::{App, ServerConfig};
+use revkeen_mock::sim::SimConfig;
+use revkeen_mock::spec::Contract;
+use revkeen_mock::store::RedisStore;
+use serde_json::{Value, json};
+
+/// A `redis-server` of this test's own, without persistence, stopped when dropped.
+struct Redis {
+    child: Child,
+    url: String,
+}
+
+impl Redis {
+    fn start() -> Redis {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a free port");
+        Redis::on(port, None)
+    }
+
+    /// A server on `port`; with `aof`, persisting to an append-only file in that folder.
+    fn on(port: u16, aof: Option<&std::path::Path>) -> Redis {
+        let bin = std::env::var("REDIS_SERVER").unwrap_or_else(|_| "redis-server".into());
+        let mut cmd = Command::new(&bin);
+        cmd.args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ]);
+        match aof {
+            Some(dir) => cmd
+                .args(["--appendonly", "yes", "--appendfsync", "always"])
+                .arg("--dir")
+                .arg(dir),
+            None => cmd.args(["--appendonly", "no"]),
+        };
+        let child = cmd
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("cannot start {bin} ({e}): these tests need Redis: apt-get install redis-server (scripts/test does it as root)")
+            });
+        let redis = Redis {
+            child,
+            url: format!("redis://127.0.0.1:{port}/0"),
+        };
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return redis;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("redis-server did not start on port {port}");
+    }
+}
+
+impl Redis {
+    /// Stops the server the way a restart does (SIGTERM: it finishes its file).
+    fn stop(&mut self) {
+        let _ = Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+
+    fn port(&self) -> u16 {
+        self.url
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.split('/').next())
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0)
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A strict replica on `redis`, its clock frozen at T0 (the same for every replica).
+async fn replica(redis: &Redis) -> Mock {
+    let store = RedisStore::connect(&redis.url, "revkeen-mock:", SimConfig::default())
+        .await
+        .expect("Redis answers");
+    let app = App::with_store(
+        Contract::embedded().unwrap(),
+        Box::new(store),
+        ServerConfig {
+            strict: true,
+            ..ServerConfig::default()
+        },
+        Control::new(AdminAccess::Open, 7),
+    );
+    Mock::start_app(app).await
+}
+
+async fn replicas(redis: &Redis, n: usize) -> Vec<Mock> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        out.push(replica(redis).await);
+    }
+    let json_header = [("content-type", "application/json")];
+    let now = json!({"now": "2026-05-01T09:00:00Z"}).to_string();
+    let r = out[0]
+        .send("POST", "/__mock/clock/freeze", &json_header, None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    let r = out[0]
+        .send("PUT", "/__mock/clock", &json_header, Some(&now))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    out
+}
+
+fn activate_body(api_key: &str) -> Value {
+    json!({"credentials": {"apiKey": api_key, "baseUrl": "https://clinic.example"}})
+}
+
+/// The operations one merchant goes through: (method, path, body).
+fn sequence(n: usize) -> Vec<(&'static str, String, Option<Value>)> {
+    let p = ["practicehub", "wodify", "terminal"];
+    let mut ops = Vec::new();
+    for step in 0..n {
+        let provider = p[step % 3];
+        let path = format!("/v2/integrations/{provider}");
+        match step % 5 {
+            0 => ops.push((
+                "POST",
+                format!("{path}/activate"),
+                Some(activate_body("key_one")),
+            )),
+            1 => ops.push((
+                "PUT",
+                format!("{path}/sync-toggle"),
+                Some(json!({"enabled": step % 2 == 0})),
+            )),
+            2 => ops.push((
+                "PUT",
+                format!("{path}/sync-interval"),
+                Some(json!({"syncIntervalMinutes": 5 + step})),
+            )),
+            3 => ops.push(("POST", format!("{path}/sync"), Some(json!({})))),
+            _ => ops.push(("POST", format!("{path}/deactivate"), Some(json!({})))),
+        }
+    }
+    ops
+}
+
+/// The integrations a merchant shows, without the fields that name the time of a run.
+async fn world(mock: &Mock, key: &str) -> Value {
+    let r = mock.get("/v2/integrations?limit=100", key).await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    r.json()["data"].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn round_robin_writes_end_where_one_process_ends() {
+    let redis = Redis::start();
+    let nodes = replicas(&redis, 3).await;
+    let memory = Mock::start_with(SimConfig::default()).await;
+    let keys: Vec<String> = (0..6)
+        .map(|k| format!("rk_sandbox_replica_merchant_{k:04}"))
+        .collect();
+    // Each merchant's sequence goes round-robin over the replicas, the merchants at
+    // once (so the replicas write different tenants concurrently).
+    let ops = sequence(40);
+    let tasks = keys.iter().enumerate().map(|(m, key)| {
+        let nodes = &nodes;
+        let ops = &ops;
+        async move {
+            let mut statuses = Vec::new();
+            for (n, (method, path, body)) in ops.iter().enumerate() {
+                let node = &nodes[(n + m) % nodes.len()];
+                statuses.push(node.call(method, path, key, body.clone()).await.status);
+            }
+            statuses
+        }
+    });
+    let replicated = futures_util::future::join_all(tasks).await;
+    let mut expected = Vec::new();
+    for (method, path, body) in &ops {
+        expected.push(memory.call(method, path, KEY, body.clone()).await.status);
+    }
+    let reference = world(&memory, KEY).await;
+    for (key, statuses) in keys.iter().zip(replicated) {
+        assert_eq!(statuses, expected, "{key}: the same answers as one process");
+        for node in &nodes {
+            let mut seen = world(node, key).await;
+            // Ids derive from the key's seed: compare all but them.
+            let strip = |v: &mut Value| {
+                for i in v.as_array_mut().unwrap() {
+                    i.as_object_mut().unwrap().remove("id");
+                }
+            };
+            let mut want = reference.clone();
+            strip(&mut seen);
+            strip(&mut want);
+            assert_eq!(seen, want, "{key}: the state one process reaches");
+        }
+    }
+    for node in &nodes {
+        node.assert_conformant();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writes_to_one_merchant_lose_nothing() {
+    let redis = Redis::start();
+    let nodes = replicas(&redis, 3).await;
+    // Three replicas activate three providers of one merchant at the same moment, many
+    // times over: a lost update would leave one inactive.
+    for round in 0..5 {
+        let tasks = ["practicehub", "wodify", "terminal"]
+            .into_iter()
+            .zip(&nodes)
+            .map(|(p, node)| async move {
+                node.call(
+                    "POST",
+                    &format!("/v2/integrations/{p}/activate"),
+                    KEY,
+                    Some(activate_body("key_two")),
+                )
+                .await
+                .status
+            });
+        let statuses = futures_util::future::join_all(tasks).await;
+        assert_eq!(statuses, [200, 200, 200], "round {round}");
+        let seen = world(&nodes[round % 3], KEY).await;
+        let active: Vec<&Value> = seen
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["isActive"] == true)
+            .collect();
+        assert_eq!(active.len(), 3, "round {round}: {seen}");
+        for p in ["practicehub", "wodify", "terminal"] {
+            let r = nodes[(round + 1) % 3]
+                .call(
+                    "POST",
+                    &format!("/v2/integrations/{p}/deactivate"),
+                    KEY,
+                    Some(json!({})),
+                )
+                .await;
+            assert_eq!(r.status, 200);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idempotency_key_replays_on_another_replica_and_conflicts_everywhere() {
+    let redis = Redis::start();
+    let nodes = replicas(&redis, 3).await;
+    let body = activate_body("key_three").to_string();
+    let other = activate_body("key_four").to_string();
+    let headers = || {
+        [
+            ("x-api-key", KEY),
+            ("content-type", "application/json"),
+            ("idempotency-key", "replica-idem-0001"),
+        ]
+    };
+    let path = "/v2/integrations/wodify/activate";
+    let first = nodes[0].send("POST", path, &headers(), Some(&body)).await;
+    assert_eq!(first.status, 200);
+    let replay = nodes[1].send("POST", path, &headers(), Some(&body)).await;
+    assert_eq!(replay.status, 200);
+    assert_eq!(replay.header("idempotency-replayed"), Some("true"));
+    assert_eq!(replay.json(), first.json());
+    for node in &nodes {
+        node.send("POST", path, &headers(), Some(&other))
+            .await
+            .expect_error(409, "idempotency_conflict");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn moving_the_clock_on_one_replica_runs_due_syncs_once() {
+    let redis = Redis::start();
+    let nodes = replicas(&redis, 3).await;
+    let r = nodes[0]
+        .call(
+            "POST",
+            "/v2/integrations/wodify/activate",
+            KEY,
+            Some(activate_body("key_five")),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    // One minute to the first scheduled run, then one every 15: two runs in 16 minutes,
+    // four entries each, however many replicas saw the clock move.
+    let advance = json!({"seconds": 16 * 60}).to_string();
+    let r = nodes[1]
+        .send(
+            "POST",
+            "/__mock/clock/advance",
+            &[("content-type", "application/json")],
+            Some(&advance),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    for node in &nodes {
+        let logs = node
+            .get("/v2/integrations/wodify/sync-logs?limit=100", KEY)
+            .await
+            .json();
+        assert_eq!(logs["pagination"]["total"], 8, "{logs}");
+        let clock = node.send("GET", "/__mock/clock", &[], None).await.json();
+        assert_eq!(clock["now"], "2026-05-01T09:16:00Z");
+    }
+    // A replica that starts later finds the state as it is (no fixture applied over it).
+    let late = replica(&redis).await;
+    assert_eq!(world(&late, KEY).await, world(&nodes[0], KEY).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_away_is_503_then_the_replica_recovers_with_the_state_kept() {
+    let dir = std::env::temp_dir().join(format!("revkeen-redis-aof-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap();
+    let mut redis = Redis::on(port, Some(&dir));
+    let nodes = replicas(&redis, 1).await;
+    let node = &nodes[0];
+    let r = node
+        .call(
+            "POST",
+            "/v2/integrations/wodify/activate",
+            KEY,
+            Some(activate_body("key_six")),
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    redis.stop();
+    // Away: every answer that needs the state is a 503 in the envelope, with Retry-After.
+    let r = node.get("/v2/integrations", KEY).await;
+    assert_eq!(r.status, 503, "{}", r.json());
+    assert_eq!(r.json()["error"]["code"], "service_unavailable");
+    assert!(r.header("retry-after").is_some());
+    // The admin health says so too (a load balancer's health check takes it out).
+    let h = node.send("GET", "/__mock/health", &[], None).await;
+    assert_eq!(h.status, 503);
+    assert!(
+        h.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("Redis"),
+        "{}",
+        h.json()
+    );
+    // Back (a restart with its append-only file): the replica recovers on its own and
+    // the state is as it was.
+    let _back = Redis::on(redis.port(), Some(&dir));
+    let mut last = 0;
+    for _ in 0..50 {
+        let r = node.get("/v2/integrations/wodify", KEY).await;
+        last = r.status;
+        if r.status == 200 {
+            assert_eq!(r.json()["data"]["isActive"], true);
+            let _ = std::fs::remove_dir_all(&dir);
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the replica did not recover after Redis came back (last status {last})");
+}
