@@ -388,3 +388,154 @@ async fn redis_away_is_503_then_the_replica_recovers_with_the_state_kept() {
     }
     panic!("the replica did not recover after Redis came back (last status {last})");
 }
+
+/// One HTTP/1.1 exchange with `addr`, closed after: the status, or why there was none
+/// (a replica killed mid-way refuses or resets the connection).
+fn exchange(
+    addr: &str,
+    method: &str,
+    path: &str,
+    key: &str,
+    body: &str,
+) -> Result<(u16, String), String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(|e| e.to_string())?;
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nx-api-key: {key}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).map_err(|e| e.to_string())?;
+    let status = out
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| format!("no status line in {out:?}"))?;
+    let body = out.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
+    Ok((status, body))
+}
+
+/// A `revkeen-mock serve` process on `redis`, answering on its address.
+fn spawn_replica(redis: &Redis) -> (Child, String) {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_revkeen-mock"))
+        .args(["serve", "--addr", &addr, "--store", &redis.url])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the binary starts");
+    for _ in 0..500 {
+        if exchange(&addr, "GET", "/__mock/health", "", "").is_ok_and(|(s, _)| s == 200) {
+            return (child, addr);
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("the replica on {addr} did not start");
+}
+
+#[test]
+fn kill_9_of_one_replica_under_load_loses_nothing_acknowledged() {
+    let redis = Redis::start();
+    let mut nodes: Vec<(Child, String)> = (0..3).map(|_| spawn_replica(&redis)).collect();
+    let addrs: Vec<String> = nodes.iter().map(|(_, a)| a.clone()).collect();
+    let workers: Vec<_> = (0..4)
+        .map(|w| {
+            let addrs = addrs.clone();
+            std::thread::spawn(move || {
+                let key = format!("rk_sandbox_kill_nine_worker_{w:04}");
+                let activate = activate_body("key_nine").to_string();
+                let path = "/v2/integrations/wodify";
+                // Activated through whichever replica answers.
+                assert!(
+                    (0..3).any(|n| exchange(
+                        &addrs[n],
+                        "POST",
+                        &format!("{path}/activate"),
+                        &key,
+                        &activate
+                    )
+                    .is_ok_and(|(s, _)| s == 200)),
+                    "{key}: no replica activated it"
+                );
+                let (mut acked, mut unacked_after, mut answered_by_survivors) =
+                    (None, Vec::new(), 0);
+                let mut refused = 0;
+                for n in 0..120u32 {
+                    let node = (n as usize + w) % 3;
+                    let minutes = 5 + n;
+                    let body = json!({ "syncIntervalMinutes": minutes }).to_string();
+                    match exchange(
+                        &addrs[node],
+                        "PUT",
+                        &format!("{path}/sync-interval"),
+                        &key,
+                        &body,
+                    ) {
+                        Ok((200, _)) => {
+                            acked = Some(minutes);
+                            unacked_after.clear();
+                            answered_by_survivors += usize::from(node != 1);
+                        }
+                        Ok((status, body)) => {
+                            assert_eq!(
+                                node, 1,
+                                "{key}: a surviving replica answered {status} {body}"
+                            );
+                            unacked_after.push(minutes);
+                            refused += 1;
+                        }
+                        Err(_) => {
+                            assert_eq!(node, 1, "{key}: a surviving replica did not answer");
+                            unacked_after.push(minutes);
+                            refused += 1;
+                        }
+                    }
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                (key, acked, unacked_after, answered_by_survivors, refused)
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(150));
+    let (victim, _) = &mut nodes[1];
+    victim.kill().expect("kill -9");
+    let _ = victim.wait();
+    let mut refused_in_all = 0;
+    for worker in workers {
+        let (key, acked, unacked_after, survivors, refused) = worker.join().expect("a worker");
+        refused_in_all += refused;
+        assert_eq!(
+            survivors, 80,
+            "{key}: the two other replicas answered every request"
+        );
+        let acked = acked.expect("some writes were acknowledged");
+        let (status, body) =
+            exchange(&addrs[0], "GET", "/v2/integrations/wodify", &key, "").unwrap();
+        assert_eq!(status, 200, "{body}");
+        let seen: Value = serde_json::from_str(&body).unwrap();
+        let minutes = seen["data"]["syncInterval"]["intervalMs"].as_u64().unwrap() / 60_000;
+        // The last acknowledged write, or one sent after it that the killed replica may
+        // have applied without answering: never an older one.
+        assert!(
+            minutes == u64::from(acked) || unacked_after.contains(&(minutes as u32)),
+            "{key}: the interval is {minutes}, the last acknowledged {acked}"
+        );
+    }
+    assert!(
+        refused_in_all > 0,
+        "the replica was killed while the load ran"
+    );
+    for (child, _) in &mut nodes {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
