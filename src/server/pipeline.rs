@@ -246,7 +246,7 @@ async fn api(
         Err(e) => return fail(e.into()),
     };
     ctx.key = Some(session.key().clone());
-    let now = match app.store.now(wall_now()).await {
+    let now = match app.store.now_for(&session, wall_now()).await {
         Ok(now) => now,
         Err(e) => return fail(e.into()),
     };

@@ -131,6 +131,14 @@ pub trait Store: Send + Sync {
     /// Simulated time, given the wall time now.
     fn now(&self, wall: Timestamp) -> StoreFuture<'_, Timestamp>;
 
+    /// Simulated time for a request of `session`: by default [`Store::now`]; a store
+    /// that read the clock while authenticating the request (in the same round trip)
+    /// answers with that reading.
+    fn now_for<'a>(&'a self, session: &'a Session, wall: Timestamp) -> StoreFuture<'a, Timestamp> {
+        let _ = session;
+        self.now(wall)
+    }
+
     /// The clock as it is.
     fn clock(&self) -> StoreFuture<'_, Clock>;
 

@@ -43,6 +43,17 @@ if KEYS[2] then redis.call('SADD', KEYS[2], ARGV[3]) end
 return 1
 ";
 
+/// What authentication read in its one round trip (the key's policy, the clock and
+/// the tenant), carried by the request's `TenantRef`: the request's clock reading, and
+/// its first update's starting point (taken once; a conflict reads afresh).
+struct Prefetch {
+    clock: Clock,
+    tenant: std::sync::Mutex<Option<Stored>>,
+}
+
+/// A tenant as read: its version and JSON (both absent before its first write).
+type Stored = (Option<u64>, Option<Vec<u8>>);
+
 /// Tenants, keys and the clock in Redis; see the module's comment.
 pub struct RedisStore {
     config: SimConfig,
@@ -136,18 +147,23 @@ impl RedisStore {
         key: &ApiKey,
         create: bool,
         apply: &mut (dyn FnMut(&mut Tenant) + Send),
+        prefetched: Option<&Prefetch>,
     ) -> Result<bool, StoreError> {
         let name = self.tenant_key(key);
         let tenants = self.name("tenants");
         let mut c = self.conn.clone();
+        let mut first = prefetched.and_then(|p| crate::sim::lock(&p.tenant).take());
         for _ in 0..MAX_ATTEMPTS {
-            let (version, stored): (Option<u64>, Option<Vec<u8>>) = redis::cmd("HMGET")
-                .arg(&name)
-                .arg("v")
-                .arg("t")
-                .query_async(&mut c)
-                .await
-                .map_err(unavailable)?;
+            let (version, stored): Stored = match first.take() {
+                Some(read) => read,
+                None => redis::cmd("HMGET")
+                    .arg(&name)
+                    .arg("v")
+                    .arg("t")
+                    .query_async(&mut c)
+                    .await
+                    .map_err(unavailable)?,
+            };
             let mut tenant = match &stored {
                 Some(bytes) => serde_json::from_slice(bytes).map_err(corrupt)?,
                 None if create => Tenant::new(&self.config, key),
@@ -179,16 +195,6 @@ impl RedisStore {
         )))
     }
 
-    async fn policy(&self, key: &ApiKey) -> Result<Option<KeyPolicy>, StoreError> {
-        let mut c = self.conn.clone();
-        let text: Option<String> = c
-            .hget(self.name("keys"), key.as_str())
-            .await
-            .map_err(unavailable)?;
-        text.map(|t| serde_json::from_str(&t).map_err(corrupt))
-            .transpose()
-    }
-
     async fn keys_sorted(&self) -> Result<Vec<ApiKey>, StoreError> {
         let mut c = self.conn.clone();
         let members: Vec<String> = c
@@ -206,7 +212,7 @@ impl RedisStore {
     async fn advance_every(&self, now: Timestamp) -> Result<(), StoreError> {
         let config = &self.config;
         for key in self.keys_sorted().await? {
-            self.apply(&key, false, &mut |t| t.merchant.advance(config, now))
+            self.apply(&key, false, &mut |t| t.merchant.advance(config, now), None)
                 .await?;
         }
         Ok(())
@@ -346,6 +352,13 @@ impl Store for RedisStore {
         boxed(async move { Ok(self.read_clock().await?.1.now(wall)) })
     }
 
+    fn now_for<'a>(&'a self, session: &'a Session, wall: Timestamp) -> StoreFuture<'a, Timestamp> {
+        match session.tenant.handle::<Prefetch>() {
+            Some(p) => Either::Left(futures_util::future::ready(Ok(p.clock.now(wall)))),
+            None => self.now(wall),
+        }
+    }
+
     fn clock(&self) -> StoreFuture<'_, Clock> {
         boxed(async move { Ok(self.read_clock().await?.1) })
     }
@@ -364,16 +377,45 @@ impl Store for RedisStore {
     ) -> StoreFuture<'a, Result<Session, AuthError>> {
         boxed(async move {
             let text = header.unwrap_or("").trim();
-            let policy = match ApiKey::parse(text) {
-                Ok(key) => self.policy(&key).await?,
-                Err(_) => None,
-            };
-            Ok(
-                admit(text, |_| policy, &self.config).map(|(key, scopes)| Session {
+            let Ok(key) = ApiKey::parse(text) else {
+                let refused = admit(text, |_| None, &self.config);
+                return Ok(refused.map(|(key, scopes)| Session {
                     tenant: TenantRef::of(key),
                     scopes,
-                }),
-            )
+                }));
+            };
+            // One round trip: the key's policy, the clock and the tenant.
+            let mut c = self.conn.clone();
+            type Read = (Option<String>, (Option<u64>, Option<String>), Stored);
+            let (policy, (_, clock), tenant): Read = redis::pipe()
+                .hget(self.name("keys"), key.as_str())
+                .cmd("HMGET")
+                .arg(self.name("clock"))
+                .arg("v")
+                .arg("c")
+                .cmd("HMGET")
+                .arg(self.tenant_key(&key))
+                .arg("v")
+                .arg("t")
+                .query_async(&mut c)
+                .await
+                .map_err(unavailable)?;
+            let policy: Option<KeyPolicy> = policy
+                .map(|t| serde_json::from_str(&t).map_err(corrupt))
+                .transpose()?;
+            let clock = match clock {
+                Some(t) => serde_json::from_str(&t).map_err(corrupt)?,
+                None => Clock::default(),
+            };
+            let prefetch = std::sync::Arc::new(Prefetch {
+                clock,
+                tenant: std::sync::Mutex::new(Some(tenant)),
+            });
+            let admitted = admit(text, |_| policy, &self.config);
+            Ok(admitted.map(|(key, scopes)| Session {
+                tenant: TenantRef::with_handle(key, prefetch),
+                scopes,
+            }))
         })
     }
 
@@ -383,7 +425,8 @@ impl Store for RedisStore {
         apply: &'a mut (dyn FnMut(&mut Tenant) + Send),
     ) -> StoreFuture<'a, ()> {
         boxed(async move {
-            self.apply(tenant.key(), true, apply).await?;
+            self.apply(tenant.key(), true, apply, tenant.handle::<Prefetch>())
+                .await?;
             Ok(())
         })
     }
@@ -393,7 +436,7 @@ impl Store for RedisStore {
         key: &'a ApiKey,
         apply: &'a mut (dyn FnMut(&mut Tenant) + Send),
     ) -> StoreFuture<'a, bool> {
-        boxed(self.apply(key, false, apply))
+        boxed(self.apply(key, false, apply, None))
     }
 
     fn tenant_keys(&self) -> StoreFuture<'_, Vec<ApiKey>> {
