@@ -5,18 +5,22 @@
 //! own; docs/scale-out.md says why).
 //!
 //! Layout, under a prefix (`revkeen-mock:`):
-//! - `tenant:{key}`: a hash, `v` (a version, counting writes) and `t` (the tenant as
-//!   JSON: merchant, idempotency keys, rate-limit bucket);
+//! - `tenant:{key}`: a hash, `v` (its version, drawn from `version`, a counter every
+//!   write moves on, so no version is ever used twice) and `t` (the tenant as JSON:
+//!   merchant, idempotency keys, rate-limit bucket);
 //! - `tenants`: the set of tenant keys; `keys`: a hash of declared keys' policies;
 //! - `clock`: a hash, `v` and `c` (the clock as JSON); `init`: set once a fixture was
 //!   applied, so a replica that (re)starts never applies it over the shared state.
 //!
-//! An update is optimistic: read the tenant and its version (one round trip), apply
-//! the pure command to it, and, only if it changed, write it with a compare-and-set
-//! script (a second round trip) that refuses when the version moved; on a refusal the
+//! An update is optimistic: read the tenant and its version (authentication's round
+//! trip already did), apply the pure command to it, and, only if it changed, write it
+//! with a compare-and-set script that refuses when the version moved; on a refusal the
 //! update runs again on the tenant as it now is. So two replicas writing one merchant
 //! at once lose no update, and a replica that dies between the read and the write
-//! leaves nothing half-written.
+//! leaves nothing half-written. Within a replica the writers of one tenant take turns,
+//! each starting from the version the previous one wrote (no read), so they do not
+//! defeat each other's compare-and-set: one round trip per write while one replica
+//! writes a tenant, and a read when another replica wrote it in between.
 
 use std::time::Duration;
 
@@ -33,14 +37,21 @@ use futures_util::future::Either;
 /// How often an update is tried again when another writer got there first.
 const MAX_ATTEMPTS: usize = 64;
 
+/// Tenants whose writers' turns and last write a replica keeps.
+const KEPT_WRITERS: usize = 4096;
+
 /// Sets `KEYS[1]`'s `t` (or `c`, `ARGV[4]`) to `ARGV[2]` if its version is still
-/// `ARGV[1]`, moving the version on; adds `ARGV[3]` to the set `KEYS[2]` (when given).
+/// `ARGV[1]` (0: absent), under a new version drawn from the counter `KEYS[2]`, which
+/// it returns (0: refused); adds `ARGV[3]` to the set `KEYS[3]` when given. Versions
+/// come from one counter, so no value is ever used twice, even for a tenant deleted
+/// and written again: a replica's memory of "version N is this content" stays true.
 const CAS: &str = r"
 local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
 if v ~= tonumber(ARGV[1]) then return 0 end
-redis.call('HSET', KEYS[1], 'v', v + 1, ARGV[4], ARGV[2])
-if KEYS[2] then redis.call('SADD', KEYS[2], ARGV[3]) end
-return 1
+local n = redis.call('INCR', KEYS[2])
+redis.call('HSET', KEYS[1], 'v', n, ARGV[4], ARGV[2])
+if KEYS[3] then redis.call('SADD', KEYS[3], ARGV[3]) end
+return n
 ";
 
 /// What authentication read in its one round trip (the key's policy, the clock and
@@ -60,7 +71,13 @@ pub struct RedisStore {
     conn: ConnectionManager,
     prefix: String,
     cas: Script,
+    /// Per tenant: this replica's writers take turns, and the tenant as the last of
+    /// them wrote it.
+    writers: std::sync::Mutex<std::collections::HashMap<ApiKey, Writer>>,
 }
+
+/// One tenant's writers on this replica: their turns, and the last write.
+type Writer = std::sync::Arc<tokio::sync::Mutex<Option<Stored>>>;
 
 fn unavailable(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(format!("Redis: {e}"))
@@ -97,6 +114,7 @@ impl RedisStore {
             conn,
             prefix: prefix.to_owned(),
             cas: Script::new(CAS),
+            writers: std::sync::Mutex::new(std::collections::HashMap::new()),
         })
     }
 
@@ -149,50 +167,119 @@ impl RedisStore {
         apply: &mut (dyn FnMut(&mut Tenant) + Send),
         prefetched: Option<&Prefetch>,
     ) -> Result<bool, StoreError> {
-        let name = self.tenant_key(key);
-        let tenants = self.name("tenants");
-        let mut c = self.conn.clone();
-        let mut first = prefetched.and_then(|p| crate::sim::lock(&p.tenant).take());
+        // Without a lock first: most requests read and change nothing (one round trip,
+        // or none after authentication's), and readers never wait on each other.
+        let read = match prefetched.and_then(|p| crate::sim::lock(&p.tenant).take()) {
+            Some(read) => read,
+            None => self.read_tenant(key).await?,
+        };
+        let Some((version, written)) = self.applied(key, create, apply, &read)? else {
+            return Ok(read.1.is_some() || create);
+        };
+        // A change: this replica's writers of the tenant take turns (so they do not
+        // defeat each other's compare-and-set), starting from the version the last of
+        // them wrote; replicas still race, and the compare-and-set settles it.
+        let turn = self.writer(key);
+        let (waited, mut last) = match turn.try_lock() {
+            Ok(guard) => (false, guard),
+            Err(_) => (true, turn.lock().await),
+        };
+        let mut attempt = if waited {
+            None
+        } else {
+            Some((version, written))
+        };
         for _ in 0..MAX_ATTEMPTS {
-            let (version, stored): Stored = match first.take() {
-                Some(read) => read,
-                None => redis::cmd("HMGET")
-                    .arg(&name)
-                    .arg("v")
-                    .arg("t")
-                    .query_async(&mut c)
-                    .await
-                    .map_err(unavailable)?,
+            let (version, written) = match attempt.take() {
+                Some(ready) => ready,
+                None => {
+                    let base = match last.take() {
+                        Some(known) => known,
+                        None => self.read_tenant(key).await?,
+                    };
+                    match self.applied(key, create, apply, &base)? {
+                        Some(change) => change,
+                        None => return Ok(true),
+                    }
+                }
             };
-            let mut tenant = match &stored {
-                Some(bytes) => serde_json::from_slice(bytes).map_err(corrupt)?,
-                None if create => Tenant::new(&self.config, key),
-                None => return Ok(false),
-            };
-            apply(&mut tenant);
-            let written = serde_json::to_vec(&tenant).map_err(corrupt)?;
-            if stored.as_deref() == Some(written.as_slice()) {
+            if let Some(new) = self.compare_and_set(key, version, &written).await? {
+                *last = Some((Some(new), Some(written)));
                 return Ok(true);
             }
-            let done: i32 = self
-                .cas
-                .key(&name)
-                .key(&tenants)
-                .arg(version.unwrap_or(0))
-                .arg(written)
-                .arg(key.as_str())
-                .arg("t")
-                .invoke_async(&mut c)
-                .await
-                .map_err(unavailable)?;
-            if done == 1 {
-                return Ok(true);
-            }
+            *last = None;
         }
         Err(StoreError::Unavailable(format!(
             "the tenant {} changed {MAX_ATTEMPTS} times while one update was being applied",
             key.last4()
         )))
+    }
+
+    /// The tenant of `key` as stored.
+    async fn read_tenant(&self, key: &ApiKey) -> Result<Stored, StoreError> {
+        let mut c = self.conn.clone();
+        redis::cmd("HMGET")
+            .arg(self.tenant_key(key))
+            .arg("v")
+            .arg("t")
+            .query_async(&mut c)
+            .await
+            .map_err(unavailable)
+    }
+
+    /// `apply` run on the tenant as `read`: `None` when it changed nothing (or there
+    /// is no tenant and `create` is off), else the version read and the JSON to write.
+    #[allow(clippy::type_complexity)]
+    fn applied(
+        &self,
+        key: &ApiKey,
+        create: bool,
+        apply: &mut (dyn FnMut(&mut Tenant) + Send),
+        (version, stored): &Stored,
+    ) -> Result<Option<(Option<u64>, Vec<u8>)>, StoreError> {
+        let mut tenant = match stored {
+            Some(bytes) => serde_json::from_slice(bytes).map_err(corrupt)?,
+            None if create => Tenant::new(&self.config, key),
+            None => return Ok(None),
+        };
+        apply(&mut tenant);
+        let written = serde_json::to_vec(&tenant).map_err(corrupt)?;
+        Ok((stored.as_deref() != Some(written.as_slice())).then_some((*version, written)))
+    }
+
+    /// Writes `written` if the tenant is still at `version`: its new version, or `None`
+    /// when another write came first.
+    async fn compare_and_set(
+        &self,
+        key: &ApiKey,
+        version: Option<u64>,
+        written: &[u8],
+    ) -> Result<Option<u64>, StoreError> {
+        let mut c = self.conn.clone();
+        let new: u64 = self
+            .cas
+            .key(self.tenant_key(key))
+            .key(self.name("version"))
+            .key(self.name("tenants"))
+            .arg(version.unwrap_or(0))
+            .arg(written)
+            .arg(key.as_str())
+            .arg("t")
+            .invoke_async(&mut c)
+            .await
+            .map_err(unavailable)?;
+        Ok((new != 0).then_some(new))
+    }
+
+    /// This replica's turn-taking for the writers of `key`, with the tenant as the last
+    /// of them wrote it (a starting point the compare-and-set checks). At most
+    /// [`KEPT_WRITERS`] tenants are kept; past that it starts afresh.
+    fn writer(&self, key: &ApiKey) -> Writer {
+        let mut writers = crate::sim::lock(&self.writers);
+        if writers.len() >= KEPT_WRITERS && !writers.contains_key(key) {
+            writers.clear();
+        }
+        std::sync::Arc::clone(writers.entry(key.clone()).or_default())
     }
 
     async fn keys_sorted(&self) -> Result<Vec<ApiKey>, StoreError> {
@@ -228,9 +315,10 @@ impl RedisStore {
             let (version, mut clock) = self.read_clock().await?;
             change(&mut clock);
             let text = serde_json::to_string(&clock).map_err(corrupt)?;
-            let done: i32 = self
+            let new: u64 = self
                 .cas
                 .key(self.name("clock"))
+                .key(self.name("version"))
                 .arg(version)
                 .arg(text)
                 .arg("")
@@ -238,7 +326,7 @@ impl RedisStore {
                 .invoke_async(&mut c)
                 .await
                 .map_err(unavailable)?;
-            if done == 1 {
+            if new != 0 {
                 // Every tenant brought up to the new time, once: each through its own
                 // compare-and-set, so a replica moving the clock at the same time
                 // applies nothing twice.
@@ -313,9 +401,20 @@ impl RedisStore {
         self.forget_all().await?;
         let mut pipe = redis::pipe();
         pipe.atomic();
+        // Written under new versions from the counter (see CAS): the clock and every
+        // tenant as if written by the compare-and-set of a fresh value.
         let clock = serde_json::to_string(&state.clock).map_err(corrupt)?;
-        pipe.hset(self.name("clock"), "c", clock).ignore();
-        pipe.hincr(self.name("clock"), "v", 1).ignore();
+        pipe.cmd("DEL").arg(self.name("clock")).ignore();
+        pipe.cmd("EVAL")
+            .arg(CAS)
+            .arg(2)
+            .arg(self.name("clock"))
+            .arg(self.name("version"))
+            .arg(0)
+            .arg(clock)
+            .arg("")
+            .arg("c")
+            .ignore();
         for k in &state.keys {
             let policy = KeyPolicy {
                 scopes: k.scopes,
@@ -326,9 +425,17 @@ impl RedisStore {
         }
         for (key, merchant) in state.merchants {
             let tenant = serde_json::to_vec(&Tenant::with(merchant)).map_err(corrupt)?;
-            pipe.hset(self.tenant_key(&key), "t", tenant).ignore();
-            pipe.hincr(self.tenant_key(&key), "v", 1).ignore();
-            pipe.sadd(self.name("tenants"), key.as_str()).ignore();
+            pipe.cmd("EVAL")
+                .arg(CAS)
+                .arg(3)
+                .arg(self.tenant_key(&key))
+                .arg(self.name("version"))
+                .arg(self.name("tenants"))
+                .arg(0)
+                .arg(tenant)
+                .arg(key.as_str())
+                .arg("t")
+                .ignore();
         }
         let mut c = self.conn.clone();
         let _: () = pipe.query_async(&mut c).await.map_err(unavailable)?;
