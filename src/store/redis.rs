@@ -77,7 +77,15 @@ pub struct RedisStore {
 }
 
 /// One tenant's writers on this replica: their turns, and the last write.
-type Writer = std::sync::Arc<tokio::sync::Mutex<Option<Stored>>>;
+type Writer = std::sync::Arc<tokio::sync::Mutex<Option<Change>>>;
+
+/// A tenant as a write leaves it: the version it was read at (then the one it was
+/// written at), its JSON, and the tenant itself (so the next writer need not parse it).
+struct Change {
+    version: Option<u64>,
+    written: Vec<u8>,
+    tenant: Tenant,
+}
 
 fn unavailable(e: impl std::fmt::Display) -> StoreError {
     StoreError::Unavailable(format!("Redis: {e}"))
@@ -173,7 +181,7 @@ impl RedisStore {
             Some(read) => read,
             None => self.read_tenant(key).await?,
         };
-        let Some((version, written)) = self.applied(key, create, apply, &read)? else {
+        let Some(change) = self.applied(key, create, apply, &read)? else {
             return Ok(read.1.is_some() || create);
         };
         // A change: this replica's writers of the tenant take turns (so they do not
@@ -184,30 +192,44 @@ impl RedisStore {
             Ok(guard) => (false, guard),
             Err(_) => (true, turn.lock().await),
         };
-        let mut attempt = if waited {
-            None
-        } else {
-            Some((version, written))
-        };
+        let mut attempt = (!waited).then_some(change);
         for _ in 0..MAX_ATTEMPTS {
-            let (version, written) = match attempt.take() {
-                Some(ready) => ready,
-                None => {
-                    let base = match last.take() {
-                        Some(known) => known,
-                        None => self.read_tenant(key).await?,
-                    };
-                    match self.applied(key, create, apply, &base)? {
+            let change = match (attempt.take(), last.take()) {
+                (Some(ready), _) => ready,
+                // From the last write of this replica, as it left the tenant.
+                (None, Some(known)) => {
+                    let mut tenant = known.tenant;
+                    apply(&mut tenant);
+                    let written = serde_json::to_vec(&tenant).map_err(corrupt)?;
+                    if written == known.written {
+                        // Nothing to write from what this replica last wrote, which
+                        // another replica may have changed since: read it afresh.
+                        continue;
+                    }
+                    Change {
+                        version: known.version,
+                        written,
+                        tenant,
+                    }
+                }
+                (None, None) => {
+                    let read = self.read_tenant(key).await?;
+                    match self.applied(key, create, apply, &read)? {
                         Some(change) => change,
                         None => return Ok(true),
                     }
                 }
             };
-            if let Some(new) = self.compare_and_set(key, version, &written).await? {
-                *last = Some((Some(new), Some(written)));
+            if let Some(new) = self
+                .compare_and_set(key, change.version, &change.written)
+                .await?
+            {
+                *last = Some(Change {
+                    version: Some(new),
+                    ..change
+                });
                 return Ok(true);
             }
-            *last = None;
         }
         Err(StoreError::Unavailable(format!(
             "the tenant {} changed {MAX_ATTEMPTS} times while one update was being applied",
@@ -228,15 +250,14 @@ impl RedisStore {
     }
 
     /// `apply` run on the tenant as `read`: `None` when it changed nothing (or there
-    /// is no tenant and `create` is off), else the version read and the JSON to write.
-    #[allow(clippy::type_complexity)]
+    /// is no tenant and `create` is off), else the change to write.
     fn applied(
         &self,
         key: &ApiKey,
         create: bool,
         apply: &mut (dyn FnMut(&mut Tenant) + Send),
         (version, stored): &Stored,
-    ) -> Result<Option<(Option<u64>, Vec<u8>)>, StoreError> {
+    ) -> Result<Option<Change>, StoreError> {
         let mut tenant = match stored {
             Some(bytes) => serde_json::from_slice(bytes).map_err(corrupt)?,
             None if create => Tenant::new(&self.config, key),
@@ -244,7 +265,13 @@ impl RedisStore {
         };
         apply(&mut tenant);
         let written = serde_json::to_vec(&tenant).map_err(corrupt)?;
-        Ok((stored.as_deref() != Some(written.as_slice())).then_some((*version, written)))
+        Ok(
+            (stored.as_deref() != Some(written.as_slice())).then_some(Change {
+                version: *version,
+                written,
+                tenant,
+            }),
+        )
     }
 
     /// Writes `written` if the tenant is still at `version`: its new version, or `None`
@@ -272,7 +299,8 @@ impl RedisStore {
     }
 
     /// This replica's turn-taking for the writers of `key`, with the tenant as the last
-    /// of them wrote it (a starting point the compare-and-set checks). At most
+    /// of them wrote it (a starting point the compare-and-set checks; dropped when one
+    /// is refused, so the next reads afresh). At most
     /// [`KEPT_WRITERS`] tenants are kept; past that it starts afresh.
     fn writer(&self, key: &ApiKey) -> Writer {
         let mut writers = crate::sim::lock(&self.writers);
