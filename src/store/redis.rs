@@ -216,7 +216,7 @@ impl RedisStore {
                     let read = self.read_tenant(key).await?;
                     match self.applied(key, create, apply, &read)? {
                         Some(change) => change,
-                        None => return Ok(true),
+                        None => return Ok(read.1.is_some() || create),
                     }
                 }
             };
