@@ -583,3 +583,43 @@ async fn a_snapshot_taken_on_one_replica_restores_on_another() {
     assert_eq!(after[0]["syncInterval"]["intervalMs"], 2_700_000);
     assert_eq!(after[0]["isActive"], true);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conform_passes_against_three_replicas_behind_a_round_robin_proxy() {
+    let redis = Redis::start();
+    let nodes = replicas(&redis, 3).await;
+    let upstreams = nodes.iter().map(|n| n.running.addr).collect();
+    let addr = common::proxy::start_round_robin(upstreams, common::proxy::Proxy::PLAIN).await;
+    let cfg = revkeen_mock::conform::Config {
+        seed: 31,
+        cases: 100,
+        max_time: Duration::from_secs(120),
+        timeout: Duration::from_secs(5),
+        ..revkeen_mock::conform::Config::new(
+            format!("http://{addr}/v2"),
+            "rk_sandbox_conform_replicas_key_01",
+            Contract::embedded().unwrap(),
+        )
+    };
+    let report = common::conform(cfg).await;
+    assert!(report.passed(), "{}", report.text());
+    // The staged checks ran through the replicas, not skipped.
+    for check in [
+        "circuit_breaker",
+        "sync_history",
+        "product_mappings",
+        "stateful",
+    ] {
+        assert!(
+            report
+                .checks
+                .get(check)
+                .is_some_and(|(passed, failed)| *passed >= 1 && *failed == 0),
+            "{check}: {}",
+            report.text()
+        );
+    }
+    for node in &nodes {
+        node.assert_conformant();
+    }
+}

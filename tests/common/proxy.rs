@@ -63,18 +63,29 @@ impl Proxy {
 
 /// Starts the proxy in front of `upstream` on an ephemeral port.
 pub async fn start(upstream: SocketAddr, proxy: Proxy) -> SocketAddr {
+    start_round_robin(vec![upstream], proxy).await
+}
+
+/// Starts the proxy in front of several upstreams, each request to the next one in
+/// turn (a load balancer in front of replicas).
+pub async fn start_round_robin(upstreams: Vec<SocketAddr>, proxy: Proxy) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<Full<Bytes>>();
+    let upstreams = std::sync::Arc::new(upstreams);
+    let turn = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     tokio::spawn(async move {
         loop {
             let (stream, _) = listener.accept().await.unwrap();
             let client = client.clone();
+            let (upstreams, turn) = (upstreams.clone(), turn.clone());
             tokio::spawn(async move {
                 let svc = hyper::service::service_fn(
                     move |req: hyper::Request<hyper::body::Incoming>| {
                         let client = client.clone();
+                        let n = turn.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let upstream = upstreams[n % upstreams.len()];
                         async move { Ok::<_, Infallible>(exchange(upstream, proxy, client, req).await) }
                     },
                 );
