@@ -63,13 +63,13 @@ pub async fn build_app(args: &ServeArgs) -> Result<App, String> {
             }
             Box::new(store)
         }
-        url if url.starts_with("redis://") || url.starts_with("rediss://") => {
+        url if url.starts_with("redis://") => {
             if args.state_file.is_some() {
                 return Err("--state-file keeps the memory store's state; with --store redis the state is in Redis (snapshots: GET/PUT /__mock/state)".into());
             }
             let store = RedisStore::connect(url, REDIS_PREFIX, config)
                 .await
-                .map_err(|e| format!("cannot use the store {url}: {e}"))?;
+                .map_err(|e| format!("cannot use the store {}: {e}", without_password(url)))?;
             // The first replica on this Redis applies the fixture; the others, and any
             // replica that restarts, serve the state as they find it.
             if store
@@ -111,6 +111,16 @@ pub async fn build_app(args: &ServeArgs) -> Result<App, String> {
         },
         control,
     ))
+}
+
+/// A store URL as it may be shown: a password in it (`redis://user:secret@host`) cut.
+fn without_password(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}://***@{}", &url[..scheme], &url[at + 1..])
+        }
+        _ => url.to_owned(),
+    }
 }
 
 /// The admin API is open on loopback, needs a token elsewhere, and can be turned off.
@@ -266,4 +276,21 @@ fn cleaned(values: &[String], form: impl Fn(&str) -> String) -> Vec<String> {
         .map(|v| form(v.trim()))
         .filter(|v| !v.is_empty())
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_password;
+
+    #[test]
+    fn store_urls_are_shown_without_their_password() {
+        assert_eq!(
+            without_password("redis://:s3cret@redis.internal:6379/0"),
+            "redis://***@redis.internal:6379/0"
+        );
+        assert_eq!(
+            without_password("redis://127.0.0.1:6379/0"),
+            "redis://127.0.0.1:6379/0"
+        );
+    }
 }
