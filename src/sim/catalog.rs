@@ -8,7 +8,7 @@
 //! day; a fixture or the admin API may set one explicitly instead.
 
 use std::borrow::Cow;
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -479,11 +479,9 @@ impl Catalog {
         provider: Provider,
         mappings: &[ProductMapping],
     ) -> Result<(), SimError> {
-        let mut known = HashSet::with_capacity(self.packages.len() + self.billable_items.len());
-        known.extend(self.packages.iter().map(|p| p.id.as_str()));
-        known.extend(self.billable_items.iter().map(|b| b.id.as_str()));
+        let known = self.item_names();
         let ids = mappings.iter().map(|m| m.external_id.as_str());
-        check_ids(provider, "externalId", ids, |id| known.contains(id))
+        check_ids(provider, "externalId", ids, |id| known.contains_key(id))
     }
 
     /// Checks a replacement set of payment mappings: every `practiceHubMethodId` is one
@@ -547,18 +545,20 @@ impl Catalog {
         Ok(())
     }
 
-    /// The name of a package or billable item.
-    pub fn item_name(&self, id: &str) -> Option<&str> {
-        self.packages
-            .iter()
-            .find(|p| p.id == id)
-            .map(|p| p.name.as_str())
-            .or_else(|| {
-                self.billable_items
-                    .iter()
-                    .find(|b| b.id == id)
-                    .map(|b| b.name.as_str())
-            })
+    /// The name of every package and billable item, by id (what a mapping may name).
+    pub fn item_names(&self) -> HashMap<&str, &str> {
+        let mut names = HashMap::with_capacity(self.packages.len() + self.billable_items.len());
+        names.extend(
+            self.packages
+                .iter()
+                .map(|p| (p.id.as_str(), p.name.as_str())),
+        );
+        names.extend(
+            self.billable_items
+                .iter()
+                .map(|b| (b.id.as_str(), b.name.as_str())),
+        );
+        names
     }
 }
 

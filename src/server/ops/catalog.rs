@@ -3,6 +3,8 @@
 //! packages syncs met unmapped. Field casing follows the SDKs (`sort_order`,
 //! `public_name`, `charge_type` are snake_case there; the rest camelCase).
 
+use std::collections::HashMap;
+
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -150,14 +152,16 @@ struct MappingView {
     metadata: Option<Value>,
 }
 
-fn mapping(m: &ProductMapping, catalog: &Catalog, products: &[Product]) -> MappingView {
+/// A mapping as listed; `names` is the catalog's [`Catalog::item_names`], built once
+/// per list (a list of 500 mappings would otherwise scan the catalog 500 times).
+fn mapping(m: &ProductMapping, names: &HashMap<&str, &str>, products: &[Product]) -> MappingView {
     let product = products.iter().find(|p| p.id == m.internal_id);
     let sent_name = m.metadata.as_ref().and_then(|md| md.name.clone());
     MappingView {
         external_id: m.external_id.clone(),
-        external_name: catalog
-            .item_name(&m.external_id)
-            .map(str::to_owned)
+        external_name: names
+            .get(m.external_id.as_str())
+            .map(|n| (*n).to_owned())
             .or(sent_name),
         internal_id: m.internal_id.clone(),
         product_name: product.map(|p| p.name.clone()),
@@ -275,11 +279,12 @@ pub(super) async fn answer(op: Op, call: &Call<'_>) -> Result<Bytes, ApiError> {
             .read(|v| {
                 let catalog = v.catalog(provider)?;
                 let products = v.products();
+                let names = catalog.item_names();
                 let views: Vec<MappingView> = v
                     .setup(provider)
                     .product_mappings
                     .iter()
-                    .map(|m| mapping(m, &catalog, &products))
+                    .map(|m| mapping(m, &names, &products))
                     .collect();
                 Some(write(&Data::ok(views)))
             })
