@@ -270,6 +270,46 @@ async fn concurrent_writes_to_one_merchant_lose_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pipelined_writes_of_one_merchant_from_two_replicas_lose_nothing() {
+    let redis = Redis::start();
+    let nodes = replicas(&redis, 2).await;
+    // Forty payment requests at once through each replica, on one merchant: a replica
+    // sends each write on top of the one before without waiting for its answer, and
+    // the other replica's writes land in between (refusals, fresh reads, retries).
+    // Each request is three writes (claim its Idempotency-Key, create, store the
+    // answer); every acknowledged request must be there, on both replicas.
+    let path = "/v2/integrations/accounting/invoice-payment-requests";
+    let tasks = (0..80).map(|i| {
+        let node = &nodes[i % 2];
+        async move {
+            let idem = format!("pipelined-{i:04}");
+            let body = json!({"invoice_id": format!("inv_{i}"), "amount_minor": 100 + i, "currency": "GBP"})
+                .to_string();
+            let headers = [
+                ("x-api-key", KEY),
+                ("content-type", "application/json"),
+                ("idempotency-key", idem.as_str()),
+            ];
+            let r = node.send("POST", path, &headers, Some(&body)).await;
+            assert_eq!(r.status, 200, "request {i}: {}", r.json());
+            (i, r.json()["data"]["id"].as_str().unwrap().to_owned())
+        }
+    });
+    let created = futures_util::future::join_all(tasks).await;
+    let mut ids: Vec<&str> = created.iter().map(|(_, id)| id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 80, "each request made its own payment request");
+    for (i, id) in &created {
+        for node in &nodes {
+            let r = node.get(&format!("{path}/{id}"), KEY).await;
+            assert_eq!(r.status, 200, "request {i}'s {id} is kept");
+            assert_eq!(r.json()["data"]["amount_minor"], 100 + i);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idempotency_key_replays_on_another_replica_and_conflicts_everywhere() {
     let redis = Redis::start();
     let nodes = replicas(&redis, 3).await;

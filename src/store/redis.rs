@@ -5,9 +5,9 @@
 //! own; docs/scale-out.md says why).
 //!
 //! Layout, under a prefix (`revkeen-mock:`):
-//! - `tenant:{key}`: a hash, `v` (its version, drawn from `version`, a counter every
-//!   write moves on, so no version is ever used twice) and `t` (the tenant as JSON:
-//!   merchant, idempotency keys, rate-limit bucket);
+//! - `tenant:{key}`: a hash, `v` (its version: chosen by the writer, never used twice,
+//!   see [`RedisStore::next_version`]) and `t` (the tenant as JSON: merchant,
+//!   idempotency keys, rate-limit bucket);
 //! - `tenants`: the set of tenant keys; `keys`: a hash of declared keys' policies;
 //! - `clock`: a hash, `v` and `c` (the clock as JSON); `init`: set once a fixture was
 //!   applied, so a replica that (re)starts never applies it over the shared state.
@@ -18,9 +18,11 @@
 //! update runs again on the tenant as it now is. So two replicas writing one merchant
 //! at once lose no update, and a replica that dies between the read and the write
 //! leaves nothing half-written. Within a replica the writers of one tenant take turns,
-//! each starting from the version the previous one wrote (no read), so they do not
-//! defeat each other's compare-and-set: one round trip per write while one replica
-//! writes a tenant, and a read when another replica wrote it in between.
+//! each applying its command to the tenant as the write before it leaves it and
+//! sending its compare-and-set right behind that one, without waiting for its answer
+//! (Redis runs one connection's commands in order): a replica's writes of one merchant
+//! are pipelined, one round trip for many. A refusal (another replica wrote in
+//! between) fails the writes built on it too, and each reads afresh.
 
 use std::time::Duration;
 
@@ -40,18 +42,19 @@ const MAX_ATTEMPTS: usize = 64;
 /// Tenants whose writers' turns and last write a replica keeps.
 const KEPT_WRITERS: usize = 4096;
 
-/// Sets `KEYS[1]`'s `t` (or `c`, `ARGV[4]`) to `ARGV[2]` if its version is still
-/// `ARGV[1]` (0: absent), under a new version drawn from the counter `KEYS[2]`, which
-/// it returns (0: refused); adds `ARGV[3]` to the set `KEYS[3]` when given. Versions
-/// come from one counter, so no value is ever used twice, even for a tenant deleted
-/// and written again: a replica's memory of "version N is this content" stays true.
+/// Sets `KEYS[1]`'s field `ARGV[3]` (`t`, or `c` for the clock) to `ARGV[2]` under
+/// the version `ARGV[4]` if its version is still `ARGV[1]` (`0`: absent); 1 if it did,
+/// 0 if it refused; adds `ARGV[5]` to the set `KEYS[2]` when given. The writer
+/// chooses the new version (so the next write can be sent before this one's answer,
+/// see [`RedisStore::next_version`]); no version is ever used twice, even for a tenant
+/// deleted and written again, so "version N is this content" stays true. Versions are
+/// compared as the decimal strings they are stored as (Lua's numbers lose 64-bit ones).
 const CAS: &str = r"
-local v = tonumber(redis.call('HGET', KEYS[1], 'v') or '0')
-if v ~= tonumber(ARGV[1]) then return 0 end
-local n = redis.call('INCR', KEYS[2])
-redis.call('HSET', KEYS[1], 'v', n, ARGV[4], ARGV[2])
-if KEYS[3] then redis.call('SADD', KEYS[3], ARGV[3]) end
-return n
+local v = redis.call('HGET', KEYS[1], 'v') or '0'
+if v ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'v', ARGV[4], ARGV[3], ARGV[2])
+if KEYS[2] then redis.call('SADD', KEYS[2], ARGV[5]) end
+return 1
 ";
 
 /// What authentication read in its one round trip (the key's policy, the clock and
@@ -74,17 +77,35 @@ pub struct RedisStore {
     /// Per tenant: this replica's writers take turns, and the tenant as the last of
     /// them wrote it.
     writers: std::sync::Mutex<std::collections::HashMap<ApiKey, Writer>>,
+    /// This replica's versions: a random start, and how many it has used.
+    nonce: u64,
+    written: std::sync::atomic::AtomicU64,
 }
 
 /// One tenant's writers on this replica: their turns, and the last write.
-type Writer = std::sync::Arc<tokio::sync::Mutex<Option<Change>>>;
+type Writer = std::sync::Arc<tokio::sync::Mutex<Turn>>;
+
+/// What the writers of one tenant on this replica share, under their turn.
+#[derive(Default)]
+struct Turn {
+    /// The tenant as the last write sent leaves it (maybe not yet answered).
+    last: Option<Change>,
+    /// The versions of the current chain: the one read, then each this replica wrote
+    /// on top of it, each write built on the previous one (at most [`CHAIN`]).
+    chain: std::collections::VecDeque<u64>,
+}
+
+/// The most versions of a chain remembered (older ones are simply not recognized).
+const CHAIN: usize = 64;
 
 /// A tenant as a write leaves it: the version it was read at (then the one it was
-/// written at), its JSON, and the tenant itself (so the next writer need not parse it).
+/// written at), its JSON, the tenant itself (so the next writer need not parse it),
+/// and, once sent, whether its compare-and-set landed (`None` until it is answered).
 struct Change {
     version: Option<u64>,
     written: Vec<u8>,
     tenant: Tenant,
+    landed: Option<tokio::sync::watch::Receiver<Option<bool>>>,
 }
 
 fn unavailable(e: impl std::fmt::Display) -> StoreError {
@@ -123,6 +144,8 @@ impl RedisStore {
             prefix: prefix.to_owned(),
             cas: Script::new(CAS),
             writers: std::sync::Mutex::new(std::collections::HashMap::new()),
+            nonce: uuid::Uuid::new_v4().as_u64_pair().0,
+            written: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -184,35 +207,51 @@ impl RedisStore {
         let Some(change) = self.applied(key, create, apply, &read)? else {
             return Ok(read.1.is_some() || create);
         };
-        // A change: this replica's writers of the tenant take turns (so they do not
-        // defeat each other's compare-and-set), starting from the version the last of
-        // them wrote; replicas still race, and the compare-and-set settles it.
+        // A change: this replica's writers of the tenant take turns, each building on
+        // the write sent before it, and send their compare-and-sets one after another
+        // on the one connection without waiting for the previous answer (pipelined):
+        // Redis runs them in order, so each finds the version the previous one wrote.
+        // A refusal (another replica wrote in between) fails the writes built on it
+        // too; each then reads afresh and tries again. Replicas still race, and the
+        // compare-and-set settles it.
         let turn = self.writer(key);
-        let (waited, mut last) = match turn.try_lock() {
-            Ok(guard) => (false, guard),
-            Err(_) => (true, turn.lock().await),
-        };
-        let mut attempt = (!waited).then_some(change);
+        let mut ready = Some(change);
+        let mut refused = false;
         for _ in 0..MAX_ATTEMPTS {
-            let change = match (attempt.take(), last.take()) {
-                (Some(ready), _) => ready,
-                // From the last write of this replica, as it left the tenant.
-                (None, Some(known)) => {
-                    let mut tenant = known.tenant;
-                    apply(&mut tenant);
-                    let written = serde_json::to_vec(&tenant).map_err(corrupt)?;
-                    if written == known.written {
-                        // Nothing to write from what this replica last wrote, which
-                        // another replica may have changed since: read it afresh.
-                        continue;
+            let mut t = turn.lock().await;
+            let (change, chained) = match (refused, t.last.take(), ready.take()) {
+                (false, Some(known), _) => match self.reapplied(known, apply)? {
+                    Ok(change) => (Some(change), true),
+                    Err(known) => {
+                        // Nothing to change from the last write sent. If this update's
+                        // read found a version of this chain, no other replica wrote
+                        // since: the answer stands once that write has landed.
+                        let trusted = read.0.is_some_and(|v| t.chain.contains(&v));
+                        let landed = known.landed.clone();
+                        t.last = Some(known);
+                        if let (true, Some(mut landed)) = (trusted, landed) {
+                            drop(t);
+                            match landed.wait_for(Option::is_some).await.as_deref() {
+                                Ok(Some(true)) => return Ok(true),
+                                _ => {
+                                    refused = true;
+                                    continue;
+                                }
+                            }
+                        }
+                        (None, false)
                     }
-                    Change {
-                        version: known.version,
-                        written,
-                        tenant,
-                    }
-                }
-                (None, None) => {
+                },
+                // The first attempt, computed on this update's own read.
+                (false, None, Some(change)) => (Some(change), false),
+                // After a refusal: read afresh.
+                _ => (None, false),
+            };
+            let change = match change {
+                Some(change) => change,
+                None => {
+                    // Read after every write sent before it (one connection, in
+                    // order): the tenant as it now is.
                     let read = self.read_tenant(key).await?;
                     match self.applied(key, create, apply, &read)? {
                         Some(change) => change,
@@ -220,16 +259,41 @@ impl RedisStore {
                     }
                 }
             };
-            if let Some(new) = self
-                .compare_and_set(key, change.version, &change.written)
-                .await?
-            {
-                *last = Some(Change {
-                    version: Some(new),
-                    ..change
-                });
+            let version = self.next_version();
+            if !chained {
+                t.chain.clear();
+                t.chain.extend(change.version);
+            }
+            t.chain.push_back(version);
+            if t.chain.len() > CHAIN {
+                t.chain.pop_front();
+            }
+            let (landed_tx, landed) = tokio::sync::watch::channel(None);
+            let mut cas = std::pin::pin!(self.compare_and_set(
+                key,
+                change.version,
+                change.written.clone(),
+                version,
+            ));
+            // Polled once under the turn: the command is queued on the connection
+            // before the next writer's.
+            let first =
+                std::future::poll_fn(|cx| std::task::Poll::Ready(cas.as_mut().poll(cx))).await;
+            t.last = Some(Change {
+                version: Some(version),
+                landed: Some(landed),
+                ..change
+            });
+            drop(t);
+            let done = match first {
+                std::task::Poll::Ready(done) => done,
+                std::task::Poll::Pending => cas.await,
+            };
+            landed_tx.send_replace(Some(matches!(done, Ok(true))));
+            if done? {
                 return Ok(true);
             }
+            refused = true;
         }
         Err(StoreError::Unavailable(format!(
             "the tenant {} changed {MAX_ATTEMPTS} times while one update was being applied",
@@ -270,32 +334,84 @@ impl RedisStore {
                 version: *version,
                 written,
                 tenant,
+                landed: None,
             }),
         )
     }
 
-    /// Writes `written` if the tenant is still at `version`: its new version, or `None`
-    /// when another write came first.
+    /// `apply` run on the tenant as the last write sent left it: the change to write
+    /// on top of it, or (`Err`) that write back when it changes nothing from there.
+    fn reapplied(
+        &self,
+        known: Change,
+        apply: &mut (dyn FnMut(&mut Tenant) + Send),
+    ) -> Result<Result<Change, Change>, StoreError> {
+        let Change {
+            version,
+            written: before,
+            mut tenant,
+            landed,
+        } = known;
+        apply(&mut tenant);
+        let written = serde_json::to_vec(&tenant).map_err(corrupt)?;
+        Ok(if written == before {
+            // The same JSON: the same tenant.
+            Err(Change {
+                version,
+                written,
+                tenant,
+                landed,
+            })
+        } else {
+            Ok(Change {
+                version,
+                written,
+                tenant,
+                landed: None,
+            })
+        })
+    }
+
+    /// A version no write has used: this replica's random start moved on by a counter
+    /// (scrambled by an odd multiplier), so two replicas' versions meet with a chance
+    /// of about one in 2^64 / writes; never 0, which stands for "absent".
+    fn next_version(&self) -> u64 {
+        loop {
+            let n = self
+                .written
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let v = self
+                .nonce
+                .wrapping_add(n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+            if v != 0 {
+                return v;
+            }
+        }
+    }
+
+    /// Writes `written` under version `new` if the tenant is still at `version`;
+    /// `false` when another write came first.
     async fn compare_and_set(
         &self,
         key: &ApiKey,
         version: Option<u64>,
-        written: &[u8],
-    ) -> Result<Option<u64>, StoreError> {
+        written: Vec<u8>,
+        new: u64,
+    ) -> Result<bool, StoreError> {
         let mut c = self.conn.clone();
-        let new: u64 = self
+        let done: u8 = self
             .cas
             .key(self.tenant_key(key))
-            .key(self.name("version"))
             .key(self.name("tenants"))
             .arg(version.unwrap_or(0))
             .arg(written)
-            .arg(key.as_str())
             .arg("t")
+            .arg(new)
+            .arg(key.as_str())
             .invoke_async(&mut c)
             .await
             .map_err(unavailable)?;
-        Ok((new != 0).then_some(new))
+        Ok(done == 1)
     }
 
     /// This replica's turn-taking for the writers of `key`, with the tenant as the last
@@ -343,18 +459,17 @@ impl RedisStore {
             let (version, mut clock) = self.read_clock().await?;
             change(&mut clock);
             let text = serde_json::to_string(&clock).map_err(corrupt)?;
-            let new: u64 = self
+            let done: u8 = self
                 .cas
                 .key(self.name("clock"))
-                .key(self.name("version"))
                 .arg(version)
                 .arg(text)
-                .arg("")
                 .arg("c")
+                .arg(self.next_version())
                 .invoke_async(&mut c)
                 .await
                 .map_err(unavailable)?;
-            if new != 0 {
+            if done == 1 {
                 // Every tenant brought up to the new time, once: each through its own
                 // compare-and-set, so a replica moving the clock at the same time
                 // applies nothing twice.
@@ -429,19 +544,18 @@ impl RedisStore {
         self.forget_all().await?;
         let mut pipe = redis::pipe();
         pipe.atomic();
-        // Written under new versions from the counter (see CAS): the clock and every
-        // tenant as if written by the compare-and-set of a fresh value.
+        // Written under new versions (see CAS): the clock and every tenant as if
+        // written by the compare-and-set of a fresh value.
         let clock = serde_json::to_string(&state.clock).map_err(corrupt)?;
         pipe.cmd("DEL").arg(self.name("clock")).ignore();
         pipe.cmd("EVAL")
             .arg(CAS)
-            .arg(2)
+            .arg(1)
             .arg(self.name("clock"))
-            .arg(self.name("version"))
             .arg(0)
             .arg(clock)
-            .arg("")
             .arg("c")
+            .arg(self.next_version())
             .ignore();
         for k in &state.keys {
             let policy = KeyPolicy {
@@ -455,14 +569,14 @@ impl RedisStore {
             let tenant = serde_json::to_vec(&Tenant::with(merchant)).map_err(corrupt)?;
             pipe.cmd("EVAL")
                 .arg(CAS)
-                .arg(3)
+                .arg(2)
                 .arg(self.tenant_key(&key))
-                .arg(self.name("version"))
                 .arg(self.name("tenants"))
                 .arg(0)
                 .arg(tenant)
-                .arg(key.as_str())
                 .arg("t")
+                .arg(self.next_version())
+                .arg(key.as_str())
                 .ignore();
         }
         let mut c = self.conn.clone();
