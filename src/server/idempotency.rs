@@ -59,7 +59,8 @@ pub(super) async fn begin(
     let begun = app
         .store
         .with_tenant(&session.tenant, |t| {
-            t.idempotency.begin(&scope, &key, fingerprint, now)
+            t.idempotency
+                .begin(&scope, &key, fingerprint, now, super::pipeline::wall_now())
         })
         .await;
     let begun = match begun {
@@ -94,7 +95,7 @@ pub(super) async fn finish(app: &App, claim: Claim, reply: &Reply, store: bool, 
         })
         .await;
     if let Err(e) = finished {
-        // The claim stays taken; a store shared by replicas lets it expire.
+        // The claim stays taken until its lease lapses (sim::idempotency::CLAIM_LEASE).
         tracing::warn!(error = %e, "the idempotency key's answer could not be stored");
     }
 }

@@ -11,6 +11,16 @@ use super::time::Timestamp;
 /// How long a key is remembered.
 pub const TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
+/// How long a claim holds its key while its request runs, on the wall clock: a
+/// replica that dies mid-request (or a process stopped while a request ran, its state
+/// saved) leaves a claim nobody will finish; after this the key can be used again.
+/// Wall time, not simulated time: it measures a real request, and a frozen simulated
+/// clock must not keep a dead claim forever. Far longer than a claim is held: between
+/// the claim and its answer a request only runs its command and writes its tenant
+/// (injected delays come before the claim), milliseconds, or seconds while a shared
+/// store is slow to answer.
+pub const CLAIM_LEASE: Duration = Duration::from_secs(60);
+
 /// The most keys remembered per API key; the oldest are forgotten first, so a client
 /// that sends a new key on every request cannot grow memory without bound.
 pub const MAX_ENTRIES: usize = 10_000;
@@ -42,8 +52,19 @@ pub enum Begin {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
 enum Slot {
-    InFlight,
-    Done { response: StoredResponse },
+    /// A request runs with the key; its claim lapses at `lease_until` (wall time;
+    /// absent in state saved before leases: a claim that has lapsed).
+    InFlight {
+        #[serde(
+            default,
+            rename = "leaseUntil",
+            skip_serializing_if = "Option::is_none"
+        )]
+        lease_until: Option<Timestamp>,
+    },
+    Done {
+        response: StoredResponse,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -120,19 +141,36 @@ impl From<Vec<Remembered>> for IdempotencyStore {
 
 impl IdempotencyStore {
     /// Starts (or replays) a request. `scope` is the method and path; `fingerprint`
-    /// identifies the body.
-    pub fn begin(&mut self, scope: &str, key: &str, fingerprint: u64, now: Timestamp) -> Begin {
+    /// identifies the body; `now` is simulated time (keys are kept [`TTL`] of it) and
+    /// `wall` the wall clock (a claim's lease, [`CLAIM_LEASE`]).
+    pub fn begin(
+        &mut self,
+        scope: &str,
+        key: &str,
+        fingerprint: u64,
+        now: Timestamp,
+        wall: Timestamp,
+    ) -> Begin {
         self.expire(now);
         let id = (scope.to_owned(), key.to_owned());
         if let Some(entry) = self.entries.get(&id) {
-            return if entry.fingerprint != fingerprint {
-                Begin::Conflict
-            } else {
-                match &entry.slot {
-                    Slot::InFlight => Begin::InProgress,
-                    Slot::Done { response } => Begin::Replay(response.clone()),
-                }
+            let lapsed = match entry.slot {
+                Slot::InFlight { lease_until } => lease_until.is_none_or(|until| until <= wall),
+                Slot::Done { .. } => false,
             };
+            if !lapsed {
+                return if entry.fingerprint != fingerprint {
+                    Begin::Conflict
+                } else {
+                    match &entry.slot {
+                        Slot::InFlight { .. } => Begin::InProgress,
+                        Slot::Done { response } => Begin::Replay(response.clone()),
+                    }
+                };
+            }
+            // A claim nobody finished: the key is free again (its old place in the
+            // expiry order no longer matches and is skipped).
+            self.entries.remove(&id);
         }
         let expires_at = now.plus(TTL);
         self.entries.insert(
@@ -140,7 +178,9 @@ impl IdempotencyStore {
             Entry {
                 fingerprint,
                 expires_at,
-                slot: Slot::InFlight,
+                slot: Slot::InFlight {
+                    lease_until: Some(wall.plus(CLAIM_LEASE)),
+                },
             },
         );
         self.order.push_back((expires_at, id));
@@ -201,6 +241,9 @@ impl IdempotencyStore {
 mod tests {
     use super::*;
 
+    /// The wall clock in these tests (claims' leases).
+    const WALL: Timestamp = Timestamp(0);
+
     fn response(status: u16) -> StoredResponse {
         StoredResponse {
             status,
@@ -213,71 +256,123 @@ mod tests {
     fn first_run_then_replay_then_conflict() {
         let mut s = IdempotencyStore::default();
         let t = Timestamp(0);
-        assert_eq!(s.begin("POST /a", "k", 1, t), Begin::FirstRun);
-        assert_eq!(s.begin("POST /a", "k", 1, t), Begin::InProgress);
+        assert_eq!(s.begin("POST /a", "k", 1, t, WALL), Begin::FirstRun);
+        assert_eq!(s.begin("POST /a", "k", 1, t, WALL), Begin::InProgress);
         s.finish("POST /a", "k", Some(response(200)));
-        assert_eq!(s.begin("POST /a", "k", 1, t), Begin::Replay(response(200)));
-        assert_eq!(s.begin("POST /a", "k", 2, t), Begin::Conflict);
+        assert_eq!(
+            s.begin("POST /a", "k", 1, t, WALL),
+            Begin::Replay(response(200))
+        );
+        assert_eq!(s.begin("POST /a", "k", 2, t, WALL), Begin::Conflict);
     }
 
     #[test]
     fn keys_are_scoped_by_method_and_path() {
         let mut s = IdempotencyStore::default();
-        assert_eq!(s.begin("POST /a", "k", 1, Timestamp(0)), Begin::FirstRun);
-        assert_eq!(s.begin("POST /b", "k", 2, Timestamp(0)), Begin::FirstRun);
+        assert_eq!(
+            s.begin("POST /a", "k", 1, Timestamp(0), WALL),
+            Begin::FirstRun
+        );
+        assert_eq!(
+            s.begin("POST /b", "k", 2, Timestamp(0), WALL),
+            Begin::FirstRun
+        );
     }
 
     #[test]
     fn keys_expire_after_24_hours_of_simulated_time() {
         let mut s = IdempotencyStore::default();
-        s.begin("POST /a", "k", 1, Timestamp(0));
+        s.begin("POST /a", "k", 1, Timestamp(0), WALL);
         s.finish("POST /a", "k", Some(response(200)));
         let just_before = Timestamp(TTL.as_millis() as i64 - 1);
         assert!(matches!(
-            s.begin("POST /a", "k", 1, just_before),
+            s.begin("POST /a", "k", 1, just_before, WALL),
             Begin::Replay(_)
         ));
         let after = Timestamp(TTL.as_millis() as i64);
-        assert_eq!(s.begin("POST /a", "k", 2, after), Begin::FirstRun);
+        assert_eq!(s.begin("POST /a", "k", 2, after, WALL), Begin::FirstRun);
     }
 
     #[test]
     fn unstored_outcomes_forget_the_key() {
         let mut s = IdempotencyStore::default();
-        s.begin("POST /a", "k", 1, Timestamp(0));
+        s.begin("POST /a", "k", 1, Timestamp(0), WALL);
         s.finish("POST /a", "k", None);
-        assert_eq!(s.begin("POST /a", "k", 2, Timestamp(0)), Begin::FirstRun);
+        assert_eq!(
+            s.begin("POST /a", "k", 2, Timestamp(0), WALL),
+            Begin::FirstRun
+        );
     }
 
     #[test]
     fn a_stored_store_remembers_the_same_keys() {
         let mut s = IdempotencyStore::default();
-        s.begin("POST /a", "k1", 1, Timestamp(0));
+        s.begin("POST /a", "k1", 1, Timestamp(0), WALL);
         s.finish("POST /a", "k1", Some(response(200)));
-        s.begin("POST /a", "k2", 2, Timestamp(5));
+        s.begin("POST /a", "k2", 2, Timestamp(5), WALL);
         let text = serde_json::to_string(&s).unwrap();
         let mut back: IdempotencyStore = serde_json::from_str(&text).unwrap();
         assert_eq!(
-            back.begin("POST /a", "k1", 1, Timestamp(9)),
+            back.begin("POST /a", "k1", 1, Timestamp(9), WALL),
             Begin::Replay(response(200))
         );
         assert_eq!(
-            back.begin("POST /a", "k2", 2, Timestamp(9)),
+            back.begin("POST /a", "k2", 2, Timestamp(9), WALL),
             Begin::InProgress
         );
         assert_eq!(
-            back.begin("POST /a", "k3", 3, Timestamp(9)),
+            back.begin("POST /a", "k3", 3, Timestamp(9), WALL),
             Begin::FirstRun
         );
         let expired = Timestamp(TTL.as_millis() as i64);
-        assert_eq!(back.begin("POST /a", "k1", 1, expired), Begin::FirstRun);
+        assert_eq!(
+            back.begin("POST /a", "k1", 1, expired, WALL),
+            Begin::FirstRun
+        );
+    }
+
+    #[test]
+    fn a_claim_nobody_finishes_lapses_after_its_lease_of_wall_time() {
+        let mut s = IdempotencyStore::default();
+        let frozen = Timestamp(0);
+        assert_eq!(s.begin("POST /a", "k", 1, frozen, WALL), Begin::FirstRun);
+        let lease = CLAIM_LEASE.as_millis() as i64;
+        let just_before = Timestamp(lease - 1);
+        assert_eq!(
+            s.begin("POST /a", "k", 1, frozen, just_before),
+            Begin::InProgress
+        );
+        assert_eq!(
+            s.begin("POST /a", "k", 2, frozen, just_before),
+            Begin::Conflict
+        );
+        // The simulated clock has not moved; the wall clock has: the key is free.
+        let lapsed = Timestamp(lease);
+        assert_eq!(s.begin("POST /a", "k", 2, frozen, lapsed), Begin::FirstRun);
+        s.finish("POST /a", "k", Some(response(201)));
+        let later = Timestamp(lease * 10);
+        assert_eq!(
+            s.begin("POST /a", "k", 2, frozen, later),
+            Begin::Replay(response(201))
+        );
+        assert_eq!(s.len(), 1);
+        let text = serde_json::to_string(&s).unwrap();
+        let back: IdempotencyStore = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.len(), 1, "the key once, as last claimed: {text}");
+    }
+
+    #[test]
+    fn a_claim_saved_before_leases_existed_has_lapsed() {
+        let text = r#"[{"scope":"POST /a","key":"k","fingerprint":1,"expiresAt":86400000,"slot":{"state":"in_flight"}}]"#;
+        let mut s: IdempotencyStore = serde_json::from_str(text).unwrap();
+        assert_eq!(s.begin("POST /a", "k", 1, WALL, WALL), Begin::FirstRun);
     }
 
     #[test]
     fn memory_is_bounded() {
         let mut s = IdempotencyStore::default();
         for i in 0..(MAX_ENTRIES + 50) {
-            s.begin("POST /a", &i.to_string(), 1, Timestamp(0));
+            s.begin("POST /a", &i.to_string(), 1, Timestamp(0), WALL);
         }
         assert_eq!(s.len(), MAX_ENTRIES);
     }
