@@ -663,3 +663,116 @@ async fn conform_passes_against_three_replicas_behind_a_round_robin_proxy() {
         node.assert_conformant();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fault_rule_added_through_one_replica_fires_on_all_its_count_shared() {
+    let redis = Redis::start();
+    let nodes = replicas(&redis, 2).await;
+    let json_header = [("content-type", "application/json")];
+    let rule = json!({"rules": [{
+        "match": {"path": "/integrations/{provider}", "provider": "wodify"},
+        "action": {"type": "error", "status": 503},
+        "count": 3
+    }]})
+    .to_string();
+    let r = nodes[0]
+        .send("POST", "/__mock/faults", &json_header, Some(&rule))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    let listed = nodes[1].send("GET", "/__mock/faults", &[], None).await;
+    assert_eq!(
+        listed.json()["rules"][0]["remaining"],
+        3,
+        "{}",
+        listed.json()
+    );
+    // Six requests alternating between the replicas: the rule fires three times in
+    // all (not three per replica), then it is gone everywhere.
+    let mut statuses = Vec::new();
+    for i in 0..6 {
+        let r = nodes[i % 2].get("/v2/integrations/wodify", KEY).await;
+        statuses.push(r.status);
+    }
+    assert_eq!(statuses, [503, 503, 503, 200, 200, 200]);
+    for node in &nodes {
+        let listed = node.send("GET", "/__mock/faults", &[], None).await;
+        assert_eq!(listed.json()["rules"], json!([]), "{}", listed.json());
+    }
+    // A rule deleted through one replica stops firing on the other.
+    let always = json!({"rules": [{"match": {"provider": "terminal"}, "action": {"type": "rate_limit", "retryAfter": 2}}]})
+        .to_string();
+    let added = nodes[1]
+        .send("POST", "/__mock/faults", &json_header, Some(&always))
+        .await
+        .json();
+    let id = added["rules"][0]["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        nodes[0].get("/v2/integrations/terminal", KEY).await.status,
+        429
+    );
+    let r = nodes[0]
+        .send(
+            "DELETE",
+            &format!("/__mock/faults/{id}"),
+            &json_header,
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    assert_eq!(
+        nodes[1].get("/v2/integrations/terminal", KEY).await.status,
+        200
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_request_journal_is_one_for_all_replicas() {
+    let redis = Redis::start();
+    let nodes = replicas(&redis, 3).await;
+    let json_header = [("content-type", "application/json")];
+    let r = nodes[0]
+        .send("DELETE", "/__mock/requests", &json_header, None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    for (i, (node, provider)) in nodes
+        .iter()
+        .zip(["practicehub", "wodify", "terminal"])
+        .enumerate()
+    {
+        let r = node
+            .call(
+                "POST",
+                &format!("/v2/integrations/{provider}/activate"),
+                KEY,
+                Some(activate_body(&format!("journal_{i}"))),
+            )
+            .await;
+        assert_eq!(r.status, 200);
+        assert_eq!(node.get("/v2/integrations", KEY).await.status, 200);
+    }
+    // Read through any replica: all six requests, latest first, numbered in order.
+    for node in &nodes {
+        let listed = node.send("GET", "/__mock/requests", &[], None).await.json();
+        let data = listed["data"].as_array().unwrap();
+        assert_eq!(data.len(), 6, "{listed}");
+        let ids: Vec<u64> = data.iter().map(|e| e["id"].as_u64().unwrap()).collect();
+        assert!(ids.windows(2).all(|w| w[0] > w[1]), "latest first: {ids:?}");
+        assert_eq!(data[0]["method"], "GET");
+        assert_eq!(data[5]["method"], "POST");
+        let count = json!({"method": "POST", "path": "/v2/integrations/", "key": KEY}).to_string();
+        let counted = node
+            .send("POST", "/__mock/requests/count", &json_header, Some(&count))
+            .await
+            .json();
+        assert_eq!(counted["count"], 3, "{counted}");
+    }
+    let r = nodes[2]
+        .send("DELETE", "/__mock/requests", &json_header, None)
+        .await;
+    assert_eq!(r.status, 200);
+    let listed = nodes[0]
+        .send("GET", "/__mock/requests", &[], None)
+        .await
+        .json();
+    assert_eq!(listed["data"], json!([]), "cleared for all: {listed}");
+}

@@ -376,7 +376,10 @@ async fn run(
             let clock = store.change_clock(wall, &|c| c.resume(wall)).await?;
             Ok(clock_view(clock, wall))
         }
-        "adminListFaults" => Ok(control.faults.with(|book| json!({ "rules": book.rules() }))),
+        "adminListFaults" => Ok(control
+            .faults
+            .update(store, |book| json!({ "rules": book.rules() }))
+            .await?),
         "adminAddFaults" => {
             #[derive(serde::Deserialize)]
             struct AddFaults {
@@ -406,15 +409,18 @@ async fn run(
                     inject_outage(store, r, outage).await?;
                 }
             }
-            Ok(control.faults.with(|book| {
-                for r in rules {
-                    book.add(r);
-                }
-                json!({ "rules": book.rules() })
-            }))
+            Ok(control
+                .faults
+                .update(store, |book| {
+                    for r in &rules {
+                        book.add(r.clone());
+                    }
+                    json!({ "rules": book.rules() })
+                })
+                .await?)
         }
         "adminClearFaults" => {
-            control.faults.with(FaultBook::clear);
+            control.faults.update(store, FaultBook::clear).await?;
             for key in store.tenant_keys().await? {
                 store
                     .with_existing(&key, |t| t.merchant.clear_outages())
@@ -424,7 +430,7 @@ async fn run(
         }
         "adminDeleteFault" => {
             let id = params.get("id").and_then(Value::as_str).unwrap_or("");
-            if control.faults.with(|book| book.remove(id)) {
+            if control.faults.update(store, |book| book.remove(id)).await? {
                 done(format!("{id} deleted"))
             } else {
                 Err(ControlError::NoSuchFault(id.to_owned()))
@@ -450,15 +456,15 @@ async fn run(
                 method: None,
             };
             let limit = params.get("limit").and_then(Value::as_u64).unwrap_or(1000) as usize;
-            Ok(json!({ "data": control.journal.query(&m, limit) }))
+            Ok(json!({ "data": control.journal.query_in(store, &m, limit).await? }))
         }
         "adminClearRequests" => {
-            control.journal.clear();
+            control.journal.clear_in(store).await?;
             done("journal cleared")
         }
         "adminCountRequests" => {
             let m: Matcher = body(req.body)?;
-            Ok(json!({ "count": control.journal.count(&m) }))
+            Ok(json!({ "count": control.journal.count_in(store, &m).await? }))
         }
         // Every operation of the embedded admin contract is answered above.
         other => Err(ControlError::NoSuchOperation(other.to_owned())),

@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use crate::sim::{Provider, lock};
+use crate::store::{Session, Store, StoreError};
 
 /// What a rule matches; every field given must match.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -93,7 +94,7 @@ fn certain() -> f64 {
 }
 
 /// An active rule.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Rule {
     /// Its id (`fault-N`).
     pub id: String,
@@ -138,11 +139,25 @@ pub enum Effect {
 /// The fault book behind its lock, with a flag every request reads instead of taking
 /// the lock: most runs have no rules, and a lock taken by every request on every
 /// worker thread is a measurable cost (docs/performance.md).
+///
+/// With a store shared by replicas ([`Store::shared`]) the book is kept there instead,
+/// so a rule added through one replica fires on all, its count and its draws shared:
+/// each request learns the book's version from its authentication's round trip and
+/// reads the book only when that version is new to this replica; a request that a
+/// rule matches changes the book (hits, count, the generator) by compare-and-set.
 pub struct FaultRules {
     book: Mutex<FaultBook>,
     /// Whether the book holds a rule; updated under the lock after every change.
     armed: AtomicBool,
+    /// The seed a shared book starts from when there is none yet.
+    seed: u64,
+    /// The shared book's version this replica last read, and whether it held a rule.
+    seen: Mutex<(u64, bool)>,
 }
+
+/// How often a change of the shared book is tried again when another replica changed
+/// it first.
+const MAX_ATTEMPTS: usize = 64;
 
 impl FaultRules {
     /// An empty book whose probabilities draw from `seed`.
@@ -150,7 +165,69 @@ impl FaultRules {
         Self {
             book: Mutex::new(FaultBook::new(seed)),
             armed: AtomicBool::new(false),
+            seed,
+            seen: Mutex::new((0, false)),
         }
+    }
+
+    /// Runs `f` on the book, wherever it is kept: this process's (as [`Self::with`]),
+    /// or the store's, read and written back by compare-and-set when `f` changed it
+    /// (`f` may then run more than once; its last run counts).
+    pub async fn update<R>(
+        &self,
+        store: &dyn Store,
+        mut f: impl FnMut(&mut FaultBook) -> R,
+    ) -> Result<R, StoreError> {
+        let Some(shared) = store.shared() else {
+            return Ok(self.with(f));
+        };
+        for _ in 0..MAX_ATTEMPTS {
+            let (version, stored) = shared.read_book().await?;
+            let mut book = match &stored {
+                Some(bytes) => serde_json::from_slice::<FaultBook>(bytes)
+                    .map_err(|e| StoreError::Invalid(format!("the fault book: {e}")))?,
+                None => FaultBook::new(self.seed),
+            };
+            let result = f(&mut book);
+            let written = serde_json::to_vec(&book)
+                .map_err(|e| StoreError::Invalid(format!("the fault book: {e}")))?;
+            let version = if stored.as_deref() == Some(written.as_slice()) {
+                version
+            } else {
+                match shared.write_book(version, written).await? {
+                    Some(new) => new,
+                    None => continue,
+                }
+            };
+            *lock(&self.seen) = (version, !book.rules.is_empty());
+            return Ok(result);
+        }
+        Err(StoreError::Unavailable(
+            "the fault book kept changing under this update".into(),
+        ))
+    }
+
+    /// The effects of the rules that fire for a request (of `session`, when it was
+    /// authenticated), wherever the book is kept.
+    pub async fn effects(
+        &self,
+        store: &dyn Store,
+        session: Option<&Session>,
+        facts: &RequestFacts<'_>,
+    ) -> Result<Vec<Effect>, StoreError> {
+        let Some(shared) = store.shared() else {
+            if !self.armed() {
+                return Ok(Vec::new());
+            }
+            return Ok(self.with(|book| book.effects(facts)));
+        };
+        let version = shared.book_version(session).await?;
+        let seen = *lock(&self.seen);
+        if version == 0 || (version == seen.0 && !seen.1) {
+            // No book, or one this replica knows has no rule.
+            return Ok(Vec::new());
+        }
+        self.update(store, |book| book.effects(facts)).await
     }
 
     /// Whether any rule exists (read without the lock).
@@ -167,12 +244,28 @@ impl FaultRules {
     }
 }
 
-/// The rules and the seeded generator.
-#[derive(Debug)]
+/// The rules and the seeded generator (kept as JSON by a shared store: the generator
+/// as its state, so draws go on where another replica left them).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct FaultBook {
     rules: Vec<Rule>,
     next_id: u64,
+    #[serde(with = "rng_state")]
     rng: fastrand::Rng,
+}
+
+/// A generator as its state.
+mod rng_state {
+    pub fn serialize<S: serde::Serializer>(rng: &fastrand::Rng, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(rng.get_seed())
+    }
+
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<fastrand::Rng, D::Error> {
+        Ok(fastrand::Rng::with_seed(serde::Deserialize::deserialize(
+            d,
+        )?))
+    }
 }
 
 impl FaultBook {
@@ -327,6 +420,26 @@ mod tests {
         assert_eq!(run(7), run(7));
         let fired: usize = run(7).iter().sum();
         assert!((16..48).contains(&fired), "{fired}");
+    }
+
+    #[test]
+    fn a_book_kept_as_json_goes_on_drawing_where_it_left_off() {
+        let mut book = FaultBook::new(7);
+        book.add(rule(Provider::Wodify, Some(40), 0.5));
+        let mut straight = FaultBook::new(7);
+        straight.add(rule(Provider::Wodify, Some(40), 0.5));
+        let mut through_json = Vec::new();
+        let mut direct = Vec::new();
+        for _ in 0..32 {
+            // As a shared store keeps it: read, applied, written back each time.
+            let text = serde_json::to_string(&book).unwrap();
+            book = serde_json::from_str(&text).unwrap();
+            through_json.push(book.effects(&facts(Provider::Wodify)).len());
+            direct.push(straight.effects(&facts(Provider::Wodify)).len());
+        }
+        assert_eq!(through_json, direct);
+        assert_eq!(book.rules()[0].hits, straight.rules()[0].hits);
+        assert_eq!(book.rules()[0].remaining, straight.rules()[0].remaining);
     }
 
     #[test]

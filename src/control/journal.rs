@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use serde::{Deserialize, Serialize};
 
 use crate::sim::{ApiKey, Timestamp, lock};
+use crate::store::{Store, StoreError};
 
 /// How many requests are kept; older ones are forgotten first.
 pub const CAPACITY: usize = 1000;
@@ -39,6 +40,53 @@ pub struct Entry {
     pub operation_id: Option<String>,
     /// How long the answer took.
     pub latency_micros: u64,
+}
+
+/// An entry as a journal shared by replicas keeps it (JSON in the store): the whole
+/// key, which filters and counts match; its number is the store's.
+#[derive(Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Kept {
+    at: Timestamp,
+    method: String,
+    path: String,
+    query: Option<String>,
+    status: u16,
+    key: Option<String>,
+    request_id: String,
+    operation_id: Option<String>,
+    latency_micros: u64,
+}
+
+impl Kept {
+    fn of(e: Entry) -> Self {
+        Kept {
+            at: e.at,
+            method: e.method,
+            path: e.path,
+            query: e.query,
+            status: e.status,
+            key: e.key.map(|k| k.as_str().to_owned()),
+            request_id: e.request_id,
+            operation_id: e.operation_id,
+            latency_micros: e.latency_micros,
+        }
+    }
+
+    fn entry(self, id: u64) -> Entry {
+        Entry {
+            id,
+            at: self.at,
+            method: self.method,
+            path: self.path,
+            query: self.query,
+            status: self.status,
+            key: self.key.and_then(|k| ApiKey::parse(&k).ok()),
+            request_id: self.request_id,
+            operation_id: self.operation_id,
+            latency_micros: self.latency_micros,
+        }
+    }
 }
 
 /// A key as a journal reader sees it: `…` and its last four characters.
@@ -169,6 +217,77 @@ impl Journal {
     pub fn clear(&self) {
         for shard in &self.shards {
             lock(shard).clear();
+        }
+    }
+
+    /// Records a request wherever the journal is kept: here, or in a store shared by
+    /// replicas ([`Store::shared`]: a capped stream every replica appends to, so a
+    /// journal read through any replica sees the requests of all). A request is in the
+    /// shared journal before it is answered; when the store cannot take it, the
+    /// request is still answered and the loss logged.
+    pub async fn record_in(&self, store: &dyn Store, entry: Entry) {
+        let Some(shared) = store.shared() else {
+            drop(self.record(entry)); // the forgotten entry, freed outside the lock
+            return;
+        };
+        let written = match serde_json::to_vec(&Kept::of(entry)) {
+            Ok(bytes) => shared.append_journal(bytes, CAPACITY).await.map(drop),
+            Err(e) => Err(StoreError::Invalid(e.to_string())),
+        };
+        if let Err(e) = written {
+            tracing::warn!(error = %e, "a request could not be written to the shared journal");
+        }
+    }
+
+    /// The latest [`CAPACITY`] entries wherever the journal is kept, latest first.
+    async fn latest_in(&self, store: &dyn Store) -> Result<Option<Vec<Entry>>, StoreError> {
+        let Some(shared) = store.shared() else {
+            return Ok(None);
+        };
+        let kept = shared.read_journal(CAPACITY).await?;
+        kept.into_iter()
+            .map(|(id, bytes)| {
+                serde_json::from_slice::<Kept>(&bytes)
+                    .map(|k| k.entry(id))
+                    .map_err(|e| StoreError::Invalid(format!("a journal entry: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
+    }
+
+    /// [`Journal::query`], wherever the journal is kept.
+    pub async fn query_in(
+        &self,
+        store: &dyn Store,
+        m: &Matcher,
+        limit: usize,
+    ) -> Result<Vec<Entry>, StoreError> {
+        Ok(match self.latest_in(store).await? {
+            Some(all) => all
+                .into_iter()
+                .filter(|e| m.matches(e))
+                .take(limit)
+                .collect(),
+            None => self.query(m, limit),
+        })
+    }
+
+    /// [`Journal::count`], wherever the journal is kept.
+    pub async fn count_in(&self, store: &dyn Store, m: &Matcher) -> Result<usize, StoreError> {
+        Ok(match self.latest_in(store).await? {
+            Some(all) => all.iter().filter(|e| m.matches(e)).count(),
+            None => self.count(m),
+        })
+    }
+
+    /// [`Journal::clear`], wherever the journal is kept.
+    pub async fn clear_in(&self, store: &dyn Store) -> Result<(), StoreError> {
+        match store.shared() {
+            Some(shared) => shared.clear_journal().await,
+            None => {
+                self.clear();
+                Ok(())
+            }
         }
     }
 }

@@ -8,34 +8,45 @@ use super::pipeline::Context;
 use super::reply::Reply;
 use crate::api::ApiError;
 use crate::control::faults;
-use crate::spec::{HeaderLookup, Operation};
+use crate::spec::HeaderLookup;
+use crate::store::Session;
 
-/// Applies the fault rules matching this request: delays are waited out; an error,
-/// a 429 or a dropped connection replaces the answer.
+/// Applies the fault rules matching this request (of `session`, when its key was
+/// accepted): delays are waited out; an error, a 429 or a dropped connection replaces
+/// the answer.
 pub(super) async fn inject_faults(
     app: &App,
-    op: &Operation,
     index: usize,
     path_params: &[(String, String)],
     headers: &HeaderMap,
     rid: &str,
     ctx: &mut Context,
+    session: Option<&Session>,
 ) -> Option<Reply> {
-    if !app.control.faults.armed() {
+    let op = &app.contract.operations[index];
+    let shared = app.store.shared().is_some();
+    if !shared && !app.control.faults.armed() {
         return None;
     }
-    let effects = app.control.faults.with(|book| {
-        let provider = path_params
-            .iter()
-            .find(|(n, _)| n == "provider")
-            .and_then(|(_, v)| v.parse().ok());
-        book.effects(&faults::RequestFacts {
-            method: op.method.as_str(),
-            template: &op.path,
-            provider,
-            key: headers.header("x-api-key"),
-        })
-    });
+    let provider = path_params
+        .iter()
+        .find(|(n, _)| n == "provider")
+        .and_then(|(_, v)| v.parse().ok());
+    let facts = faults::RequestFacts {
+        method: op.method.as_str(),
+        template: &op.path,
+        provider,
+        key: headers.header("x-api-key"),
+    };
+    let effects = match app
+        .control
+        .faults
+        .effects(&*app.store, session, &facts)
+        .await
+    {
+        Ok(effects) => effects,
+        Err(e) => return Some(Reply::error(&e.into(), rid, Some(index))),
+    };
     for effect in effects {
         match effect {
             faults::Effect::Delay(d) => tokio::time::sleep(d).await,

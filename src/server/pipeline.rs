@@ -206,8 +206,7 @@ pub async fn handle(
                 .map(|i| app.contract.operations[i].id.clone()),
             latency_micros: latency.as_micros() as u64,
         };
-        let forgotten = app.control.journal.record(entry);
-        drop(forgotten); // freed outside the journal's lock
+        app.control.journal.record_in(&*app.store, entry).await;
     }
     if ctx.drop {
         return Err(Dropped);
@@ -231,16 +230,24 @@ async fn api(
     let op = &app.contract.operations[index];
     let fail = |e: ApiError| Reply::error(&e, rid, Some(index));
 
-    if let Some(reply) =
-        super::faults::inject_faults(app, op, index, &path_params, req.headers(), rid, ctx).await
-    {
-        return reply;
-    }
     let key = req
         .headers()
         .get(names::X_API_KEY)
         .and_then(|v| v.to_str().ok());
-    let session = match app.store.authenticate(key).await {
+    // Read first (a shared store reads the fault book's version in the same round
+    // trip), acted on after the faults: a staged fault answers whatever the key.
+    let authenticated = app.store.authenticate(key).await;
+    let session = match &authenticated {
+        Ok(Ok(s)) => Some(s),
+        _ => None,
+    };
+    if let Some(reply) =
+        super::faults::inject_faults(app, index, &path_params, req.headers(), rid, ctx, session)
+            .await
+    {
+        return reply;
+    }
+    let session = match authenticated {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => return fail(e.into()),
         Err(e) => return fail(e.into()),

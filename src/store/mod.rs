@@ -192,6 +192,39 @@ pub trait Store: Send + Sync {
 
     /// Brings every tenant up to `now` (before a snapshot is written).
     fn advance_all(&self, now: Timestamp) -> StoreFuture<'_, ()>;
+
+    /// What the control plane shares between replicas through this store (the fault
+    /// book, the request journal), or `None` when it keeps them itself (the in-memory
+    /// store: one process).
+    fn shared(&self) -> Option<&dyn SharedControl> {
+        None
+    }
+}
+
+/// The control plane's state kept for every replica (docs/scale-out.md): the fault
+/// book, a versioned document replaced by compare-and-set, and the request journal, a
+/// capped log. Both are opaque JSON to the store; `control` gives them meaning.
+pub trait SharedControl: Send + Sync {
+    /// The fault book's version (0: there is none), as `session`'s authentication
+    /// read it in its round trip, or read now.
+    fn book_version<'a>(&'a self, session: Option<&'a Session>) -> StoreFuture<'a, u64>;
+
+    /// The fault book: its version (0: none) and JSON.
+    fn read_book(&self) -> StoreFuture<'_, (u64, Option<Vec<u8>>)>;
+
+    /// Replaces the fault book if it is still at `version`: its new version, or `None`
+    /// when another replica changed it first.
+    fn write_book(&self, version: u64, book: Vec<u8>) -> StoreFuture<'_, Option<u64>>;
+
+    /// Appends a request to the journal, the oldest forgotten past `capacity`; the
+    /// entry's number (increasing across replicas).
+    fn append_journal(&self, entry: Vec<u8>, capacity: usize) -> StoreFuture<'_, u64>;
+
+    /// The latest `n` journal entries, latest first, with their numbers.
+    fn read_journal(&self, n: usize) -> StoreFuture<'_, Vec<(u64, Vec<u8>)>>;
+
+    /// Forgets every journal entry.
+    fn clear_journal(&self) -> StoreFuture<'_, ()>;
 }
 
 impl dyn Store + '_ {

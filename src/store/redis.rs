@@ -10,7 +10,10 @@
 //!   idempotency keys, rate-limit bucket);
 //! - `tenants`: the set of tenant keys; `keys`: a hash of declared keys' policies;
 //! - `clock`: a hash, `v` and `c` (the clock as JSON); `init`: set once a fixture was
-//!   applied, so a replica that (re)starts never applies it over the shared state.
+//!   applied, so a replica that (re)starts never applies it over the shared state;
+//! - `faults`: a hash, `v` and `b` (the control plane's fault book as JSON);
+//! - `journal`: a stream capped near the journal's capacity, each entry `n` (its
+//!   number, from the counter `journal:n`) and `e` (the request as JSON).
 //!
 //! An update is optimistic: read the tenant and its version (authentication's round
 //! trip already did), apply the pure command to it, and, only if it changed, write it
@@ -29,7 +32,7 @@ use std::time::Duration;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 
-use super::{Session, Store, StoreError, StoreFuture, TenantRef};
+use super::{Session, SharedControl, Store, StoreError, StoreFuture, TenantRef};
 use crate::sim::{
     ApiKey, AuthError, Clock, DeclaredKey, KeyPolicy, SimConfig, Tenant, Timestamp, WorldState,
     admit,
@@ -62,8 +65,17 @@ return 1
 /// its first update's starting point (taken once; a conflict reads afresh).
 struct Prefetch {
     clock: Clock,
+    book_version: u64,
     tenant: std::sync::Mutex<Option<Stored>>,
 }
+
+/// Appends `ARGV[1]` to the stream `KEYS[1]` as entry number `INCR KEYS[2]`, which it
+/// returns, keeping about `ARGV[2]` entries (`MAXLEN ~`: trimmed a node at a time).
+const APPEND: &str = r"
+local n = redis.call('INCR', KEYS[2])
+redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'n', n, 'e', ARGV[1])
+return n
+";
 
 /// A tenant as read: its version and JSON (both absent before its first write).
 type Stored = (Option<u64>, Option<Vec<u8>>);
@@ -74,6 +86,7 @@ pub struct RedisStore {
     conn: ConnectionManager,
     prefix: String,
     cas: Script,
+    append: Script,
     /// Per tenant: this replica's writers take turns, and the tenant as the last of
     /// them wrote it.
     writers: std::sync::Mutex<std::collections::HashMap<ApiKey, Writer>>,
@@ -143,6 +156,7 @@ impl RedisStore {
             conn,
             prefix: prefix.to_owned(),
             cas: Script::new(CAS),
+            append: Script::new(APPEND),
             writers: std::sync::Mutex::new(std::collections::HashMap::new()),
             nonce: uuid::Uuid::new_v4().as_u64_pair().0,
             written: std::sync::atomic::AtomicU64::new(0),
@@ -635,8 +649,13 @@ impl Store for RedisStore {
             };
             // One round trip: the key's policy, the clock and the tenant.
             let mut c = self.conn.clone();
-            type Read = (Option<String>, (Option<u64>, Option<String>), Stored);
-            let (policy, (_, clock), tenant): Read = redis::pipe()
+            type Read = (
+                Option<String>,
+                (Option<u64>, Option<String>),
+                Stored,
+                Option<u64>,
+            );
+            let (policy, (_, clock), tenant, book_version): Read = redis::pipe()
                 .hget(self.name("keys"), key.as_str())
                 .cmd("HMGET")
                 .arg(self.name("clock"))
@@ -646,6 +665,7 @@ impl Store for RedisStore {
                 .arg(self.tenant_key(&key))
                 .arg("v")
                 .arg("t")
+                .hget(self.name("faults"), "v")
                 .query_async(&mut c)
                 .await
                 .map_err(unavailable)?;
@@ -658,6 +678,7 @@ impl Store for RedisStore {
             };
             let prefetch = std::sync::Arc::new(Prefetch {
                 clock,
+                book_version: book_version.unwrap_or(0),
                 tenant: std::sync::Mutex::new(Some(tenant)),
             });
             let admitted = admit(text, |_| policy, &self.config);
@@ -734,5 +755,112 @@ impl Store for RedisStore {
 
     fn advance_all(&self, now: Timestamp) -> StoreFuture<'_, ()> {
         boxed(self.advance_every(now))
+    }
+
+    fn shared(&self) -> Option<&dyn SharedControl> {
+        Some(self)
+    }
+}
+
+impl SharedControl for RedisStore {
+    fn book_version<'a>(&'a self, session: Option<&'a Session>) -> StoreFuture<'a, u64> {
+        if let Some(p) = session.and_then(|s| s.tenant.handle::<Prefetch>()) {
+            return Either::Left(futures_util::future::ready(Ok(p.book_version)));
+        }
+        boxed(async move {
+            let mut c = self.conn.clone();
+            let v: Option<u64> = c
+                .hget(self.name("faults"), "v")
+                .await
+                .map_err(unavailable)?;
+            Ok(v.unwrap_or(0))
+        })
+    }
+
+    fn read_book(&self) -> StoreFuture<'_, (u64, Option<Vec<u8>>)> {
+        boxed(async move {
+            let mut c = self.conn.clone();
+            let (v, b): (Option<u64>, Option<Vec<u8>>) = redis::cmd("HMGET")
+                .arg(self.name("faults"))
+                .arg("v")
+                .arg("b")
+                .query_async(&mut c)
+                .await
+                .map_err(unavailable)?;
+            Ok((v.unwrap_or(0), b))
+        })
+    }
+
+    fn write_book(&self, version: u64, book: Vec<u8>) -> StoreFuture<'_, Option<u64>> {
+        boxed(async move {
+            let new = self.next_version();
+            let mut c = self.conn.clone();
+            let done: u8 = self
+                .cas
+                .key(self.name("faults"))
+                .arg(version)
+                .arg(book)
+                .arg("b")
+                .arg(new)
+                .invoke_async(&mut c)
+                .await
+                .map_err(unavailable)?;
+            Ok((done == 1).then_some(new))
+        })
+    }
+
+    fn append_journal(&self, entry: Vec<u8>, capacity: usize) -> StoreFuture<'_, u64> {
+        boxed(async move {
+            let mut c = self.conn.clone();
+            self.append
+                .key(self.name("journal"))
+                .key(self.name("journal:n"))
+                .arg(entry)
+                .arg(capacity)
+                .invoke_async(&mut c)
+                .await
+                .map_err(unavailable)
+        })
+    }
+
+    fn read_journal(&self, n: usize) -> StoreFuture<'_, Vec<(u64, Vec<u8>)>> {
+        boxed(async move {
+            let mut c = self.conn.clone();
+            // Each entry: its stream id, then its fields and values (n, number, e, JSON).
+            let entries: Vec<(String, Vec<Vec<u8>>)> = redis::cmd("XREVRANGE")
+                .arg(self.name("journal"))
+                .arg("+")
+                .arg("-")
+                .arg("COUNT")
+                .arg(n)
+                .query_async(&mut c)
+                .await
+                .map_err(unavailable)?;
+            entries
+                .into_iter()
+                .map(|(_, fields)| {
+                    let field = |name: &[u8]| {
+                        fields
+                            .chunks(2)
+                            .find(|f| f[0] == name)
+                            .and_then(|f| f.get(1).cloned())
+                            .ok_or_else(|| corrupt("a journal entry without its fields"))
+                    };
+                    let number = String::from_utf8(field(b"n")?)
+                        .ok()
+                        .and_then(|t| t.parse().ok())
+                        .ok_or_else(|| corrupt("a journal entry's number"))?;
+                    Ok((number, field(b"e")?))
+                })
+                .collect()
+        })
+    }
+
+    fn clear_journal(&self) -> StoreFuture<'_, ()> {
+        boxed(async move {
+            let mut c = self.conn.clone();
+            let _: () = c.del(self.name("journal")).await.map_err(unavailable)?;
+            Ok(())
+        })
     }
 }
