@@ -776,3 +776,97 @@ async fn the_request_journal_is_one_for_all_replicas() {
         .json();
     assert_eq!(listed["data"], json!([]), "cleared for all: {listed}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_stopped_and_started_under_load_is_503_then_nothing_acknowledged_is_lost() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let dir = std::env::temp_dir().join(format!("revkeen-redis-load-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap();
+    let mut redis = Redis::on(port, Some(&dir));
+    let nodes = Arc::new(replicas(&redis, 2).await);
+    let path = "/v2/integrations/accounting/invoice-payment-requests";
+    let running = Arc::new(AtomicBool::new(true));
+    // Six clients, a merchant each, send payment requests through both replicas (each
+    // request three writes: the key's claim, the request, the stored answer) while
+    // Redis is stopped and started again. Every answer is a 200 or a 503 (the
+    // replicas are strict: each answer is checked against the spec as it is sent).
+    let clients = (0..6).map(|c| {
+        let nodes = Arc::clone(&nodes);
+        let running = Arc::clone(&running);
+        tokio::spawn(async move {
+            let key = format!("rk_sandbox_underload_client_{c:04}");
+            let mut acknowledged = Vec::new();
+            let mut unavailable = 0;
+            let mut i = 0u64;
+            while running.load(Ordering::Relaxed) {
+                let idem = format!("load-{c}-{i}");
+                let body = json!({"invoice_id": format!("inv_{c}_{i}"), "amount_minor": 1000 + i, "currency": "GBP"}).to_string();
+                let headers = [
+                    ("x-api-key", key.as_str()),
+                    ("content-type", "application/json"),
+                    ("idempotency-key", idem.as_str()),
+                ];
+                let r = nodes[(c + i as usize) % 2]
+                    .send("POST", path, &headers, Some(&body))
+                    .await;
+                match r.status {
+                    200 => acknowledged.push((r.json()["data"]["id"].as_str().unwrap().to_owned(), 1000 + i)),
+                    503 => {
+                        assert_eq!(r.json()["error"]["code"], "service_unavailable");
+                        assert!(r.header("retry-after").is_some());
+                        unavailable += 1;
+                    }
+                    other => panic!("client {c}: {other} {}", r.json()),
+                }
+                i += 1;
+                tokio::time::sleep(Duration::from_millis(3)).await;
+            }
+            (key, acknowledged, unavailable)
+        })
+    });
+    let clients: Vec<_> = clients.collect();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    redis.stop();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let _back = Redis::on(port, Some(&dir));
+    // Load goes on until every client has been answered again.
+    let mut recovered = false;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let r = nodes[0].get("/v2/integrations", KEY).await;
+        let s = nodes[1].get("/v2/integrations", KEY).await;
+        if r.status == 200 && s.status == 200 {
+            recovered = true;
+            break;
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    running.store(false, Ordering::Relaxed);
+    assert!(recovered, "the replicas answer again once Redis is back");
+    let (mut total_unavailable, mut total_acknowledged) = (0, 0);
+    for client in clients {
+        let (key, acknowledged, unavailable) = client.await.unwrap();
+        total_unavailable += unavailable;
+        total_acknowledged += acknowledged.len();
+        assert!(!acknowledged.is_empty());
+        // Every acknowledged request is there, whole, on both replicas.
+        for (id, amount) in &acknowledged {
+            for node in nodes.iter() {
+                let r = node.get(&format!("{path}/{id}"), &key).await;
+                assert_eq!(r.status, 200, "{key}'s {id}: {}", r.json());
+                assert_eq!(r.json()["data"]["amount_minor"], *amount);
+            }
+        }
+    }
+    assert!(total_unavailable > 0, "Redis was away while the load ran");
+    eprintln!(
+        "{total_acknowledged} requests acknowledged and found, {total_unavailable} answered 503"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
