@@ -391,10 +391,53 @@ fn check_spec_finds_an_undeclared_path_parameter() {
 }
 
 #[test]
-fn check_spec_explains_that_openapi_3_1_is_not_supported_yet() {
-    let (code, _, err) = check_spec(Some("tests/data/openapi-3-1.yaml"));
-    assert_eq!(code, 2, "{err}");
-    assert!(err.contains("3.0.x") && err.contains("3.1.0"), "{err}");
+fn check_spec_reads_openapi_3_1() {
+    let (code, out, err) = check_spec(Some("tests/data/openapi-3-1.yaml"));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("(OpenAPI 3.1.0)"), "{out}");
+}
+
+/// Each broken 3.1 document: exit 1, the problem named at its file and JSON pointer.
+#[test]
+fn check_spec_names_the_problems_of_broken_3_1_documents() {
+    let schema = "/paths/~1things/get/responses/200/content/application~1json";
+    for (file, pointer, words) in [
+        (
+            "openapi31-bad-type.yaml",
+            format!("{schema}/schema/properties/name/type"),
+            "[\"string\",\"nul\"]",
+        ),
+        (
+            "openapi31-bad-prefix-items.yaml",
+            format!("{schema}/schema/prefixItems"),
+            "is not of type \"array\"",
+        ),
+        (
+            "openapi31-dangling-ref.yaml",
+            format!("{schema}/schema"),
+            "'#/components/schemas/Missing' does not resolve",
+        ),
+        (
+            "openapi31-bad-webhooks.yaml",
+            "/webhooks".to_owned(),
+            "must be an object",
+        ),
+        (
+            "openapi31-example-breaks-const.yaml",
+            format!("{schema}/example"),
+            "kind: \"thing\" was expected",
+        ),
+    ] {
+        let path = format!("tests/data/{file}");
+        let (code, out, err) = check_spec(Some(&path));
+        assert_eq!(code, 1, "{file}: {out}{err}");
+        let at = format!("{file}#{pointer}:");
+        let line = out
+            .lines()
+            .find(|l| l.contains(&at))
+            .unwrap_or_else(|| panic!("{file}: no problem at {pointer}: {out}"));
+        assert!(line.contains(words), "{file}: {line}");
+    }
 }
 
 #[test]

@@ -135,14 +135,16 @@ impl ApiError {
         )
     }
 
-    /// No operation at this path.
-    pub fn route_not_found(method: &str, path: &str) -> Self {
+    /// No operation at this path; `base` is where the document's operations live
+    /// (its first server's path, `/v2`).
+    pub fn route_not_found(method: &str, path: &str, base: &str) -> Self {
+        let base = if base.is_empty() { "/" } else { base };
         Self::new(
             404,
             ErrorType::InvalidRequest,
             "route_not_found",
             format!(
-                "No operation at {method} {path}: the API lives under /v2/integrations (see the spec's paths)."
+                "No operation at {method} {path}: the API's operations live under {base} (see the spec's paths)."
             ),
         )
     }

@@ -19,7 +19,7 @@ pub fn route(
             let allow: Vec<&str> = allow.iter().map(|m| m.as_str()).collect();
             Err(ApiError::method_not_allowed(method, &allow.join(", ")))
         }
-        RouteMatch::NotFound => Err(ApiError::route_not_found(method, path)),
+        RouteMatch::NotFound => Err(ApiError::route_not_found(method, path, &contract.base_path)),
     }
 }
 

@@ -39,7 +39,7 @@ fn hint(e: &SpecError) -> &'static str {
         }
         SpecError::Version { .. } => "",
         SpecError::Structure { .. } => {
-            "The document is not a valid OpenAPI 3.0 structure at the place shown.\n"
+            "The document is not a valid OpenAPI 3.0 or 3.1 structure at the place shown.\n"
         }
         SpecError::Unusable { .. } => "",
     }
@@ -77,6 +77,22 @@ fn report(compiled: &Compiled) -> CheckOutcome {
             statuses.join(" "),
             if op.internal { "  (internal)" } else { "" },
         );
+    }
+    if !c.webhooks.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{} webhook operations (requests the API sends; nothing is served for them):",
+            c.webhooks.len()
+        );
+        for w in &c.webhooks {
+            let _ = writeln!(
+                out,
+                "  {:<6} {}  {}",
+                w.method.as_str(),
+                w.name,
+                w.id.as_deref().unwrap_or("")
+            );
+        }
     }
     let _ = writeln!(
         out,

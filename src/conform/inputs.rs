@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use super::client::Request;
 use super::model::{Op, Outcome, PROVIDERS};
 use super::requests::Planner;
+use crate::spec::{Method, Operation, ParamLocation, Schema, StatusKey};
 
 /// What a request with input the spec refuses may get: invalid, or, as the docs do not
 /// say whether the state is checked first, the state's refusal (already active for an
@@ -37,14 +38,19 @@ impl Run<'_> {
                 "a key of the wrong environment",
             ),
         ];
-        let activate = self.planner.plan(&Op::Activate(0, None));
+        let targets = self.auth_targets();
+        if targets.is_empty() {
+            self.report.skip(
+                checks::AUTHENTICATION,
+                "requests without a valid key",
+                "no operation of the document has a 401 answer",
+            );
+            return;
+        }
         for (key, what) in keys {
-            for (method, path, body) in [
-                ("GET", "/integrations".to_owned(), None),
-                ("GET", "/integrations/practicehub".to_owned(), None),
-                ("POST", activate.path.clone(), activate.body.clone()),
-            ] {
-                let req = Request::new(method, &path, key, body);
+            for (method, path, body) in &targets {
+                let (method, path) = (method.as_str(), path);
+                let req = Request::new(method, path, key, body.clone());
                 let curl = req.curl(self.client.target(), &self.cfg.api_key);
                 match self.send(&req) {
                     Ok(r) if r.status == 401 && r.json.as_ref().and_then(|j| j.pointer("/error/code")).is_some() => {
@@ -58,6 +64,47 @@ impl Run<'_> {
                 }
             }
         }
+    }
+
+    /// What the authentication check sends without a valid key, from the document:
+    /// its first read without path parameters, its first read with them (filled from
+    /// their schemas) and its first mutation (with a body its schema accepts), each
+    /// among the operations that document a 401 (a 401 is not asked of an operation
+    /// whose answers do not include one). For RevKeen's document: the list, a read of
+    /// `practicehub` and its activation.
+    fn auth_targets(&self) -> Vec<(String, String, Option<Value>)> {
+        let ops: Vec<&Operation> = self
+            .cfg
+            .contract
+            .operations
+            .iter()
+            .filter(|op| {
+                op.responses
+                    .iter()
+                    .any(|r| matches!(r.status, StatusKey::Code(401) | StatusKey::Range(4)))
+            })
+            .collect();
+        let has_path_params = |op: &Operation| {
+            op.parameters
+                .iter()
+                .any(|p| p.location == ParamLocation::Path)
+        };
+        let picks = [
+            ops.iter()
+                .find(|op| op.method == Method::Get && !has_path_params(op)),
+            ops.iter()
+                .find(|op| op.method == Method::Get && has_path_params(op)),
+            ops.iter().find(|op| op.method.is_mutation()),
+        ];
+        picks
+            .into_iter()
+            .flatten()
+            .filter_map(|op| {
+                let path = negative::concrete_path(op, None)?;
+                let body = op.json_body_schema().and_then(Schema::sample);
+                Some((op.method.as_str().to_owned(), path, body))
+            })
+            .collect()
     }
 
     pub(super) fn negative_inputs(&mut self) {

@@ -29,7 +29,7 @@ pub struct Variant {
 
 /// The path of `op` with each path parameter set to a valid value, but `broken`'s
 /// (name, text), when given.
-fn concrete_path(op: &Operation, broken: Option<(&str, &str)>) -> Option<String> {
+pub(super) fn concrete_path(op: &Operation, broken: Option<(&str, &str)>) -> Option<String> {
     let mut path = op.path.clone();
     for p in op
         .parameters
@@ -135,7 +135,10 @@ pub(super) fn object_variants(
             format!("the required field {prefix}{name} missing"),
         ));
     }
-    if node.get("additionalProperties") == Some(&Value::Bool(false)) {
+    // Closed: `additionalProperties: false`, or 2020-12's `unevaluatedProperties: false`.
+    if node.get("additionalProperties") == Some(&Value::Bool(false))
+        || node.get("unevaluatedProperties") == Some(&Value::Bool(false))
+    {
         let mut b = base.clone();
         b.insert("unexpectedField".into(), json!(1));
         out.push((
@@ -186,6 +189,10 @@ pub fn variants(contract: &Contract, mutations: bool) -> Vec<Variant> {
             let Some(schema) = &p.schema else { continue };
             for (value, what) in breaking_values(schema.resolve(schema.json())) {
                 let Some(text) = value.as_str() else { continue };
+                if schema.is_valid(&value) {
+                    // Not a break of this schema (a type list that takes it too).
+                    continue;
+                }
                 if let Some(broken) = concrete_path(op, Some((&p.name, text))) {
                     out.push(Variant {
                         method: method.clone(),
@@ -262,6 +269,9 @@ pub fn variants(contract: &Contract, mutations: bool) -> Vec<Variant> {
         };
         let mut bodies = Vec::new();
         object_variants(schema, schema.json(), &base, "", &mut bodies);
+        // A break the schema still accepts is no break (a type list that takes the
+        // "wrong" type too, a field a `oneOf` branch allows).
+        bodies.retain(|(body, _)| !schema.is_valid(body));
         for (body, what) in bodies {
             out.push(Variant {
                 method: method.clone(),

@@ -16,9 +16,12 @@ pub fn valid(schema: &Schema, node: &Value) -> BoxedStrategy<Value> {
 }
 
 fn generate(schema: &Schema, node: &Value, depth: usize) -> BoxedStrategy<Value> {
-    let node = schema.resolve(node).clone();
+    let node = resolved(schema, node);
     if depth > MAX_DEPTH {
         return Just(Value::Null).boxed();
+    }
+    if let Some(value) = node.get("const") {
+        return Just(value.clone()).boxed();
     }
     if let Some(Value::Array(options)) = node.get("enum") {
         return proptest::sample::select(options.clone()).boxed();
@@ -109,39 +112,98 @@ fn generate(schema: &Schema, node: &Value, depth: usize) -> BoxedStrategy<Value>
                 .and_then(Value::as_u64)
                 .map_or(min + 3, |m| m as usize);
             let item = node.get("items").cloned().unwrap_or(json!({}));
-            proptest::collection::vec(generate(schema, &item, depth + 1), min..=max.max(min))
-                .prop_map(Value::Array)
+            // 2020-12 tuples: a value for each `prefixItems` schema, then `items`.
+            let prefix: Vec<BoxedStrategy<Value>> = node
+                .get("prefixItems")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .map(|p| generate(schema, p, depth + 1))
+                .collect();
+            let (min, max) = (
+                min.saturating_sub(prefix.len()),
+                max.max(min).saturating_sub(prefix.len()),
+            );
+            let rest = if node.get("items") == Some(&Value::Bool(false)) {
+                Just(Vec::new()).boxed()
+            } else {
+                proptest::collection::vec(generate(schema, &item, depth + 1), min..=max.max(min))
+                    .boxed()
+            };
+            (prefix, rest)
+                .prop_map(|(mut head, tail)| {
+                    head.extend(tail);
+                    Value::Array(head)
+                })
                 .boxed()
         }
         "string" => string(&node),
         "integer" => {
-            let lo = node.get("minimum").and_then(Value::as_i64).unwrap_or(-1000);
+            // The numeric `exclusiveMinimum`/`exclusiveMaximum` of 2020-12 (a 3.0
+            // document's boolean ones are converted to them).
+            let lo = node
+                .get("minimum")
+                .and_then(Value::as_i64)
+                .or_else(|| {
+                    node.get("exclusiveMinimum")?
+                        .as_f64()
+                        .map(|m| m.floor() as i64 + 1)
+                })
+                .unwrap_or(-1000);
             let hi = node
                 .get("maximum")
                 .and_then(Value::as_i64)
+                .or_else(|| {
+                    node.get("exclusiveMaximum")?
+                        .as_f64()
+                        .map(|m| m.ceil() as i64 - 1)
+                })
                 .unwrap_or(lo.max(0) + 1000);
-            (lo..=hi).prop_map(Value::from).boxed()
+            (lo..=hi.max(lo)).prop_map(Value::from).boxed()
         }
         "number" => {
             let lo = node
                 .get("minimum")
                 .and_then(Value::as_f64)
+                .or_else(|| node.get("exclusiveMinimum")?.as_f64().map(|m| m + 0.5))
                 .unwrap_or(-1000.0);
             let hi = node
                 .get("maximum")
                 .and_then(Value::as_f64)
+                .or_else(|| node.get("exclusiveMaximum")?.as_f64().map(|m| m - 0.5))
                 .unwrap_or(lo.max(0.0) + 1000.0);
-            (lo..=hi).prop_map(|n| json!(n)).boxed()
+            (lo..=hi.max(lo)).prop_map(|n| json!(n)).boxed()
         }
         "boolean" => any::<bool>().prop_map(Value::Bool).boxed(),
         _ => Just(Value::Null).boxed(),
     }
 }
 
+/// `node` with its `$ref` followed; a `$ref`'s siblings (3.1: they apply with the
+/// target, a `maxLength` or a `description`) laid over the target's keywords.
+fn resolved(schema: &Schema, node: &Value) -> Value {
+    let target = schema.resolve(node).clone();
+    match (node.as_object(), target) {
+        (Some(here), Value::Object(mut merged)) if here.contains_key("$ref") && here.len() > 1 => {
+            for (k, v) in here.iter().filter(|(k, _)| *k != "$ref") {
+                merged.insert(k.clone(), v.clone());
+            }
+            Value::Object(merged)
+        }
+        (_, target) => target,
+    }
+}
+
 /// Whether values can be generated: strings with a `pattern` through proptest's
 /// generator of strings from regular expressions, else the document's `example`.
 fn generable(node: &Value) -> bool {
-    node.get("pattern").is_none() || node.get("example").is_some() || pattern(node).is_some()
+    node.get("pattern").is_none() || example(node).is_some() || pattern(node).is_some()
+}
+
+/// The node's example: `example` (OpenAPI 3.0), or the first of `examples` (2020-12).
+fn example(node: &Value) -> Option<&Value> {
+    node.get("example")
+        .or_else(|| node.get("examples")?.as_array()?.first())
 }
 
 /// Strings matching the node's `pattern`, when proptest can generate them. The regex
@@ -161,7 +223,7 @@ fn pattern(node: &Value) -> Option<BoxedStrategy<Value>> {
 fn string(node: &Value) -> BoxedStrategy<Value> {
     if node.get("pattern").is_some() {
         return pattern(node)
-            .unwrap_or_else(|| Just(node.get("example").cloned().unwrap_or(Value::Null)).boxed());
+            .unwrap_or_else(|| Just(example(node).cloned().unwrap_or(Value::Null)).boxed());
     }
     match node.get("format").and_then(Value::as_str) {
         Some("uuid") => any::<u128>()
@@ -217,6 +279,9 @@ pub fn invalid(schema: &Schema, node: &Value) -> BoxedStrategy<(Value, String)> 
                 "",
                 &mut variants,
             );
+            // A break the schema still accepts is no break (a field whose type list
+            // takes the "wrong" type too, say).
+            variants.retain(|(v, _)| !schema_for_variants.is_valid(v));
             (!variants.is_empty()).then_some(variants)
         })
         .prop_flat_map(proptest::sample::select)

@@ -95,9 +95,21 @@ impl<'a> Compiler<'a> {
 
     /// Compiles the schema at `pointer` (which may be a `$ref`).
     pub(super) fn schema(&mut self, pointer: &str) -> Option<Schema> {
-        let pointer = self
-            .follow(pointer)
-            .map_or_else(|| pointer.to_owned(), |(p, _)| p);
+        // A `$ref` with siblings is a schema of its own in 3.1 (the siblings apply
+        // with the target); in 3.0 the siblings are ignored and the target is the
+        // schema.
+        let with_siblings = self.schemas.dialect() == super::load::Dialect::OpenApi31
+            && self
+                .doc
+                .pointer(pointer)
+                .and_then(Value::as_object)
+                .is_some_and(|m| m.contains_key("$ref") && m.len() > 1);
+        let pointer = if with_siblings {
+            pointer.to_owned()
+        } else {
+            self.follow(pointer)
+                .map_or_else(|| pointer.to_owned(), |(p, _)| p)
+        };
         if let Some(cached) = self.schema_cache.get(&pointer) {
             return cached.clone();
         }
@@ -105,10 +117,17 @@ impl<'a> Compiler<'a> {
         let compiled = match self.schemas.compile(raw) {
             Ok(s) => Some(s),
             Err(e) => {
+                // Named where the fault is: within this schema, or in a component it
+                // reaches.
+                let at = if e.at.starts_with("/components/") {
+                    e.at.clone()
+                } else {
+                    format!("{pointer}{}", e.at)
+                };
                 self.problem(
                     Severity::Error,
-                    &pointer,
-                    format!("the schema does not compile: {e}"),
+                    &at,
+                    format!("the schema does not compile: {}", e.message),
                 );
                 None
             }
@@ -120,10 +139,63 @@ impl<'a> Compiler<'a> {
     /// The scalar `type` of the schema at `pointer`, following `$ref`s.
     pub(super) fn scalar_type(&self, pointer: &str) -> Option<String> {
         let (_, schema) = self.follow(pointer)?;
-        schema
-            .get("type")
-            .and_then(Value::as_str)
-            .map(str::to_owned)
+        match schema.get("type")? {
+            Value::String(t) => Some(t.clone()),
+            // 3.1: a list of types; the one that is not `null` (a parameter's text
+            // is never null).
+            Value::Array(types) => types
+                .iter()
+                .filter_map(Value::as_str)
+                .find(|t| *t != "null")
+                .map(str::to_owned),
+            _ => None,
+        }
+    }
+
+    /// The document's webhooks (3.1), each path item followed through its `$ref`
+    /// (`#/components/pathItems/...`); a webhook that is not an object is reported.
+    fn webhooks(&mut self) -> Vec<super::Webhook> {
+        let names: Vec<String> = match self.doc.get("webhooks") {
+            None => return Vec::new(),
+            Some(Value::Object(m)) => m.keys().cloned().collect(),
+            Some(_) => {
+                self.problem(
+                    Severity::Error,
+                    "/webhooks",
+                    "`webhooks` must be an object of path items by name",
+                );
+                return Vec::new();
+            }
+        };
+        let mut out = Vec::new();
+        for name in names {
+            let pointer = format!("/webhooks/{}", escape_pointer(&name));
+            let item = match self.follow(&pointer) {
+                Some((_, Value::Object(item))) => item,
+                _ => {
+                    self.problem(
+                        Severity::Error,
+                        &pointer,
+                        format!("the webhook '{name}' is not a path item (an object of operations by method)"),
+                    );
+                    continue;
+                }
+            };
+            for (method, op) in item {
+                let Ok(method) = method.parse::<Method>() else {
+                    continue;
+                };
+                out.push(super::Webhook {
+                    name: name.clone(),
+                    method,
+                    id: op
+                        .get("operationId")
+                        .and_then(Value::as_str)
+                        .map(str::to_owned),
+                });
+            }
+        }
+        out
     }
 
     pub(super) fn check_example(&mut self, schema: Option<&Schema>, value: &Value, pointer: &str) {
@@ -218,6 +290,7 @@ pub(super) fn compile(doc: &Value, typed: &openapiv3::OpenAPI, source: &str) -> 
             operations.push(operation);
         }
     }
+    let webhooks = c.webhooks();
     let schema_names: Vec<String> = doc
         .pointer("/components/schemas")
         .and_then(Value::as_object)
@@ -250,10 +323,16 @@ pub(super) fn compile(doc: &Value, typed: &openapiv3::OpenAPI, source: &str) -> 
             source: source.to_owned(),
             title: typed.info.title.clone(),
             version: typed.info.version.clone(),
-            openapi: typed.openapi.clone(),
+            // The document's own (a 3.1 document is read through a 3.0 view).
+            openapi: doc
+                .get("openapi")
+                .and_then(Value::as_str)
+                .unwrap_or(&typed.openapi)
+                .to_owned(),
             base_path,
             operations,
             schema_names,
+            webhooks,
             error_schema,
             unmatched,
             matcher,

@@ -1,5 +1,14 @@
 //! Reading a document: YAML or JSON text to a JSON value, with the version checked
-//! before anything else so a 3.1 or Swagger 2.0 file gets a clear message.
+//! before anything else (OpenAPI 3.0.x and 3.1.x; a Swagger 2.0 file gets a clear
+//! message), and the structure read through `openapiv3`'s typed model.
+//!
+//! `openapiv3` models OpenAPI 3.0 only. The structure of a 3.1 document (paths,
+//! operations, parameters, request bodies, responses) is the same but for its
+//! schemas, which are JSON Schema 2020-12; and the compiler reads every schema from
+//! the document itself, never from the typed model. So a 3.1 document is read through
+//! a *structural view* ([`structural_view`]): the same document with each schema
+//! replaced by `{}` and the 3.1-only parts (`webhooks`, `components.pathItems`) left
+//! out. docs/architecture.md says why this and not a crate that models 3.1.
 
 use serde_json::{Map, Value};
 
@@ -72,8 +81,29 @@ fn yaml_to_json(yaml: serde_yaml_ng::Value) -> Result<Value, String> {
     })
 }
 
-/// Refuses anything but OpenAPI 3.0.x, naming what was found.
-pub fn check_version(doc: &Value, source_name: &str) -> Result<(), SpecError> {
+/// Which OpenAPI the document is written in, and so which schema dialect it uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// OpenAPI 3.0.x: schemas are its JSON Schema subset (`nullable`, boolean
+    /// `exclusiveMinimum`), converted to 2020-12 for validation.
+    OpenApi30,
+    /// OpenAPI 3.1.x: schemas are JSON Schema 2020-12, used as they are.
+    OpenApi31,
+}
+
+impl Dialect {
+    /// The dialect of a document whose version [`check_version`] accepted (3.0 when
+    /// the field is missing or unknown).
+    pub fn of(doc: &Value) -> Dialect {
+        match doc.get("openapi").and_then(Value::as_str) {
+            Some(v) if v.starts_with("3.1") => Dialect::OpenApi31,
+            _ => Dialect::OpenApi30,
+        }
+    }
+}
+
+/// Refuses anything but OpenAPI 3.0.x and 3.1.x, naming what was found.
+pub fn check_version(doc: &Value, source_name: &str) -> Result<Dialect, SpecError> {
     let version_error = |message: String| SpecError::Version {
         source_name: source_name.to_owned(),
         message,
@@ -85,16 +115,64 @@ pub fn check_version(doc: &Value, source_name: &str) -> Result<(), SpecError> {
     }
     match doc.get("openapi").and_then(Value::as_str) {
         None => Err(version_error(
-            "no `openapi` field: this is not an OpenAPI document (revkeen-mock needs OpenAPI 3.0.x)".into(),
+            "no `openapi` field: this is not an OpenAPI document (revkeen-mock reads OpenAPI 3.0.x and 3.1.x)".into(),
         )),
-        Some(v) if v.starts_with("3.0.") || v == "3.0" => Ok(()),
-        Some(v) if v.starts_with("3.1") => Err(version_error(format!(
-            "OpenAPI {v} is not supported yet: revkeen-mock needs OpenAPI 3.0.x (set `openapi: 3.0.3` and use `nullable: true` instead of type lists)"
-        ))),
+        Some(v) if v.starts_with("3.0.") || v == "3.0" => Ok(Dialect::OpenApi30),
+        Some(v) if v.starts_with("3.1.") || v == "3.1" => Ok(Dialect::OpenApi31),
         Some(v) => Err(version_error(format!(
-            "OpenAPI {v} is not supported: revkeen-mock needs OpenAPI 3.0.x"
+            "OpenAPI {v} is not supported: revkeen-mock reads OpenAPI 3.0.x and 3.1.x"
         ))),
     }
+}
+
+/// The parts of a 3.1 document that hold a schema, besides `components.schemas`: a
+/// parameter's, a header's and a media type's `schema`. Every other part of the
+/// structure is shared with 3.0.
+const SCHEMA_KEY: &str = "schema";
+
+/// A 3.1 document as `openapiv3` can read it: every schema replaced by `{}` (the
+/// compiler reads schemas from the document itself), `webhooks` and
+/// `components.pathItems` left out (listed apart, nothing is served for them), and
+/// `paths` present (3.1 allows a document of webhooks or components only).
+pub fn structural_view(doc: &Value) -> Value {
+    fn strip(value: &mut Value, in_examples: bool) {
+        match value {
+            Value::Object(map) => {
+                for (key, v) in map.iter_mut() {
+                    if !in_examples && key == SCHEMA_KEY && v.is_object() {
+                        *v = Value::Object(Map::new());
+                    } else {
+                        // Example values are data: a field named `schema` in them is
+                        // not a schema, and nothing in them needs stripping.
+                        let examples = in_examples || key == "example" || key == "examples";
+                        if !examples {
+                            strip(v, false);
+                        }
+                    }
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| strip(v, in_examples)),
+            _ => {}
+        }
+    }
+    let mut view = doc.clone();
+    if let Value::Object(root) = &mut view {
+        root.insert("openapi".into(), Value::String("3.0.3".into()));
+        root.remove("webhooks");
+        root.remove("jsonSchemaDialect");
+        root.entry("paths")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if let Some(Value::Object(components)) = root.get_mut("components") {
+            components.remove("pathItems");
+            if let Some(Value::Object(schemas)) = components.get_mut("schemas") {
+                schemas
+                    .values_mut()
+                    .for_each(|s| *s = Value::Object(Map::new()));
+            }
+        }
+    }
+    strip(&mut view, false);
+    view
 }
 
 /// Deserializes the typed OpenAPI model, reporting the JSON pointer of a structural error.
@@ -141,11 +219,46 @@ mod tests {
     }
 
     #[test]
-    fn openapi_3_1_gets_a_clear_message() {
+    fn openapi_3_0_and_3_1_are_read_and_others_named() {
         let v = parse_text("openapi: 3.1.0\ninfo: {title: t, version: '1'}\n", "t").unwrap();
+        assert_eq!(check_version(&v, "t.yaml").unwrap(), Dialect::OpenApi31);
+        let v = parse_text("openapi: 3.0.3\n", "t").unwrap();
+        assert_eq!(check_version(&v, "t.yaml").unwrap(), Dialect::OpenApi30);
+        let v = parse_text("openapi: 3.2.0\n", "t").unwrap();
         let message = check_version(&v, "t.yaml").unwrap_err().to_string();
-        assert!(message.contains("3.0.x"), "{message}");
-        assert!(message.contains("3.1.0"), "{message}");
+        assert!(message.contains("3.2.0"), "{message}");
+        assert!(message.contains("3.1.x"), "{message}");
+    }
+
+    #[test]
+    fn the_structural_view_keeps_the_structure_and_empties_the_schemas() {
+        let doc = serde_json::json!({
+            "openapi": "3.1.0",
+            "info": {"title": "t", "version": "1", "summary": "3.1 only"},
+            "webhooks": {"w": {}},
+            "components": {"schemas": {"A": {"type": ["string", "null"]}}},
+            "paths": {"/a": {"get": {
+                "parameters": [{"name": "q", "in": "query", "schema": {"const": 1}}],
+                "responses": {"200": {"description": "ok", "content": {"application/json": {
+                    "schema": {"prefixItems": [{"type": "string"}]},
+                    "example": {"schema": {"type": ["x"]}}
+                }}}}
+            }}}
+        });
+        let view = structural_view(&doc);
+        assert_eq!(view["openapi"], "3.0.3");
+        assert!(view.get("webhooks").is_none());
+        assert_eq!(view["components"]["schemas"]["A"], serde_json::json!({}));
+        let get = &view["paths"]["/a"]["get"];
+        assert_eq!(get["parameters"][0]["schema"], serde_json::json!({}));
+        let media = &get["responses"]["200"]["content"]["application/json"];
+        assert_eq!(media["schema"], serde_json::json!({}));
+        assert_eq!(
+            media["example"]["schema"]["type"][0], "x",
+            "examples are data"
+        );
+        let typed: openapiv3::OpenAPI = serde_json::from_value(view).unwrap();
+        assert_eq!(typed.paths.paths.len(), 1);
     }
 
     #[test]

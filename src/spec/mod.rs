@@ -318,6 +318,9 @@ pub struct Contract {
     pub operations: Vec<Operation>,
     /// The names under `components/schemas`.
     pub schema_names: Vec<String>,
+    /// The document's webhooks (3.1): requests the API would send, listed by
+    /// `check-spec`; nothing is served for them.
+    pub webhooks: Vec<Webhook>,
     /// The `Error` component, used for answers that belong to no operation (404, 405).
     pub error_schema: Option<Schema>,
     /// The documented answers to requests that match no operation, by status
@@ -325,6 +328,17 @@ pub struct Contract {
     /// known path's 405 with `Allow`).
     pub unmatched: Vec<Response>,
     matcher: matcher::PathMatcher,
+}
+
+/// One operation of a webhook (OpenAPI 3.1 `webhooks`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Webhook {
+    /// The webhook's name (its key under `webhooks`).
+    pub name: String,
+    /// The method of the request the API sends.
+    pub method: Method,
+    /// Its `operationId`, if it has one.
+    pub id: Option<String>,
 }
 
 /// A compiled contract with the problems found on the way.
@@ -368,8 +382,10 @@ impl Contract {
     /// Loads and compiles a document's text; `source_name` is used in messages.
     pub fn load_str(text: &str, source_name: &str) -> Result<Compiled, SpecError> {
         let doc = load::parse_text(text, source_name)?;
-        load::check_version(&doc, source_name)?;
-        let typed = load::typed(&doc, source_name)?;
+        let typed = match load::check_version(&doc, source_name)? {
+            load::Dialect::OpenApi30 => load::typed(&doc, source_name)?,
+            load::Dialect::OpenApi31 => load::typed(&load::structural_view(&doc), source_name)?,
+        };
         Ok(compile::compile(&doc, &typed, source_name))
     }
 

@@ -28,11 +28,30 @@ fn generate(schema: &Value, components: &Value, depth: usize) -> Option<Value> {
             return Some(v.clone());
         }
     }
+    // 3.1 (JSON Schema 2020-12): a list of examples.
+    if let Some(first) = s
+        .get("examples")
+        .and_then(Value::as_array)
+        .and_then(|e| e.first())
+    {
+        return Some(first.clone());
+    }
     if let Some(Value::Array(e)) = s.get("enum") {
         return e.first().cloned();
     }
     if let Some(r) = s.get("$ref").and_then(Value::as_str) {
-        return generate(resolve(r, components)?, components, depth + 1);
+        let target = resolve(r, components)?;
+        return match target {
+            // 3.1: the `$ref`'s siblings apply with the target (laid over it).
+            Value::Object(t) if s.len() > 1 => {
+                let mut merged = t.clone();
+                for (k, v) in s.iter().filter(|(k, _)| *k != "$ref") {
+                    merged.insert(k.clone(), v.clone());
+                }
+                generate(&Value::Object(merged), components, depth + 1)
+            }
+            _ => generate(target, components, depth + 1),
+        };
     }
     if let Some(Value::Array(all)) = s.get("allOf") {
         let mut merged = Map::new();
@@ -82,10 +101,23 @@ fn generate(schema: &Value, components: &Value, depth: usize) -> Option<Value> {
             Value::Object(out)
         }
         "array" => {
-            let n = s.get("minItems").and_then(Value::as_u64).unwrap_or(0);
-            let item = s.get("items").cloned().unwrap_or(json!({}));
-            let one = generate(&item, components, depth + 1)?;
-            Value::Array((0..n).map(|_| one.clone()).collect())
+            let n = s.get("minItems").and_then(Value::as_u64).unwrap_or(0) as usize;
+            // 2020-12 tuples: one value per `prefixItems` schema, then `items`.
+            let mut out = Vec::new();
+            for prefix in s
+                .get("prefixItems")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                out.push(generate(prefix, components, depth + 1)?);
+            }
+            if out.len() < n {
+                let item = s.get("items").cloned().unwrap_or(json!({}));
+                let one = generate(&item, components, depth + 1)?;
+                out.resize(n, one);
+            }
+            Value::Array(out)
         }
         "string" => {
             if s.contains_key("pattern") {
@@ -148,6 +180,24 @@ mod tests {
             Some(
                 json!({"id": "00000000-0000-4000-8000-000000000000", "count": 5, "kind": "a", "tags": ["x"]})
             )
+        );
+    }
+
+    #[test]
+    fn reads_2020_12_examples_consts_tuples_and_type_lists() {
+        let schema = json!({
+            "type": "object",
+            "required": ["a", "b", "c", "d"],
+            "properties": {
+                "a": {"type": ["string", "null"], "examples": ["first", "second"]},
+                "b": {"const": 7},
+                "c": {"type": "array", "prefixItems": [{"type": "integer"}, {"type": "string", "format": "date"}]},
+                "d": {"type": ["null", "boolean"]}
+            }
+        });
+        assert_eq!(
+            sample(&schema, &json!({})),
+            Some(json!({"a": "first", "b": 7, "c": [0, "2026-05-01"], "d": true}))
         );
     }
 

@@ -1,5 +1,7 @@
-//! Schemas: OpenAPI 3.0 schema objects turned into JSON Schema (2020-12) and compiled
-//! once into validators whose failures name the field at fault.
+//! Schemas: OpenAPI schema objects as JSON Schema (2020-12), compiled once into
+//! validators whose failures name the field at fault. A 3.0 document's schemas are
+//! converted (`nullable`, boolean exclusive bounds); a 3.1 document's already are
+//! 2020-12 and are used as they are.
 //!
 //! Each schema has two readings ([`Reading`]). The document states what the API
 //! *promises*, open where RevKeen's versioning policy allows additions; what the mock
@@ -13,6 +15,8 @@
 use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
+
+use super::load::Dialect;
 
 /// One failed rule of a schema, in words a client developer can act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -146,6 +150,16 @@ fn join_field(prefix: &str, field: &str) -> String {
     }
 }
 
+/// Why a schema does not compile, and where in it (a JSON pointer within the schema;
+/// one that starts with `/components/` is within the document's components).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SchemaError {
+    /// What is wrong.
+    pub message: String,
+    /// Where.
+    pub at: String,
+}
+
 /// Builds validators for schemas of one document, whose local `$ref`s
 /// (`#/components/schemas/X`) resolve against the document's converted components.
 pub struct SchemaCompiler {
@@ -159,6 +173,15 @@ pub struct SchemaCompiler {
     /// validator embeds the components, so compiling each once keeps memory from
     /// growing with operations × responses.
     compiled: std::sync::Mutex<std::collections::HashMap<String, Schema>>,
+    /// The document's schema dialect.
+    dialect: Dialect,
+}
+
+/// How a schema is converted: in which reading, from which dialect.
+#[derive(Debug, Clone, Copy)]
+struct Rules {
+    reading: Reading,
+    dialect: Dialect,
 }
 
 impl SchemaCompiler {
@@ -168,8 +191,10 @@ impl SchemaCompiler {
             .pointer("/components/schemas")
             .cloned()
             .unwrap_or_else(|| json!({}));
+        let dialect = Dialect::of(doc);
         let prepare = |reading| {
-            let mut components = json!({ "schemas": convert(&schemas, true, reading) });
+            let rules = Rules { reading, dialect };
+            let mut components = json!({ "schemas": convert(&schemas, true, rules) });
             let root = json!({ "components": components.clone() });
             drop_dangling_refs(&mut components, &root);
             Arc::new(components)
@@ -178,12 +203,18 @@ impl SchemaCompiler {
             components: prepare(Reading::Promised),
             exact_components: marks_exact(doc).then(|| prepare(Reading::Exact)),
             compiled: Default::default(),
+            dialect,
         }
+    }
+
+    /// The document's schema dialect.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
     }
 
     /// Compiles one OpenAPI schema object, in both readings when they differ (once per
     /// distinct schema: the same schema again shares the compiled one).
-    pub fn compile(&self, openapi_schema: &Value) -> Result<Schema, String> {
+    pub fn compile(&self, openapi_schema: &Value) -> Result<Schema, SchemaError> {
         let text = openapi_schema.to_string();
         if let Some(kept) = crate::sim::lock(&self.compiled).get(&text) {
             return Ok(kept.clone());
@@ -193,11 +224,16 @@ impl SchemaCompiler {
         Ok(schema)
     }
 
-    fn compile_new(&self, openapi_schema: &Value) -> Result<Schema, String> {
-        let (converted, validator) = build(openapi_schema, &self.components, Reading::Promised)?;
+    fn compile_new(&self, openapi_schema: &Value) -> Result<Schema, SchemaError> {
+        let rules = |reading| Rules {
+            reading,
+            dialect: self.dialect,
+        };
+        let (converted, validator) =
+            build(openapi_schema, &self.components, rules(Reading::Promised))?;
         let exact = match &self.exact_components {
             Some(components) => Some(Arc::new(
-                build(openapi_schema, components, Reading::Exact)?.1,
+                build(openapi_schema, components, rules(Reading::Exact))?.1,
             )),
             None => None,
         };
@@ -227,9 +263,9 @@ fn marks_exact(value: &Value) -> bool {
 fn build(
     openapi_schema: &Value,
     components: &Value,
-    reading: Reading,
-) -> Result<(Value, jsonschema::Validator), String> {
-    let mut converted = convert(openapi_schema, false, reading);
+    rules: Rules,
+) -> Result<(Value, jsonschema::Validator), SchemaError> {
+    let mut converted = convert(openapi_schema, false, rules);
     let root = json!({ "components": components });
     drop_dangling_refs(&mut converted, &root);
     let mut root = match &converted {
@@ -241,14 +277,22 @@ fn build(
             }
             m
         }
-        _ => return Err("a schema must be an object".into()),
+        _ => {
+            return Err(SchemaError {
+                message: "a schema must be an object".into(),
+                at: String::new(),
+            });
+        }
     };
     root.insert("components".into(), reachable(&converted, components));
     let root = Value::Object(root);
     let validator = jsonschema::draft202012::options()
         .should_validate_formats(true)
         .build(&root)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| SchemaError {
+            at: e.instance_path().to_string(),
+            message: e.to_string(),
+        })?;
     Ok((converted, validator))
 }
 
@@ -321,18 +365,49 @@ fn percent_decode(s: &str) -> String {
         .into_owned()
 }
 
-/// Converts an OpenAPI 3.0 schema to JSON Schema 2020-12, in `reading`.
+/// Keywords whose value is one schema (2020-12 and 3.0 alike).
+const ONE_SCHEMA: &[&str] = &[
+    "items",
+    "additionalProperties",
+    "not",
+    "contains",
+    "propertyNames",
+    "if",
+    "then",
+    "else",
+    "unevaluatedProperties",
+    "unevaluatedItems",
+    "additionalItems",
+];
+
+/// Keywords whose value is a list of schemas.
+const SCHEMA_LIST: &[&str] = &["allOf", "anyOf", "oneOf", "prefixItems"];
+
+/// Keywords whose value is a map of named schemas.
+const SCHEMA_MAP: &[&str] = &[
+    "properties",
+    "patternProperties",
+    "$defs",
+    "definitions",
+    "dependentSchemas",
+];
+
+/// Converts an OpenAPI schema to JSON Schema 2020-12, by `rules`.
 ///
-/// `nullable: true` becomes a `"null"` type (or an `anyOf` with null where there is no
-/// `type`, as with `allOf: [$ref]`); boolean `exclusiveMinimum`/`exclusiveMaximum`
-/// become the numeric form. With `is_map`, `value` is a map of named schemas. The
-/// exact reading adds `x-mock-exact`'s keywords and closes `x-extensible-enum`.
-fn convert(value: &Value, is_map: bool, reading: Reading) -> Value {
+/// From 3.0: `nullable: true` becomes a `"null"` type (or an `anyOf` with null where
+/// there is no `type`, as with `allOf: [$ref]`); boolean `exclusiveMinimum`/
+/// `exclusiveMaximum` become the numeric form. A 3.1 schema is 2020-12 already
+/// (`nullable` means nothing there and is left to be ignored). In both, the exact
+/// reading adds `x-mock-exact`'s keywords and closes `x-extensible-enum`, and the
+/// OpenAPI-only annotations are dropped. With `is_map`, `value` is a map of named
+/// schemas.
+fn convert(value: &Value, is_map: bool, rules: Rules) -> Value {
+    let reading = rules.reading;
     if is_map {
         return match value {
             Value::Object(m) => Value::Object(
                 m.iter()
-                    .map(|(k, v)| (k.clone(), convert(v, false, reading)))
+                    .map(|(k, v)| (k.clone(), convert(v, false, rules)))
                     .collect(),
             ),
             other => other.clone(),
@@ -343,21 +418,28 @@ fn convert(value: &Value, is_map: bool, reading: Reading) -> Value {
     };
     let mut out = Map::with_capacity(schema.len());
     for (key, v) in schema {
-        let converted = match key.as_str() {
-            "properties" | "patternProperties" => convert(v, true, reading),
-            "items" | "additionalProperties" | "not" => convert(v, false, reading),
-            "allOf" | "anyOf" | "oneOf" => match v {
+        let k = key.as_str();
+        let converted = if SCHEMA_MAP.contains(&k) {
+            convert(v, true, rules)
+        } else if ONE_SCHEMA.contains(&k) {
+            convert(v, false, rules)
+        } else if SCHEMA_LIST.contains(&k) {
+            match v {
                 Value::Array(items) => {
-                    Value::Array(items.iter().map(|i| convert(i, false, reading)).collect())
+                    Value::Array(items.iter().map(|i| convert(i, false, rules)).collect())
                 }
                 other => other.clone(),
-            },
-            "nullable" | "discriminator" | "xml" | "externalDocs" | "x-mock-exact" => continue,
-            "x-extensible-enum" if reading == Reading::Exact => {
-                out.insert("enum".into(), v.clone());
-                continue;
             }
-            _ => v.clone(),
+        } else {
+            match k {
+                "nullable" if rules.dialect == Dialect::OpenApi30 => continue,
+                "discriminator" | "xml" | "externalDocs" | "x-mock-exact" => continue,
+                "x-extensible-enum" if reading == Reading::Exact => {
+                    out.insert("enum".into(), v.clone());
+                    continue;
+                }
+                _ => v.clone(),
+            }
         };
         out.insert(key.clone(), converted);
     }
@@ -372,10 +454,13 @@ fn convert(value: &Value, is_map: bool, reading: Reading) -> Value {
                     }
                 }
                 _ => {
-                    out.insert(key.clone(), convert(v, false, reading));
+                    out.insert(key.clone(), convert(v, false, rules));
                 }
             }
         }
+    }
+    if rules.dialect == Dialect::OpenApi31 {
+        return Value::Object(out);
     }
     for (flag, bound) in [
         ("exclusiveMinimum", "minimum"),

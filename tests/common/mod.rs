@@ -1,6 +1,8 @@
 //! A real server on an ephemeral port, in strict mode, and a real HTTP client for it.
 #![allow(dead_code)]
 
+pub mod large31;
+pub mod openapi31;
 pub mod proxy;
 
 use std::time::Duration;
