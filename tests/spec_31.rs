@@ -355,3 +355,45 @@ async fn a_large_3_1_document_is_served_from_its_examples_and_conform_read_only_
     assert!(report.passed(), "{}", report.text());
     mock.assert_conformant();
 }
+
+/// conform's strategies from 2020-12 schemas: every value drawn as valid validates
+/// and every value drawn as invalid does not, for each body of the large document
+/// (type lists, const, `$ref` with siblings, tuples, closed by
+/// `unevaluatedProperties`) and of the 3.1 rendering.
+#[test]
+fn conform_draws_valid_and_invalid_bodies_from_2020_12_schemas() {
+    use proptest::strategy::{Strategy, ValueTree};
+    use revkeen_mock::conform::strategy::{invalid, valid};
+    let mut runner = proptest::test_runner::TestRunner::deterministic();
+    let large = Contract::load_file(&large_file())
+        .unwrap()
+        .into_servable()
+        .unwrap();
+    let mut bodies = 0;
+    for contract in [large, contract_31()] {
+        for op in &contract.operations {
+            let Some(schema) = op.json_body_schema() else {
+                continue;
+            };
+            bodies += 1;
+            let good = valid(schema, schema.json());
+            let bad = invalid(schema, schema.json());
+            for _ in 0..10 {
+                let v = good.new_tree(&mut runner).unwrap().current();
+                assert!(
+                    schema.is_valid(&v),
+                    "{}: {v} should be valid: {:?}",
+                    op.id,
+                    schema.violations(&v)
+                );
+                let (v, what) = bad.new_tree(&mut runner).unwrap().current();
+                assert!(
+                    !schema.is_valid(&v),
+                    "{}: {v} ({what}) should be invalid",
+                    op.id
+                );
+            }
+        }
+    }
+    assert!(bodies > 100, "{bodies}");
+}

@@ -25,6 +25,13 @@ pub const EMBEDDED_NAME: &str = "<embedded specs/revkeen-integrations.yaml>";
 /// YAML allows non-string keys (`200:` is an integer); OpenAPI keys are strings, so
 /// scalars used as keys are turned into their text.
 pub fn parse_text(text: &str, source_name: &str) -> Result<Value, SpecError> {
+    // JSON read as JSON: a YAML parser takes several times longer over a large
+    // generated document (docs/performance.md), and JSON's keys are strings already.
+    if text.trim_start().starts_with('{')
+        && let Ok(doc) = serde_json::from_str::<Value>(text)
+    {
+        return Ok(doc);
+    }
     let yaml: serde_yaml_ng::Value =
         serde_yaml_ng::from_str(text).map_err(|e| SpecError::Syntax {
             source_name: source_name.to_owned(),

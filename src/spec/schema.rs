@@ -195,8 +195,8 @@ impl SchemaCompiler {
         let prepare = |reading| {
             let rules = Rules { reading, dialect };
             let mut components = json!({ "schemas": convert(&schemas, true, rules) });
-            let root = json!({ "components": components.clone() });
-            drop_dangling_refs(&mut components, &root);
+            let known = components.clone();
+            drop_dangling_refs(&mut components, &known);
             Arc::new(components)
         };
         Self {
@@ -266,8 +266,7 @@ fn build(
     rules: Rules,
 ) -> Result<(Value, jsonschema::Validator), SchemaError> {
     let mut converted = convert(openapi_schema, false, rules);
-    let root = json!({ "components": components });
-    drop_dangling_refs(&mut converted, &root);
+    drop_dangling_refs(&mut converted, components);
     let mut root = match &converted {
         Value::Object(m) => m.clone(),
         Value::Bool(b) => {
@@ -336,25 +335,29 @@ fn reachable(schema: &Value, components: &Value) -> Value {
     json!({ "schemas": Value::Object(kept) })
 }
 
-/// Replaces `$ref`s that do not resolve within `root` by an empty (accept-all)
-/// schema. The compiler reports each such `$ref` once, with its location; compiling
-/// the rest keeps every other check of the document working.
-fn drop_dangling_refs(value: &mut Value, root: &Value) {
+/// Replaces `$ref`s that do not resolve within `components` (the document's
+/// `components`, `{"schemas": ...}`: a local `$ref` elsewhere cannot be embedded) by
+/// an empty (accept-all) schema. The compiler reports each such `$ref` once, with its
+/// location; compiling the rest keeps every other check of the document working.
+fn drop_dangling_refs(value: &mut Value, components: &Value) {
     match value {
         Value::Object(map) => {
             let dangling = map.get("$ref").and_then(Value::as_str).is_some_and(|r| {
-                r.strip_prefix('#')
-                    .is_none_or(|p| root.pointer(&percent_decode(p)).is_none())
+                r.strip_prefix("#/components").is_none_or(|p| {
+                    !p.is_empty() && components.pointer(&percent_decode(p)).is_none()
+                })
             });
             if dangling {
                 map.clear();
                 return;
             }
             for v in map.values_mut() {
-                drop_dangling_refs(v, root);
+                drop_dangling_refs(v, components);
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(|v| drop_dangling_refs(v, root)),
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|v| drop_dangling_refs(v, components)),
         _ => {}
     }
 }
