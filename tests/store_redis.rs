@@ -25,13 +25,25 @@ struct Redis {
     url: String,
 }
 
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
 impl Redis {
     fn start() -> Redis {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map(|a| a.port())
-            .expect("a free port");
-        Redis::on(port, None)
+        Redis::on(free_port(), None)
+    }
+
+    /// A server persisting to an append-only file in a folder of this test's own
+    /// (`tag`), which a restart on the same port (`Redis::on(port, Some(&dir))`)
+    /// reads back.
+    fn persistent(tag: &str) -> (Redis, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("revkeen-redis-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        (Redis::on(free_port(), Some(&dir)), dir)
     }
 
     /// A server on `port`; with `aof`, persisting to an append-only file in that folder.
@@ -377,13 +389,7 @@ async fn moving_the_clock_on_one_replica_runs_due_syncs_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_away_is_503_then_the_replica_recovers_with_the_state_kept() {
-    let dir = std::env::temp_dir().join(format!("revkeen-redis-aof-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap();
-    let mut redis = Redis::on(port, Some(&dir));
+    let (mut redis, dir) = Redis::persistent("aof");
     let nodes = replicas(&redis, 1).await;
     let node = &nodes[0];
     let r = node
@@ -460,11 +466,7 @@ fn exchange(
 
 /// A `revkeen-mock serve` process on `redis`, answering on its address.
 fn spawn_replica(redis: &Redis) -> (Child, String) {
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap();
-    let addr = format!("127.0.0.1:{port}");
+    let addr = format!("127.0.0.1:{}", free_port());
     let mut child = Command::new(env!("CARGO_BIN_EXE_revkeen-mock"))
         .args(["serve", "--addr", &addr, "--store", &redis.url])
         .stdout(Stdio::null())
@@ -782,13 +784,8 @@ async fn redis_stopped_and_started_under_load_is_503_then_nothing_acknowledged_i
     use std::sync::Arc;
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    let dir = std::env::temp_dir().join(format!("revkeen-redis-load-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap();
-    let mut redis = Redis::on(port, Some(&dir));
+    let (mut redis, dir) = Redis::persistent("load");
+    let port = redis.port();
     let nodes = Arc::new(replicas(&redis, 2).await);
     let path = "/v2/integrations/accounting/invoice-payment-requests";
     let running = Arc::new(AtomicBool::new(true));
