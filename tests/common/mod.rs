@@ -70,10 +70,25 @@ impl Resp {
     }
 }
 
+/// The contract the tests' mocks serve: the embedded one, or the document named by
+/// `REVKEEN_TEST_SPEC` (relative to the crate), so the same journeys run against
+/// another rendering of it (`scripts/test` runs them on the OpenAPI 3.1 rendering).
+pub fn contract() -> Contract {
+    match std::env::var_os("REVKEEN_TEST_SPEC") {
+        Some(path) => {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+            Contract::load_file(&path)
+                .and_then(|c| c.into_servable())
+                .unwrap_or_else(|e| panic!("REVKEEN_TEST_SPEC: {e}"))
+        }
+        None => Contract::embedded().expect("embedded spec"),
+    }
+}
+
 impl Mock {
     /// A mock with a frozen clock at [`T0`] and the given simulator settings.
     pub async fn start_with(config: SimConfig) -> Mock {
-        Self::start_with_contract(config, Contract::embedded().expect("embedded spec")).await
+        Self::start_with_contract(config, contract()).await
     }
 
     /// A mock serving `contract` (strict: every response checked in its exact reading).

@@ -6,8 +6,8 @@
 //!   `anyOf: [..., {type: null}]` where there is no `type`;
 //! - boolean `exclusiveMinimum`/`exclusiveMaximum` → the numeric form;
 //! - a schema's `example` → `examples: [...]`;
-//! - (the project's own extension) a nullable schema's `x-mock-exact` type is nullable
-//!   too, as the 3.0 reading applies `nullable` after it;
+//! - (the project's own extension) a nullable schema's `x-mock-exact` type or enum is
+//!   nullable too, as the 3.0 reading applies `nullable` after it;
 //! - `allOf: [{$ref}]` beside other keywords (3.0's way around `$ref` siblings) →
 //!   `$ref` with those siblings.
 
@@ -114,11 +114,18 @@ fn schema(value: &Value) -> Value {
                 e.push(Value::Null);
             }
         }
-        // A type the exact reading puts in place of the promised one is nullable too
-        // (the 3.0 reading applies `nullable` after `x-mock-exact`).
-        if let Some(Value::String(t)) = out.get("x-mock-exact").and_then(|x| x.get("type")) {
-            let list = json!([t, "null"]);
-            out["x-mock-exact"]["type"] = list;
+        // A type or an enum the exact reading puts in place of the promised one is
+        // nullable too (the 3.0 reading applies `nullable` after `x-mock-exact`).
+        if let Some(Value::Object(exact)) = out.get_mut("x-mock-exact") {
+            if let Some(Value::String(t)) = exact.get("type") {
+                let list = json!([t, "null"]);
+                exact.insert("type".into(), list);
+            }
+            if let Some(Value::Array(e)) = exact.get_mut("enum")
+                && !e.contains(&Value::Null)
+            {
+                e.push(Value::Null);
+            }
         }
         match out.get("type").cloned() {
             Some(Value::String(t)) => {
