@@ -96,7 +96,7 @@ pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "REVKEEN_MOCK_ADDR", default_value = "127.0.0.1:4010")]
     pub addr: String,
-    /// OpenAPI 3.0 spec to serve instead of the embedded one.
+    /// OpenAPI 3.0 or 3.1 spec to serve instead of the embedded one.
     #[arg(long, env = "REVKEEN_MOCK_SPEC", value_name = "PATH")]
     pub spec: Option<PathBuf>,
     /// Starting world: default, breaker-open, degraded, partners, mappings, auth-cases, or a fixture file.

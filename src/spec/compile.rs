@@ -239,7 +239,8 @@ fn server_base_path(url: &str) -> String {
     path.trim_end_matches('/').to_owned()
 }
 
-/// Compiles a document that already parsed as OpenAPI 3.0.
+/// Compiles a document whose structure already parsed (a 3.1 one through its
+/// structural view).
 pub(super) fn compile(doc: &Value, typed: &openapiv3::OpenAPI, source: &str) -> Compiled {
     let mut c = Compiler {
         doc,

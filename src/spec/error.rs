@@ -38,7 +38,7 @@ pub enum SpecError {
         /// The parser's message.
         message: String,
     },
-    /// The document is not OpenAPI 3.0.x.
+    /// The document is not OpenAPI 3.0.x or 3.1.x.
     #[error("{source_name}: {message}")]
     Version {
         /// The document's name.
@@ -46,7 +46,7 @@ pub enum SpecError {
         /// What was found and what is needed.
         message: String,
     },
-    /// The document is YAML/JSON but not a valid OpenAPI 3.0 structure.
+    /// The document is YAML/JSON but not a valid OpenAPI 3.0 or 3.1 structure.
     #[error("{location}: {message}")]
     Structure {
         /// The offending place.

@@ -117,7 +117,7 @@ pub fn check_version(doc: &Value, source_name: &str) -> Result<Dialect, SpecErro
     };
     if let Some(swagger) = doc.get("swagger") {
         return Err(version_error(format!(
-            "this is a Swagger {swagger} document; revkeen-mock needs OpenAPI 3.0.x (convert it first, e.g. with swagger2openapi)"
+            "this is a Swagger {swagger} document; revkeen-mock reads OpenAPI 3.0.x and 3.1.x (convert it first, e.g. with swagger2openapi)"
         )));
     }
     match doc.get("openapi").and_then(Value::as_str) {

@@ -1,4 +1,4 @@
-//! The compiled contract: an OpenAPI 3.0 document turned, once at start-up, into an
+//! The compiled contract: an OpenAPI 3.0 or 3.1 document turned, once at start-up, into an
 //! operation table, a path matcher and validators for parameters, bodies and responses.
 //!
 //! Nothing here knows about integrations or state: the server asks the contract what a
