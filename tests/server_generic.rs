@@ -4,11 +4,9 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::{KEY, Resp};
 use revkeen_mock::control::{AdminAccess, Control};
-use revkeen_mock::server::{App, Running, ServerConfig};
+use revkeen_mock::server::{App, ServerConfig};
 use revkeen_mock::sim::{Clock, SimConfig};
 use revkeen_mock::spec::{Contract, load};
 use revkeen_mock::store::MemoryStore;
@@ -64,11 +62,7 @@ async fn unmodelled_operations_answer_with_examples_or_generated_values() {
         },
         Control::new(AdminAccess::Open, 7),
     );
-    let running = Running::start("127.0.0.1:0", app).await.unwrap();
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .pool_idle_timeout(Duration::from_secs(5))
-        .build_http();
-    let mock = common::Mock { running, client };
+    let mock = common::Mock::start_app(app).await;
 
     let r: Resp = mock.get("/v2/integrations/wodify/sync-states", KEY).await;
     assert_eq!(r.status, 200);
