@@ -341,16 +341,13 @@ impl RedisStore {
             None if create => Tenant::new(&self.config, key),
             None => return Ok(None),
         };
-        apply(&mut tenant);
-        let written = serde_json::to_vec(&tenant).map_err(corrupt)?;
-        Ok(
-            (stored.as_deref() != Some(written.as_slice())).then_some(Change {
-                version: *version,
-                written,
-                tenant,
-                landed: None,
-            }),
-        )
+        let (written, changed) = run(apply, &mut tenant, stored.as_deref())?;
+        Ok(changed.then_some(Change {
+            version: *version,
+            written,
+            tenant,
+            landed: None,
+        }))
     }
 
     /// `apply` run on the tenant as the last write sent left it: the change to write
@@ -366,24 +363,14 @@ impl RedisStore {
             mut tenant,
             landed,
         } = known;
-        apply(&mut tenant);
-        let written = serde_json::to_vec(&tenant).map_err(corrupt)?;
-        Ok(if written == before {
-            // The same JSON: the same tenant.
-            Err(Change {
-                version,
-                written,
-                tenant,
-                landed,
-            })
-        } else {
-            Ok(Change {
-                version,
-                written,
-                tenant,
-                landed: None,
-            })
-        })
+        let (written, changed) = run(apply, &mut tenant, Some(&before))?;
+        let change = Change {
+            version,
+            written,
+            tenant,
+            landed: if changed { None } else { landed },
+        };
+        Ok(if changed { Ok(change) } else { Err(change) })
     }
 
     /// A version no write has used: this replica's random start moved on by a counter
@@ -412,19 +399,35 @@ impl RedisStore {
         written: Vec<u8>,
         new: u64,
     ) -> Result<bool, StoreError> {
-        let mut c = self.conn.clone();
-        let done: u8 = self
-            .cas
-            .key(self.tenant_key(key))
-            .key(self.name("tenants"))
-            .arg(version.unwrap_or(0))
-            .arg(written)
-            .arg("t")
-            .arg(new)
-            .arg(key.as_str())
-            .invoke_async(&mut c)
+        let hash = self.tenant_key(key);
+        self.cas(hash, "t", version.unwrap_or(0), written, new, Some(key))
             .await
-            .map_err(unavailable)?;
+    }
+
+    /// The compare-and-set ([`CAS`]) of every versioned value (a tenant, the clock,
+    /// the fault book): the hash's `field` set to `value` under version `new` if its
+    /// version is still `expected` (0: absent), and a tenant's key added to the set of
+    /// tenants; whether it was set.
+    async fn cas(
+        &self,
+        hash: String,
+        field: &str,
+        expected: u64,
+        value: Vec<u8>,
+        new: u64,
+        tenant: Option<&ApiKey>,
+    ) -> Result<bool, StoreError> {
+        let mut call = self.cas.prepare_invoke();
+        call.key(hash);
+        if tenant.is_some() {
+            call.key(self.name("tenants"));
+        }
+        call.arg(expected).arg(value).arg(field).arg(new);
+        if let Some(key) = tenant {
+            call.arg(key.as_str());
+        }
+        let mut c = self.conn.clone();
+        let done: u8 = call.invoke_async(&mut c).await.map_err(unavailable)?;
         Ok(done == 1)
     }
 
@@ -468,22 +471,15 @@ impl RedisStore {
         wall: Timestamp,
         change: &(dyn Fn(&mut Clock) + Send + Sync),
     ) -> Result<Clock, StoreError> {
-        let mut c = self.conn.clone();
         for _ in 0..MAX_ATTEMPTS {
             let (version, mut clock) = self.read_clock().await?;
             change(&mut clock);
-            let text = serde_json::to_string(&clock).map_err(corrupt)?;
-            let done: u8 = self
-                .cas
-                .key(self.name("clock"))
-                .arg(version)
-                .arg(text)
-                .arg("c")
-                .arg(self.next_version())
-                .invoke_async(&mut c)
-                .await
-                .map_err(unavailable)?;
-            if done == 1 {
+            let text = serde_json::to_vec(&clock).map_err(corrupt)?;
+            let new = self.next_version();
+            if self
+                .cas(self.name("clock"), "c", version, text, new, None)
+                .await?
+            {
                 // Every tenant brought up to the new time, once: each through its own
                 // compare-and-set, so a replica moving the clock at the same time
                 // applies nothing twice.
@@ -597,6 +593,19 @@ impl RedisStore {
         let _: () = pipe.query_async(&mut c).await.map_err(unavailable)?;
         Ok(())
     }
+}
+
+/// `apply` run on `tenant`, whose JSON was `before` (`None`: never written): its JSON
+/// after, and whether that differs (the same JSON is the same tenant).
+fn run(
+    apply: &mut (dyn FnMut(&mut Tenant) + Send),
+    tenant: &mut Tenant,
+    before: Option<&[u8]>,
+) -> Result<(Vec<u8>, bool), StoreError> {
+    apply(tenant);
+    let written = serde_json::to_vec(tenant).map_err(corrupt)?;
+    let changed = before != Some(written.as_slice());
+    Ok((written, changed))
 }
 
 /// A store future that waits on Redis.
@@ -794,18 +803,8 @@ impl SharedControl for RedisStore {
     fn write_book(&self, version: u64, book: Vec<u8>) -> StoreFuture<'_, Option<u64>> {
         boxed(async move {
             let new = self.next_version();
-            let mut c = self.conn.clone();
-            let done: u8 = self
-                .cas
-                .key(self.name("faults"))
-                .arg(version)
-                .arg(book)
-                .arg("b")
-                .arg(new)
-                .invoke_async(&mut c)
-                .await
-                .map_err(unavailable)?;
-            Ok((done == 1).then_some(new))
+            let set = self.cas(self.name("faults"), "b", version, book, new, None);
+            Ok(set.await?.then_some(new))
         })
     }
 
