@@ -11,7 +11,7 @@ use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{KEY, Mock};
+use common::{KEY, Mock, OTHER_KEY};
 use revkeen_mock::control::{AdminAccess, Control};
 use revkeen_mock::server::{App, ServerConfig};
 use revkeen_mock::sim::SimConfig;
@@ -113,7 +113,12 @@ impl Drop for Redis {
 
 /// A strict replica on `redis`, its clock frozen at T0 (the same for every replica).
 async fn replica(redis: &Redis) -> Mock {
-    let store = RedisStore::connect(&redis.url, "revkeen-mock:", SimConfig::default())
+    replica_with(redis, SimConfig::default()).await
+}
+
+/// [`replica`] with simulator settings (the same on every replica).
+async fn replica_with(redis: &Redis, config: SimConfig) -> Mock {
+    let store = RedisStore::connect(&redis.url, "revkeen-mock:", config)
         .await
         .expect("Redis answers");
     let app = App::with_store(
@@ -129,9 +134,13 @@ async fn replica(redis: &Redis) -> Mock {
 }
 
 async fn replicas(redis: &Redis, n: usize) -> Vec<Mock> {
+    replicas_with(redis, n, SimConfig::default()).await
+}
+
+async fn replicas_with(redis: &Redis, n: usize, config: SimConfig) -> Vec<Mock> {
     let mut out = Vec::new();
     for _ in 0..n {
-        out.push(replica(redis).await);
+        out.push(replica_with(redis, config.clone()).await);
     }
     let json_header = [("content-type", "application/json")];
     let now = json!({"now": "2026-05-01T09:00:00Z"}).to_string();
@@ -866,4 +875,35 @@ async fn redis_stopped_and_started_under_load_is_503_then_nothing_acknowledged_i
         "{total_acknowledged} requests acknowledged and found, {total_unavailable} answered 503"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limit_bucket_is_one_for_all_replicas() {
+    use revkeen_mock::sim::RateLimit;
+    let redis = Redis::start();
+    let config = SimConfig {
+        rate_limit: Some(RateLimit {
+            per_minute: 60,
+            burst: 5,
+        }),
+        ..SimConfig::default()
+    };
+    let nodes = replicas_with(&redis, 3, config).await;
+    // Twelve requests at once, round-robin over three replicas, the clock frozen (no
+    // token comes back): the one bucket lets exactly five through, not five per replica.
+    let tasks = (0..12).map(|i| nodes[i % 3].get("/v2/integrations", KEY));
+    let statuses = futures_util::future::join_all(tasks).await;
+    let passed = statuses.iter().filter(|r| r.status == 200).count();
+    let limited = statuses.iter().filter(|r| r.status == 429).count();
+    assert_eq!(
+        (passed, limited),
+        (5, 7),
+        "{:?}",
+        statuses.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        nodes[1].get("/v2/integrations", OTHER_KEY).await.status,
+        200,
+        "limits are per key"
+    );
 }
