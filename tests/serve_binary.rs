@@ -264,64 +264,6 @@ fn a_corrupt_state_file_stops_the_start_with_a_clear_error() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// Killed with SIGKILL at arbitrary moments while writing, the state file is always
-/// either absent or a complete, loadable state.
-#[test]
-fn sigkill_while_writing_never_leaves_an_unreadable_state_file() {
-    let dir = temp_dir("sigkill");
-    let file = dir.join("state.json");
-    let file_arg = file.to_str().unwrap().to_owned();
-    for round in 0..6u64 {
-        let mut server = start(&["--state-file", &file_arg]);
-        let addr = server.addr.clone();
-        let writer = std::thread::spawn(move || {
-            for i in 0..400 {
-                let minutes = 5 + (i % 50);
-                let body = format!("{{\"syncIntervalMinutes\": {minutes}}}");
-                let path = if i % 25 == 0 {
-                    "/v2/integrations/terminal/activate"
-                } else {
-                    "/v2/integrations/terminal/sync-interval"
-                };
-                let body = if path.ends_with("activate") {
-                    ACTIVATE_BODY.to_owned()
-                } else {
-                    body
-                };
-                let method = if path.ends_with("activate") {
-                    "POST"
-                } else {
-                    "PUT"
-                };
-                let Ok(mut s) = TcpStream::connect(&addr) else {
-                    return;
-                };
-                let req = format!(
-                    "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nx-api-key: {KEY}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-                    body.len()
-                );
-                if s.write_all(req.as_bytes()).is_err() {
-                    return;
-                }
-                let mut out = String::new();
-                let _ = s.read_to_string(&mut out);
-            }
-        });
-        std::thread::sleep(Duration::from_millis(300 + round * 170));
-        server.child.kill().unwrap();
-        server.child.wait().unwrap();
-        let _ = writer.join();
-        if file.exists() {
-            let text = std::fs::read_to_string(&file).unwrap();
-            let state: serde_json::Value = serde_json::from_str(&text)
-                .unwrap_or_else(|e| panic!("round {round}: unreadable state file ({e})"));
-            assert_eq!(state["version"], 1);
-        }
-    }
-    assert!(file.exists(), "the state was written at least once");
-    std::fs::remove_dir_all(&dir).unwrap();
-}
-
 #[test]
 fn the_admin_api_refuses_requests_without_its_token() {
     let server = start(&["--admin-token", "s3cret"]);

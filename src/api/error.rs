@@ -330,6 +330,14 @@ impl From<AuthError> for ApiError {
             AuthError::Key(KeyError::Malformed) | AuthError::Unknown => "invalid_api_key",
             AuthError::Revoked => "revoked_api_key",
             AuthError::Live => "live_key_rejected",
+            AuthError::TenantLimit(_) => {
+                return ApiError::new(
+                    403,
+                    ErrorType::Permission,
+                    "tenant_limit_reached",
+                    sentence(&e),
+                );
+            }
         };
         ApiError::new(401, ErrorType::Authentication, code, sentence(&e))
     }

@@ -55,6 +55,7 @@ pub fn run_conform(args: &ConformArgs) -> Result<bool, String> {
         allow_live: args.allow_live,
         rate: args.rate,
         timeout: args.timeout,
+        max_response_size: usize::try_from(args.max_response_size).unwrap_or(usize::MAX),
         credentials,
         exact: args.exact,
         max_failures: args.max_failures,

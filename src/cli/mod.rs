@@ -107,21 +107,38 @@ pub struct ServeArgs {
         default_value = "default"
     )]
     pub fixture: String,
-    /// Where the state lives: `memory` (this process), or `redis://HOST:PORT/DB`, shared
-    /// by every replica on that Redis (or Valkey).
+    /// A folder of fixture files (`NAME.yaml`) that `POST /__mock/fixtures/{name}` may
+    /// load by name, beside the built-in ones; the admin API never takes a path.
+    #[arg(long, env = "REVKEEN_MOCK_FIXTURES_DIR", value_name = "DIR")]
+    pub fixtures_dir: Option<PathBuf>,
+    /// Where the state lives: `memory` (this process, gone when it stops),
+    /// `sqlite:PATH` (an SQLite database: every acknowledged change is kept, even
+    /// through kill -9), or `redis://HOST:PORT/DB`, shared by every replica on that
+    /// Redis (or Valkey).
     #[arg(
         long,
         env = "REVKEEN_MOCK_STORE",
-        value_name = "memory|redis://HOST:PORT/DB",
+        value_name = "memory|sqlite:PATH|redis://HOST:PORT/DB",
         default_value = "memory"
     )]
     pub store: String,
-    /// File that keeps the state across restarts (written atomically; memory store only).
+    /// The same as `--store sqlite:PATH`. A JSON state file of earlier versions found at
+    /// PATH is imported once (and kept as PATH.json.bak).
     #[arg(long, env = "REVKEEN_MOCK_STATE_FILE", value_name = "PATH")]
     pub state_file: Option<PathBuf>,
-    /// Ignore an existing state file and start from the fixture.
+    /// With `--store sqlite:`: empty the database and start from the fixture.
     #[arg(long, env = "REVKEEN_MOCK_RESET_STATE")]
     pub reset_state: bool,
+    /// With `--store sqlite:`: `normal` keeps every acknowledged change if the process
+    /// dies (kill -9, a crash); `full` also if the machine loses power (an fsync per
+    /// commit, shared by the writes of one batch).
+    #[arg(
+        long,
+        env = "REVKEEN_MOCK_SQLITE_SYNCHRONOUS",
+        value_name = "normal|full",
+        default_value = "normal"
+    )]
+    pub sqlite_synchronous: crate::store::Synchronous,
     /// Turn the admin API (/__mock) off.
     #[arg(long, env = "REVKEEN_MOCK_NO_ADMIN")]
     pub no_admin: bool,
@@ -183,6 +200,14 @@ pub struct ServeArgs {
     /// Sync log entries kept per integration (the oldest go first, so memory stays flat).
     #[arg(long, env = "REVKEEN_MOCK_SYNC_LOG_LIMIT", default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub sync_log_limit: u32,
+    /// The most merchants new keys may create; past it a new key is refused with 403
+    /// tenant_limit_reached (keys the sandbox knows keep working).
+    #[arg(long, env = "REVKEEN_MOCK_MAX_TENANTS", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_tenants: u64,
+    /// The most Idempotency-Keys remembered per API key; past it the oldest are
+    /// forgotten before their 24 hours.
+    #[arg(long, env = "REVKEEN_MOCK_MAX_IDEMPOTENCY_KEYS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub max_idempotency_keys: u64,
     /// Largest request body, in bytes.
     #[arg(long, env = "REVKEEN_MOCK_BODY_LIMIT", default_value_t = 1024 * 1024)]
     pub body_limit: usize,
@@ -243,6 +268,10 @@ pub struct ConformArgs {
     /// Per-request time-out (e.g. 5s).
     #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
     pub timeout: std::time::Duration,
+    /// The most bytes read of one answer (its head, then its body; default 4 MiB); a
+    /// larger one fails its check and the run goes on.
+    #[arg(long, default_value_t = 4 * 1024 * 1024, value_name = "BYTES", value_parser = clap::value_parser!(u64).range(1024..=1 << 30))]
+    pub max_response_size: u64,
     /// JSON file with the provider credentials to activate with.
     #[arg(long, value_name = "FILE")]
     pub credentials: Option<PathBuf>,

@@ -1,21 +1,54 @@
 //! `revkeen-mock serve`: build the world from the flags and serve until a signal.
 
-use std::sync::atomic::Ordering;
-use std::time::{Duration, SystemTime};
+use std::path::PathBuf;
+use std::time::SystemTime;
 
-use crate::control::{AdminAccess, Control, fixture, persist};
+use crate::control::{AdminAccess, Control, fixture};
 use crate::server::{App, ServerConfig, log, serve};
 use crate::sim::{BreakerConfig, Clock, RateLimit, SimConfig, Timestamp, lock};
 use crate::spec::Contract;
-use crate::store::{MemoryStore, RedisStore, Store};
+use crate::store::{KeptControl, MemoryStore, RedisStore, Store};
 
 /// Where the state goes in Redis: every key of the mock starts with it.
 const REDIS_PREFIX: &str = "revkeen-mock:";
 
 use super::{LogFormat, ServeArgs, WithoutToken};
 
-/// Builds the application state the flags describe: the contract, the store (from the
-/// state file when there is one, else from the fixture) and the control plane.
+/// Where the state lives, as the flags say.
+enum StoreChoice<'a> {
+    Memory,
+    Sqlite(PathBuf),
+    Redis(&'a str),
+}
+
+fn store_choice(args: &ServeArgs) -> Result<StoreChoice<'_>, String> {
+    let choice = match args.store.as_str() {
+        "memory" | "" => StoreChoice::Memory,
+        url if url.starts_with("redis://") => StoreChoice::Redis(url),
+        s if s.starts_with("sqlite:") && s.len() > "sqlite:".len() => {
+            StoreChoice::Sqlite(PathBuf::from(&s["sqlite:".len()..]))
+        }
+        other => {
+            return Err(format!(
+                "--store {other}: use memory, sqlite:PATH or redis://HOST:PORT/DB"
+            ));
+        }
+    };
+    match (choice, &args.state_file) {
+        (choice, None) => Ok(choice),
+        (StoreChoice::Memory, Some(path)) => Ok(StoreChoice::Sqlite(path.clone())),
+        (StoreChoice::Sqlite(db), Some(path)) if db == *path => Ok(StoreChoice::Sqlite(db)),
+        (StoreChoice::Sqlite(_), Some(_)) => Err(
+            "--state-file PATH is the same as --store sqlite:PATH: give one of them".into(),
+        ),
+        (StoreChoice::Redis(_), Some(_)) => Err(
+            "--state-file keeps the state in an SQLite database (--store sqlite:PATH); with --store redis the state is in Redis (snapshots: GET/PUT /__mock/state)".into(),
+        ),
+    }
+}
+
+/// Builds the application state the flags describe: the contract, the store (holding
+/// what it kept, or the fixture) and the control plane.
 pub async fn build_app(args: &ServeArgs) -> Result<App, String> {
     let contract = match &args.spec {
         Some(path) => Contract::load_file(path).and_then(|c| c.into_servable()),
@@ -41,32 +74,60 @@ pub async fn build_app(args: &ServeArgs) -> Result<App, String> {
         strict_keys: args.strict_keys,
         seed: args.seed,
         history_limit: args.sync_log_limit as usize,
+        max_tenants: usize::try_from(args.max_tenants).unwrap_or(usize::MAX),
+        max_idempotency_keys: usize::try_from(args.max_idempotency_keys).unwrap_or(usize::MAX),
         ..SimConfig::default()
     };
     let access = admin_access(args)?;
     fixture.validate(&config)?;
     let wall = Timestamp::from_system(SystemTime::now());
-    let store: Box<dyn Store> = match args.store.as_str() {
-        "memory" | "" => {
+    // The fixture resets go back to: the start flag's, or the one a kept state names.
+    let mut reset_fixture = (fixture.clone(), args.fixture.clone());
+    let store: Box<dyn Store> = match store_choice(args)? {
+        StoreChoice::Memory => {
             let store = MemoryStore::new(config, Clock::default());
-            let saved = match (&args.state_file, args.reset_state) {
-                (Some(path), false) => persist::load(path)?,
-                _ => None,
-            };
             let now = store.now(wall).await.map_err(|e| e.to_string())?;
-            match saved {
-                Some(state) => store.restore(state).await.map_err(|e| e.to_string())?,
-                None => fixture
-                    .apply(&store, now)
-                    .await
-                    .map_err(|e| e.to_string())?,
-            }
+            fixture
+                .apply(&store, now)
+                .await
+                .map_err(|e| e.to_string())?;
             Box::new(store)
         }
-        url if url.starts_with("redis://") => {
-            if args.state_file.is_some() {
-                return Err("--state-file keeps the memory store's state; with --store redis the state is in Redis (snapshots: GET/PUT /__mock/state)".into());
+        StoreChoice::Sqlite(path) => {
+            let (store, opened) =
+                MemoryStore::open_sqlite(config, &path, args.sqlite_synchronous, args.reset_state)?;
+            if let Some(backup) = &opened.imported_from {
+                tracing::warn!(
+                    "imported the JSON state file {} into the SQLite database at the same path (the JSON file is kept as {}); later starts read the database",
+                    path.display(),
+                    backup.display()
+                );
             }
+            if opened.new {
+                let now = store.now(wall).await.map_err(|e| e.to_string())?;
+                fixture
+                    .apply(&store, now)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            } else if let Some(name) = store
+                .kept(fixture::KEPT)
+                .and_then(|n| String::from_utf8(n).ok())
+            {
+                match fixture::find(&name) {
+                    Ok(kept) => reset_fixture = (kept, name),
+                    Err(e) => tracing::warn!(
+                        "resets go back to the fixture {}: the fixture the saved state was loaded from cannot be read ({e})",
+                        args.fixture
+                    ),
+                }
+            }
+            store
+                .keep(fixture::KEPT, reset_fixture.1.as_bytes().to_vec())
+                .await
+                .map_err(|e| e.to_string())?;
+            Box::new(store)
+        }
+        StoreChoice::Redis(url) => {
             let store = RedisStore::connect(url, REDIS_PREFIX, config)
                 .await
                 .map_err(|e| format!("cannot use the store {}: {e}", without_password(url)))?;
@@ -85,15 +146,17 @@ pub async fn build_app(args: &ServeArgs) -> Result<App, String> {
             }
             Box::new(store)
         }
-        other => {
-            return Err(format!(
-                "--store {other}: use memory, or redis://HOST:PORT/DB"
-            ));
-        }
     };
+    if let Some(dir) = args.fixtures_dir.as_deref().filter(|d| !d.is_dir()) {
+        return Err(format!(
+            "--fixtures-dir {}: not a folder (it holds fixture files, NAME.yaml)",
+            dir.display()
+        ));
+    }
     let mut control = Control::new(access, args.seed);
-    *lock(&control.fixture) = Some(fixture);
-    control.state_file = args.state_file.clone();
+    control.fixtures_dir = args.fixtures_dir.clone();
+    control.faults.restore_kept(&*store)?;
+    *lock(&control.fixture) = Some(reset_fixture.0);
     // Host names compare in lower case without a final dot; origins without a final slash.
     control.allowed_hosts = cleaned(&args.allowed_host, |h| {
         h.trim_end_matches('.').to_ascii_lowercase()
@@ -155,35 +218,6 @@ fn admin_access(args: &ServeArgs) -> Result<AdminAccess, String> {
     }
 }
 
-/// Saves the state file shortly after changes (checked twice a second).
-async fn write_state_periodically(app: &'static App) {
-    let Some(path) = app.control.state_file.clone() else {
-        return;
-    };
-    loop {
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        if app.control.dirty.swap(false, Ordering::Relaxed) {
-            save_state(app, &path).await;
-        }
-    }
-}
-
-async fn save_state(app: &App, path: &std::path::Path) {
-    let wall = Timestamp::from_system(SystemTime::now());
-    let state = async {
-        let now = app.store.now(wall).await?;
-        app.store.advance_all(now).await?;
-        app.store.snapshot(None).await
-    };
-    let written = match state.await {
-        Ok(state) => persist::save(path, &state).map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
-    };
-    if let Err(e) = written {
-        tracing::error!(error = %e, file = %path.display(), "cannot write the state file");
-    }
-}
-
 /// Serves until SIGINT or SIGTERM; returns a message for the user on failure.
 pub fn run_serve(args: &ServeArgs) -> Result<(), String> {
     let logs = log::init(match args.log_format {
@@ -217,12 +251,10 @@ pub fn run_serve(args: &ServeArgs) -> Result<(), String> {
         // `'static` reference lets every request use it without touching a reference
         // count (two atomic operations per request, on a line both workers contend for).
         let app: &'static App = Box::leak(Box::new(app));
-        let writer = tokio::spawn(write_state_periodically(app));
+        // In-flight requests finish first; every answered change was durable before
+        // its answer, and closing commits anything sent since.
         serve(listener, app, shutdown).await;
-        writer.abort();
-        if let Some(path) = &app.control.state_file {
-            save_state(app, path).await;
-        }
+        app.store.close();
         tracing::info!("stopped");
         Ok(())
     });

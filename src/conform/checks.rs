@@ -6,7 +6,7 @@ use super::client::{Failure, Response};
 use crate::spec::{Contract, Reading, RouteMatch};
 
 /// The checks every answer goes through ([`exchange`]).
-pub const PER_ANSWER: [&str; 7] = [
+pub const PER_ANSWER: [&str; 8] = [
     "status_documented",
     "content_type",
     "response_schema",
@@ -14,6 +14,7 @@ pub const PER_ANSWER: [&str; 7] = [
     "no_server_error",
     "no_dropped_connection",
     "response_time",
+    "response_size",
 ];
 
 /// No credential value the run sent comes back in an answer (body or header).
@@ -111,6 +112,17 @@ pub fn exchange(
         Err(Failure::Timeout(t)) => {
             return Checked {
                 findings: vec![finding("response_time", format!("no answer within {t:?}"))],
+                ..Checked::default()
+            };
+        }
+        Err(Failure::TooLarge(cap)) => {
+            return Checked {
+                findings: vec![finding(
+                    "response_size",
+                    format!(
+                        "the answer is larger than --max-response-size ({cap} bytes); the rest was not read"
+                    ),
+                )],
                 ..Checked::default()
             };
         }

@@ -1,10 +1,13 @@
 //! The runner's HTTP client: one target, a client-side rate limit, a per-request
-//! time-out, and a record of every exchange that can be replayed as `curl`.
+//! time-out, a cap on what it reads of an answer, and a record of every exchange that
+//! can be replayed as `curl`. A target that answers an endless or huge body, or
+//! endless headers, costs the runner at most the cap (it sends no `Accept-Encoding`,
+//! so nothing is decompressed: a compressed bomb is only its compressed bytes).
 
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
+use http_body_util::{BodyExt, Full, Limited};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client as Hyper;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -147,6 +150,9 @@ pub enum Failure {
     Connection(String),
     /// No answer within the time-out.
     Timeout(Duration),
+    /// The answer (headers or body) was larger than `--max-response-size`; what came
+    /// after the cap was not read.
+    TooLarge(usize),
     /// Not sent: the run's budget (`--max-time`, `--max-failures`) is spent.
     Stopped,
 }
@@ -158,6 +164,8 @@ pub struct Client {
     hyper: Hyper<HttpsConnector<HttpConnector>, Full<Bytes>>,
     runtime: tokio::runtime::Runtime,
     timeout: Duration,
+    /// The most bytes of an answer's body read (`--max-response-size`).
+    max_body: usize,
     /// Minimum gap between requests (the client-side rate limit).
     gap: Option<Duration>,
     last: Option<Instant>,
@@ -166,8 +174,14 @@ pub struct Client {
 }
 
 impl Client {
-    /// A client for `target`; `rate` is requests per second (`None`: unlimited).
-    pub fn new(target: Target, timeout: Duration, rate: Option<f64>) -> Result<Client, String> {
+    /// A client for `target`; `rate` is requests per second (`None`: unlimited);
+    /// `max_response` bytes at most are read of an answer's head and of its body.
+    pub fn new(
+        target: Target,
+        timeout: Duration,
+        rate: Option<f64>,
+        max_response: usize,
+    ) -> Result<Client, String> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -177,14 +191,18 @@ impl Client {
             .https_or_http()
             .enable_http1()
             .build();
+        // hyper's read buffer bounds the head (status line and headers); its floor is
+        // 8 KiB.
         let hyper = Hyper::builder(TokioExecutor::new())
             .pool_idle_timeout(Duration::from_secs(10))
+            .http1_max_buf_size(max_response.max(8192))
             .build(connector);
         Ok(Client {
             target,
             hyper,
             runtime,
             timeout,
+            max_body: max_response,
             gap: rate
                 .filter(|r| *r > 0.0)
                 .map(|r| Duration::from_secs_f64(1.0 / r)),
@@ -242,11 +260,14 @@ impl Client {
         let started = Instant::now();
         let timeout = self.timeout.min(budget);
         let hyper = self.hyper.clone();
+        let max_body = self.max_body;
         self.runtime.block_on(async move {
             let exchange = async {
                 let resp = hyper.request(request).await.map_err(|e| {
                     if e.is_connect() {
                         Failure::Unreachable(format!("{e:?}"))
+                    } else if is_head_too_large(&e) {
+                        Failure::TooLarge(max_body.max(8192))
                     } else {
                         Failure::Connection(format!("{e:?}"))
                     }
@@ -257,11 +278,18 @@ impl Client {
                     .iter()
                     .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
                     .collect();
-                let body = resp
-                    .into_body()
+                let body = Limited::new(resp.into_body(), max_body)
                     .collect()
                     .await
-                    .map_err(|e| Failure::Connection(format!("the body was cut off: {e}")))?
+                    .map_err(|e| {
+                        if e.downcast_ref::<http_body_util::LengthLimitError>()
+                            .is_some()
+                        {
+                            Failure::TooLarge(max_body)
+                        } else {
+                            Failure::Connection(format!("the body was cut off: {e}"))
+                        }
+                    })?
                     .to_bytes();
                 Ok::<_, Failure>((status, headers, body))
             };
@@ -278,6 +306,18 @@ impl Client {
             }
         })
     }
+}
+
+/// Whether hyper gave up on an answer's head because it outgrew the read buffer.
+fn is_head_too_large(e: &hyper_util::client::legacy::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(h) = s.downcast_ref::<hyper::Error>() {
+            return h.is_parse_too_large();
+        }
+        source = s.source();
+    }
+    false
 }
 
 #[cfg(test)]

@@ -63,6 +63,8 @@ pub struct Config {
     pub rate: Option<f64>,
     /// Per-request time-out.
     pub timeout: Duration,
+    /// The most bytes read of one answer (`--max-response-size`).
+    pub max_response_size: usize,
     /// The credentials to activate with.
     pub credentials: Value,
     /// Check answers against the exact reading (the mock's own promise) instead of
@@ -83,6 +85,10 @@ pub fn default_credentials() -> Value {
     json!({ "apiKey": "conform_healthy_key", "baseUrl": "https://conform.example" })
 }
 
+/// The most bytes read of one answer by default (4 MiB): 40 times the largest answer the
+/// contract describes (a page of 100 sync log entries is about 47 KB).
+pub const DEFAULT_MAX_RESPONSE_SIZE: usize = 4 << 20;
+
 impl Config {
     /// A run of `target` with `api_key` against `contract`, every other setting at the
     /// command line's default (seed 0, 200 cases, 10 minutes, 10 s per request, the
@@ -102,6 +108,7 @@ impl Config {
             allow_live: false,
             rate: None,
             timeout: Duration::from_secs(10),
+            max_response_size: DEFAULT_MAX_RESPONSE_SIZE,
             credentials: default_credentials(),
             exact: false,
             max_failures: None,
@@ -335,7 +342,7 @@ pub fn run(cfg: &Config) -> Result<Report, String> {
     }
     let target = Target::parse(&cfg.target)?;
     let rate = cfg.rate.or(if target.loopback { None } else { Some(1.0) });
-    let client = Client::new(target, cfg.timeout, rate)?;
+    let client = Client::new(target, cfg.timeout, rate, cfg.max_response_size)?;
     let mut run = Run {
         cfg,
         planner: requests::Planner::new(&cfg.contract, cfg.credentials.clone()),

@@ -1,7 +1,6 @@
 //! The admin API's operations. The HTTP layer hands each `/__mock` request here,
 //! already routed by the admin contract; every change goes through the simulator.
 
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use serde_json::{Value, json};
@@ -134,9 +133,6 @@ pub async fn handle(
         .map_err(ApiError::from),
         Err(e) => Err(e.into()),
     };
-    if result.is_ok() && op.method != Method::Get {
-        control.dirty.store(true, Ordering::Relaxed);
-    }
     answer(result)
 }
 
@@ -250,11 +246,14 @@ async fn run(
         }
         "adminLoadFixture" => {
             let name = params.get("name").and_then(Value::as_str).unwrap_or("");
-            let f = fixture::find(name)?;
+            let f = fixture::named(name, control.fixtures_dir.as_deref())?;
             store.clear().await?;
             f.apply(store, now).await?;
             let source = f.source.clone();
             *lock(&control.fixture) = Some(f);
+            if let Some(kept) = store.kept_control() {
+                kept.keep(fixture::KEPT, name.as_bytes().to_vec()).await?;
+            }
             done(format!("fixture {source} loaded"))
         }
         "adminListTenants" => {

@@ -18,6 +18,16 @@ pub enum ControlError {
         /// The built-in names, to say what would work.
         known: String,
     },
+    /// A fixture name the admin API does not know (it takes names, never paths).
+    #[error(
+        "no fixture named '{name}': the available ones are {known} (names are letters, digits, '-' and '_'; files come from --fixtures-dir)"
+    )]
+    UnknownFixture {
+        /// What was asked for (at most 64 characters of it).
+        name: String,
+        /// The names that would work.
+        known: String,
+    },
     /// A fixture that does not parse, or stages what the simulation refuses; the
     /// message names the file and the field.
     #[error("{0}")]
@@ -66,6 +76,7 @@ impl From<ControlError> for ApiError {
     fn from(e: ControlError) -> Self {
         match e {
             ControlError::NoSuchFixture { .. }
+            | ControlError::UnknownFixture { .. }
             | ControlError::NoSuchFault(_)
             | ControlError::NoSuchOperation(_) => ApiError::not_found(e.to_string()),
             ControlError::Store(message) => {

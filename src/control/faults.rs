@@ -155,6 +155,9 @@ pub struct FaultRules {
     seen: Mutex<(u64, bool)>,
 }
 
+/// The name under which a store that outlives the process keeps the book.
+const KEPT: &str = "faults";
+
 /// How often a change of the shared book is tried again when another replica changed
 /// it first.
 const MAX_ATTEMPTS: usize = 64;
@@ -179,7 +182,9 @@ impl FaultRules {
         mut f: impl FnMut(&mut FaultBook) -> R,
     ) -> Result<R, StoreError> {
         let Some(shared) = store.shared() else {
-            return Ok(self.with(f));
+            let result = self.with(f);
+            self.keep_in(store).await?;
+            return Ok(result);
         };
         for _ in 0..MAX_ATTEMPTS {
             let (version, stored) = shared.read_book().await?;
@@ -219,7 +224,12 @@ impl FaultRules {
             if !self.armed() {
                 return Ok(Vec::new());
             }
-            return Ok(self.with(|book| book.effects(facts)));
+            let effects = self.with(|book| book.effects(facts));
+            if !effects.is_empty() {
+                // A rule fired: its count may have moved on.
+                self.keep_in(store).await?;
+            }
+            return Ok(effects);
         };
         let version = shared.book_version(session).await?;
         let seen = *lock(&self.seen);
@@ -228,6 +238,29 @@ impl FaultRules {
             return Ok(Vec::new());
         }
         self.update(store, |book| book.effects(facts)).await
+    }
+
+    /// Keeps the book where the store keeps what outlives the process (the SQLite
+    /// store), if it does.
+    async fn keep_in(&self, store: &dyn Store) -> Result<(), StoreError> {
+        let Some(kept) = store.kept_control() else {
+            return Ok(());
+        };
+        let book = self
+            .with(|book| serde_json::to_vec(book))
+            .map_err(|e| StoreError::Invalid(format!("the fault book: {e}")))?;
+        kept.keep(KEPT, book).await
+    }
+
+    /// The book a store kept across a restart, if it kept one.
+    pub fn restore_kept(&self, store: &dyn Store) -> Result<(), String> {
+        let Some(bytes) = store.kept_control().and_then(|k| k.kept(KEPT)) else {
+            return Ok(());
+        };
+        let kept: FaultBook = serde_json::from_slice(&bytes)
+            .map_err(|e| format!("the kept fault rules are damaged ({e}); start with --reset-state to discard the saved state"))?;
+        self.with(|book| *book = kept);
+        Ok(())
     }
 
     /// Whether any rule exists (read without the lock).

@@ -127,7 +127,87 @@ pub fn parse(text: &str, source: &str) -> Result<Fixture, ControlError> {
     Ok(fixture)
 }
 
-/// Finds a fixture by built-in name or by path.
+/// The name under which a store that outlives the process keeps the loaded fixture's
+/// name or path ([`crate::store::KeptControl`]), so resets after a restart go back to it.
+pub const KEPT: &str = "fixture";
+
+/// The longest fixture name the admin API takes.
+const MAX_NAME: usize = 64;
+
+/// Finds a fixture by name, as the admin API does: a built-in one, or `NAME.yaml`,
+/// `NAME.yml` or `NAME.json` in `dir` (the operator's `--fixtures-dir`), never a path.
+/// A name is letters, digits, `-` and `_` (so it holds no separator, no `..`, nothing
+/// absolute); a file found through a link that leaves `dir` is not read. No error
+/// carries anything of a file's contents: a file that does not parse is named, and the
+/// operator sees its problem with `serve --fixture PATH`.
+pub fn named(name: &str, dir: Option<&Path>) -> Result<Fixture, ControlError> {
+    if let Some((name, text)) = BUILT_IN.iter().find(|(n, _)| *n == name) {
+        return parse(text, &format!("fixtures/{name}.yaml"));
+    }
+    let unknown = || ControlError::UnknownFixture {
+        name: name.chars().take(MAX_NAME).collect(),
+        known: available(dir).join(", "),
+    };
+    let well_formed = !name.is_empty()
+        && name.len() <= MAX_NAME
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let Some(dir) = dir.filter(|_| well_formed) else {
+        return Err(unknown());
+    };
+    let Ok(root) = dir.canonicalize() else {
+        return Err(unknown());
+    };
+    for ext in ["yaml", "yml", "json"] {
+        let Ok(file) = root.join(format!("{name}.{ext}")).canonicalize() else {
+            continue;
+        };
+        if !file.starts_with(&root) || !file.is_file() {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file);
+        return text
+            .ok()
+            .and_then(|t| parse(&t, &file.display().to_string()).ok())
+            .ok_or_else(|| {
+                ControlError::BadFixture(format!(
+                    "the fixture '{name}' of the fixtures directory cannot be loaded: it is not a valid fixture (start the mock with --fixture {} to see why)",
+                    file.display()
+                ))
+            });
+    }
+    Err(unknown())
+}
+
+/// The names [`named`] takes: the built-in ones, then the fixture files of `dir`.
+pub fn available(dir: Option<&Path>) -> Vec<String> {
+    let mut names: Vec<String> = BUILT_IN.iter().map(|(n, _)| (*n).to_owned()).collect();
+    let mut found: Vec<String> = dir
+        .and_then(|d| std::fs::read_dir(d).ok())
+        .into_iter()
+        .flatten()
+        .filter_map(|e| {
+            let path = e.ok()?.path();
+            let ext = path.extension()?.to_str()?;
+            let stem = path.file_stem()?.to_str()?;
+            let ok = matches!(ext, "yaml" | "yml" | "json")
+                && !stem.is_empty()
+                && stem.len() <= MAX_NAME
+                && stem
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+            ok.then(|| stem.to_owned())
+        })
+        .filter(|n| !names.contains(n))
+        .collect();
+    found.sort();
+    found.dedup();
+    names.extend(found);
+    names
+}
+
+/// Finds a fixture by built-in name or by path (the command line's `--fixture`).
 pub fn find(name_or_path: &str) -> Result<Fixture, ControlError> {
     if let Some((name, text)) = BUILT_IN.iter().find(|(n, _)| *n == name_or_path) {
         return parse(text, &format!("fixtures/{name}.yaml"));

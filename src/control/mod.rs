@@ -1,16 +1,15 @@
-//! The control plane: fixtures, the admin API (`/__mock`), fault injection, the request
-//! journal and persistence. It changes the world only through the simulator's API.
+//! The control plane: fixtures, the admin API (`/__mock`), fault injection and the request
+//! journal. It changes the world only through the simulator's API; what it keeps across
+//! restarts goes through the store ([`crate::store::KeptControl`]).
 
 pub mod admin;
 mod error;
 pub mod faults;
 pub mod fixture;
 pub mod journal;
-pub mod persist;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
 use std::sync::{Mutex, OnceLock};
 
 use crate::spec::Contract;
@@ -39,14 +38,13 @@ pub struct Control {
     pub contract: Contract,
     /// The fixture resets go back to.
     pub fixture: Mutex<Option<fixture::Fixture>>,
+    /// The folder whose fixture files the admin API loads by name (`--fixtures-dir`);
+    /// without it, only the built-in fixtures.
+    pub fixtures_dir: Option<PathBuf>,
     /// Fault rules.
     pub faults: faults::FaultRules,
     /// The request journal.
     pub journal: journal::Journal,
-    /// The state file, when state is persisted.
-    pub state_file: Option<PathBuf>,
-    /// Set by every change; the writer clears it when it saves.
-    pub dirty: AtomicBool,
     /// Host names the admin API answers for beside loopback and the listening address
     /// (`--allowed-host`), lower case.
     pub allowed_hosts: Vec<String>,
@@ -68,10 +66,9 @@ impl Control {
             access,
             contract,
             fixture: Mutex::new(None),
+            fixtures_dir: None,
             faults: faults::FaultRules::new(seed),
             journal: journal::Journal::default(),
-            state_file: None,
-            dirty: AtomicBool::new(false),
             allowed_hosts: Vec::new(),
             listening: OnceLock::new(),
             admin_origins: Vec::new(),

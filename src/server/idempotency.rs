@@ -59,8 +59,12 @@ pub(super) async fn begin(
     let begun = app
         .store
         .with_tenant(&session.tenant, |t| {
+            let begun =
+                t.idempotency
+                    .begin(&scope, &key, fingerprint, now, super::pipeline::wall_now());
             t.idempotency
-                .begin(&scope, &key, fingerprint, now, super::pipeline::wall_now())
+                .forget_beyond(app.store.config().max_idempotency_keys);
+            begun
         })
         .await;
     let begun = match begun {

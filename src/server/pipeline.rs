@@ -176,12 +176,6 @@ pub async fn handle(
         "request"
     );
     if !admin && !preflight {
-        // Only a success can have changed state worth writing to the state file.
-        if method_text != "GET" && (200..300).contains(&reply.status) {
-            app.control
-                .dirty
-                .store(true, std::sync::atomic::Ordering::Relaxed);
-        }
         // The request's own strings move into the journal: it is their last use.
         let entry = journal::Entry {
             id: 0,

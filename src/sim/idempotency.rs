@@ -21,9 +21,10 @@ pub const TTL: Duration = Duration::from_secs(24 * 60 * 60);
 /// store is slow to answer.
 pub const CLAIM_LEASE: Duration = Duration::from_secs(60);
 
-/// The most keys remembered per API key; the oldest are forgotten first, so a client
-/// that sends a new key on every request cannot grow memory without bound.
-pub const MAX_ENTRIES: usize = 10_000;
+/// The most keys remembered per API key by default (`--max-idempotency-keys`); the
+/// oldest are forgotten first ([`IdempotencyStore::forget_beyond`]), so a client that
+/// sends a new key on every request cannot grow memory without bound.
+pub const DEFAULT_MAX_KEYS: usize = 10_000;
 
 /// A response as it was sent, replayed verbatim. Opaque to the simulator.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,7 +78,7 @@ struct Entry {
 /// One API key's remembered idempotency keys. Kept with the tenant (a shared store
 /// writes it with the merchant, so a claim is as atomic as a command), as the list of
 /// [`Remembered`] keys in the order they were first used.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(into = "Vec<Remembered>", from = "Vec<Remembered>")]
 pub struct IdempotencyStore {
     /// (scope = "METHOD path", key) → entry.
@@ -184,12 +185,25 @@ impl IdempotencyStore {
             },
         );
         self.order.push_back((expires_at, id));
-        while self.entries.len() > MAX_ENTRIES {
-            if let Some((_, oldest)) = self.order.pop_front() {
+        Begin::FirstRun
+    }
+
+    /// Forgets the oldest keys until at most `max` are remembered (before their 24
+    /// hours: the docs state it), so that memory per API key stays bounded.
+    pub fn forget_beyond(&mut self, max: usize) {
+        while self.entries.len() > max {
+            let Some((expires_at, oldest)) = self.order.pop_front() else {
+                break;
+            };
+            // A forgotten and reused key has a newer entry further on: keep that one.
+            if self
+                .entries
+                .get(&oldest)
+                .is_some_and(|e| e.expires_at == expires_at)
+            {
                 self.entries.remove(&oldest);
             }
         }
-        Begin::FirstRun
     }
 
     /// Completes a first run: `Some` stores the response for replays, `None` forgets
@@ -368,12 +382,24 @@ mod tests {
         assert_eq!(s.begin("POST /a", "k", 1, WALL, WALL), Begin::FirstRun);
     }
 
+    /// Past the limit the oldest keys are forgotten first; the newest still replay.
     #[test]
-    fn memory_is_bounded() {
+    fn memory_is_bounded_and_the_oldest_keys_go_first() {
         let mut s = IdempotencyStore::default();
-        for i in 0..(MAX_ENTRIES + 50) {
-            s.begin("POST /a", &i.to_string(), 1, Timestamp(0), WALL);
+        for i in 0..150 {
+            s.begin("POST /a", &i.to_string(), 1, Timestamp(i), WALL);
+            s.finish("POST /a", &i.to_string(), Some(response(200)));
+            s.forget_beyond(100);
         }
-        assert_eq!(s.len(), MAX_ENTRIES);
+        assert_eq!(s.len(), 100);
+        assert_eq!(
+            s.begin("POST /a", "49", 1, Timestamp(200), WALL),
+            Begin::FirstRun,
+            "the oldest was forgotten"
+        );
+        assert!(matches!(
+            s.begin("POST /a", "149", 1, Timestamp(200), WALL),
+            Begin::Replay(_)
+        ));
     }
 }

@@ -81,6 +81,10 @@ pub use retry::{BatchReport, SkipReason, SyncStateUpdate};
 pub use tenant::{AuthError, DeclaredKey, KeyPolicy, Tenant, WorldState, admit, tenant_seed};
 pub use time::{Clock, Rfc3339Text, Timestamp, serialize_rfc3339};
 
+/// The most merchants new keys may create by default: 100,000 (about 250 MB at the
+/// measured 2.5 KB each; docs/security.md).
+pub const DEFAULT_MAX_TENANTS: usize = 100_000;
+
 /// Settings of the simulation, fixed at start-up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SimConfig {
@@ -98,6 +102,13 @@ pub struct SimConfig {
     pub seed: u64,
     /// Sync log entries kept per integration; the oldest go first.
     pub history_limit: usize,
+    /// The most merchants a stranger's new keys may create (`--max-tenants`): past it a
+    /// new key is refused (`403 tenant_limit_reached`); keys the sandbox knows, and
+    /// merchants a fixture or the operator creates, still work.
+    pub max_tenants: usize,
+    /// The most `Idempotency-Key`s remembered per API key (`--max-idempotency-keys`);
+    /// the oldest are forgotten first.
+    pub max_idempotency_keys: usize,
 }
 
 impl Default for SimConfig {
@@ -110,6 +121,8 @@ impl Default for SimConfig {
             strict_keys: false,
             seed: 0x5EED,
             history_limit: 200,
+            max_tenants: DEFAULT_MAX_TENANTS,
+            max_idempotency_keys: idempotency::DEFAULT_MAX_KEYS,
         }
     }
 }

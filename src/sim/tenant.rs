@@ -140,6 +140,11 @@ pub enum AuthError {
     /// In strict mode, a key the loaded fixture does not declare.
     #[error("unknown API key: strict mode only accepts the keys of the loaded fixture")]
     Unknown,
+    /// A new key, while the sandbox holds its most merchants (`--max-tenants`).
+    #[error(
+        "this sandbox holds its most merchants ({0}, --max-tenants), so a new key cannot create one: use a key it knows already, or ask its operator to raise the limit or reset it"
+    )]
+    TenantLimit(usize),
 }
 
 /// Who may come in with the `x-api-key` value `text`, given the key's declared policy

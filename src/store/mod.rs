@@ -32,6 +32,7 @@
 
 mod memory;
 mod redis;
+mod sqlite;
 
 use std::any::Any;
 use std::future::Future;
@@ -42,6 +43,7 @@ use futures_util::future::{Either, Ready};
 
 pub use memory::MemoryStore;
 pub use redis::RedisStore;
+pub use sqlite::{Opened, Synchronous};
 
 use crate::sim::{
     ApiKey, AuthError, Clock, KeyPolicy, Scopes, SimConfig, Tenant, Timestamp, WorldState,
@@ -199,6 +201,27 @@ pub trait Store: Send + Sync {
     fn shared(&self) -> Option<&dyn SharedControl> {
         None
     }
+
+    /// Where the control plane keeps what must outlive the process (the fault book,
+    /// the loaded fixture's name), or `None` when nothing outlives it (the in-memory
+    /// store) or it is shared otherwise ([`Store::shared`]).
+    fn kept_control(&self) -> Option<&dyn KeptControl> {
+        None
+    }
+
+    /// Finishes what was sent and lets go of what the store holds (on shutdown, after
+    /// the last request was answered).
+    fn close(&self) {}
+}
+
+/// The control plane's values a store keeps across restarts (the SQLite store): opaque
+/// bytes under a name, written durably before the call completes.
+pub trait KeptControl: Send + Sync {
+    /// Keeps `value` under `name` (replacing what was kept).
+    fn keep(&self, name: &'static str, value: Vec<u8>) -> StoreFuture<'_, ()>;
+
+    /// What was kept under `name` when the store was opened.
+    fn kept(&self, name: &str) -> Option<Vec<u8>>;
 }
 
 /// The control plane's state kept for every replica (docs/scale-out.md): the fault

@@ -681,6 +681,8 @@ impl Store for RedisStore {
             let policy: Option<KeyPolicy> = policy
                 .map(|t| serde_json::from_str(&t).map_err(corrupt))
                 .transpose()?;
+            let declared = policy.is_some();
+            let new_tenant = tenant.0.is_none();
             let clock = match clock {
                 Some(t) => serde_json::from_str(&t).map_err(corrupt)?,
                 None => Clock::default(),
@@ -690,7 +692,16 @@ impl Store for RedisStore {
                 book_version: book_version.unwrap_or(0),
                 tenant: std::sync::Mutex::new(Some(tenant)),
             });
-            let admitted = admit(text, |_| policy, &self.config);
+            let mut admitted = admit(text, |_| policy, &self.config);
+            if admitted.is_ok() && new_tenant && !declared {
+                // A stranger's new key: one more round trip, on its first request only.
+                // Replicas count apart, so concurrent first requests on several may pass
+                // the limit by as many (docs/security.md).
+                let count: usize = c.scard(self.name("tenants")).await.map_err(unavailable)?;
+                if count >= self.config.max_tenants {
+                    admitted = Err(AuthError::TenantLimit(self.config.max_tenants));
+                }
+            }
             Ok(admitted.map(|(key, scopes)| Session {
                 tenant: TenantRef::with_handle(key, prefetch),
                 scopes,
