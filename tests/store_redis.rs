@@ -907,3 +907,33 @@ async fn a_rate_limit_bucket_is_one_for_all_replicas() {
         "limits are per key"
     );
 }
+
+/// `--max-tenants` holds on Redis too: the tenants of every replica are counted
+/// together; past the limit a new key is refused on any replica, known keys still
+/// answer everywhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tenant_limit_counts_the_tenants_of_every_replica() {
+    let redis = Redis::start();
+    let nodes = replicas_with(
+        &redis,
+        2,
+        SimConfig {
+            max_tenants: 4,
+            ..SimConfig::default()
+        },
+    )
+    .await;
+    let key = |n: usize| format!("rk_sandbox_redis_stranger_{n:06}");
+    for n in 0..4 {
+        let r = nodes[n % 2].get("/v2/integrations", &key(n)).await;
+        assert_eq!(r.status, 200, "{}", r.json());
+    }
+    for node in &nodes {
+        node.get("/v2/integrations", &key(9))
+            .await
+            .expect_error(403, "tenant_limit_reached");
+        for n in 0..4 {
+            assert_eq!(node.get("/v2/integrations", &key(n)).await.status, 200);
+        }
+    }
+}
