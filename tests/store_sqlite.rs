@@ -383,6 +383,23 @@ fn a_foreign_file_is_refused_and_left_unchanged_and_reset_state_starts_afresh() 
         .0,
         200
     );
+    // A change to the start fixture's own merchant is kept too: a restart serves the
+    // database and does not apply the fixture again.
+    let demo = "rk_sandbox_demo_merchant_key_01";
+    let (s, body) = exchange(
+        &addr,
+        "POST",
+        "/v2/integrations/practicehub/deactivate",
+        demo,
+        "{}",
+    )
+    .unwrap();
+    assert_eq!(s, 200, "{body}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let (mut child, addr) = spawn(&["--store", &store]);
+    let (_, body) = exchange(&addr, "GET", "/v2/integrations/practicehub", demo, "").unwrap();
+    assert!(body.contains("\"isActive\":false"), "{body}");
     child.kill().unwrap();
     child.wait().unwrap();
     let (mut child, addr) = spawn(&["--store", &store, "--reset-state"]);
@@ -579,4 +596,34 @@ async fn the_store_contract_holds_on_a_database() {
     assert_eq!(world(&durable, KEY).await, before);
     durable.assert_conformant();
     memory.assert_conformant();
+}
+
+/// `--max-tenants` holds on a database too, and counts the tenants it loaded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_tenant_limit_holds_on_a_database() {
+    let db = temp_db("limit");
+    let config = SimConfig {
+        max_tenants: 3,
+        ..SimConfig::default()
+    };
+    let (store, _) = MemoryStore::open_sqlite(config, &db, Synchronous::Normal, false).unwrap();
+    let app = App::with_store(
+        Contract::embedded().unwrap(),
+        Box::new(store),
+        ServerConfig {
+            strict: true,
+            ..ServerConfig::default()
+        },
+        Control::new(AdminAccess::Open, 7),
+    );
+    let mock = Mock::start_app(app).await;
+    let key = |n: usize| format!("rk_sandbox_sqlite_stranger_{n:06}");
+    for n in 0..3 {
+        assert_eq!(mock.get("/v2/integrations", &key(n)).await.status, 200);
+    }
+    mock.get("/v2/integrations", &key(3))
+        .await
+        .expect_error(403, "tenant_limit_reached");
+    assert_eq!(mock.get("/v2/integrations", &key(0)).await.status, 200);
+    let _ = std::fs::remove_dir_all(db.parent().unwrap());
 }

@@ -35,6 +35,7 @@
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, mpsc};
 
 use rusqlite::{Connection, OpenFlags, params};
@@ -49,13 +50,16 @@ const APPLICATION_ID: i32 = 0x524b_4d4b;
 /// `PRAGMA user_version`: the schema's version.
 const SCHEMA_VERSION: i32 = 1;
 
-/// The schema (docs/persistence.md shows how to read it with `sqlite3`).
+/// The schema (docs/persistence.md shows how to read it with `sqlite3`). Tenant rows
+/// are kilobytes, so `tenants` keeps its rowid (a `WITHOUT ROWID` table stores a row
+/// that large in overflow pages: the database was twice the size); the small rows of
+/// `keys` and `meta` do without.
 const SCHEMA: &str = "
 CREATE TABLE tenants (
     key TEXT PRIMARY KEY,          -- the sandbox API key
     merchant TEXT NOT NULL,        -- the merchant as JSON (the snapshot's format)
     idempotency TEXT NOT NULL      -- remembered Idempotency-Keys as JSON
-) WITHOUT ROWID;
+);
 CREATE TABLE keys (
     key TEXT PRIMARY KEY,          -- a key a fixture declared
     scopes TEXT NOT NULL,          -- its scopes, a JSON list
@@ -167,8 +171,11 @@ pub struct Database {
     /// The numbered channel to the committing thread: the next number and the sender,
     /// under one lock so that numbers follow the channel's order.
     sender: Mutex<Option<(u64, mpsc::Sender<Numbered>)>>,
-    /// The last number committed.
+    /// The last number committed, for writers to wait on.
     committed: tokio::sync::watch::Receiver<u64>,
+    /// The same number, read without a lock on every read's fast path (a watch
+    /// channel's value sits behind a lock both workers would take on every request).
+    committed_now: Arc<AtomicU64>,
     /// Why the database broke (a commit failed), once it has.
     broken: Arc<OnceLock<String>>,
     /// The committing thread, joined by [`Database::close`].
@@ -238,22 +245,35 @@ impl Database {
         }
         let mut loaded = load(&conn, path)?;
         loaded.imported_from = imported.map(|(_, backup)| backup);
+        if loaded.is_new() {
+            // The clock marks a database as started: a restart then serves what it
+            // holds instead of applying the start fixture again (`loaded` still says
+            // new, for this start).
+            let start = clock_change(&Clock::default()).map_err(|e| refused(path, e))?;
+            write_batch(&mut conn, &[(0, vec![start])]).map_err(|e| refused(path, e))?;
+        }
 
         let (tx, rx) = mpsc::channel::<Numbered>();
         let (done, committed) = tokio::sync::watch::channel(0u64);
+        let committed_now = Arc::new(AtomicU64::new(0));
         let broken = Arc::new(OnceLock::new());
         let thread = {
             let broken = Arc::clone(&broken);
+            let progress = Progress {
+                now: Arc::clone(&committed_now),
+                done,
+            };
             let at = path.to_owned();
             std::thread::Builder::new()
                 .name("sqlite-commit".into())
-                .spawn(move || commit_loop(conn, &rx, &done, &broken, &at))
+                .spawn(move || commit_loop(conn, &rx, &progress, &broken, &at))
                 .map_err(|e| refused(path, e))?
         };
         Ok((
             Database {
                 sender: Mutex::new(Some((0, tx))),
                 committed,
+                committed_now,
                 broken,
                 thread: Mutex::new(Some(thread)),
                 _lock: lock,
@@ -315,7 +335,7 @@ impl Database {
     /// broken).
     pub(super) fn is_durable(&self, seq: u64) -> Result<bool, StoreError> {
         self.usable()?;
-        Ok(*self.committed.borrow() >= seq)
+        Ok(self.committed_now.load(Ordering::Acquire) >= seq)
     }
 
     /// Resolves once the change numbered `seq` is committed.
@@ -580,11 +600,18 @@ fn load(conn: &Connection, path: &Path) -> Result<Loaded, String> {
     Ok(loaded)
 }
 
+/// Where the committing thread publishes the last number committed: an atomic for the
+/// fast path, a watch channel for the writers that wait.
+struct Progress {
+    now: Arc<AtomicU64>,
+    done: tokio::sync::watch::Sender<u64>,
+}
+
 /// The committing thread: see the module's comment.
 fn commit_loop(
     mut conn: Connection,
     rx: &mpsc::Receiver<Numbered>,
-    done: &tokio::sync::watch::Sender<u64>,
+    progress: &Progress,
     broken: &OnceLock<String>,
     path: &Path,
 ) {
@@ -605,7 +632,8 @@ fn commit_loop(
             let _ = broken.set(e.to_string());
         }
         batch.clear();
-        done.send_replace(last);
+        progress.now.store(last, Ordering::Release);
+        progress.done.send_replace(last);
     }
     // Every sender is gone: what was sent is committed. Fold the log into the database
     // so the file alone holds the state.
