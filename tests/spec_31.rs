@@ -397,3 +397,44 @@ fn conform_draws_valid_and_invalid_bodies_from_2020_12_schemas() {
     }
     assert!(bodies > 100, "{bodies}");
 }
+
+/// A document that declares no security is served without an API key, as a deployment
+/// of that document would serve it; an operation that declares a requirement in it
+/// still answers 401 without a key (issue #27).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_document_without_security_is_served_without_keys() {
+    let mut doc = common::large31::large_document(20);
+    assert!(doc.get("security").is_none());
+    doc["components"]["securitySchemes"] =
+        json!({"apiKey": {"type": "apiKey", "in": "header", "name": "x-api-key"}});
+    doc["paths"]["/resources3/{id}"]["get"]["security"] = json!([{"apiKey": []}]);
+    doc["paths"]["/resources3/{id}"]["get"]["responses"]["401"] = json!({
+        "description": "No key.",
+        "content": {"application/json": {"schema": {"type": "object"}}}
+    });
+    let contract = Contract::load_str(&doc.to_string(), "no-security.json")
+        .unwrap()
+        .into_servable()
+        .unwrap();
+    let mock = Mock::start_with_contract(SimConfig::default(), contract).await;
+    let id = "00000000-0000-4000-8000-000000000001";
+    let r = mock
+        .send("GET", &format!("/v1/resources7/{id}"), &[], None)
+        .await;
+    assert_eq!(r.status, 200, "no key needed: {}", r.json());
+    let r = mock.send("GET", "/v1/resources7", &[], None).await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    let r = mock.get(&format!("/v1/resources7/{id}"), KEY).await;
+    assert_eq!(r.status, 200, "a key is still accepted");
+    let r = mock
+        .send("GET", &format!("/v1/resources3/{id}"), &[], None)
+        .await;
+    assert_eq!(
+        r.status,
+        401,
+        "the operation that requires a key: {}",
+        r.json()
+    );
+    let r = mock.get(&format!("/v1/resources3/{id}"), KEY).await;
+    assert_eq!(r.status, 200);
+}

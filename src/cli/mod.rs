@@ -275,8 +275,9 @@ pub struct ConformArgs {
     /// JSON file with the provider credentials to activate with.
     #[arg(long, value_name = "FILE")]
     pub credentials: Option<PathBuf>,
-    /// Check answers against the spec's exact reading (x-mock-exact, closed enums):
-    /// unknown fields, enum values and error codes fail instead of warning.
+    /// The mock's own reading: answers checked against the spec's exact reading
+    /// (x-mock-exact, closed enums), and every rule that rests on a choice of the mock
+    /// (docs/conformance.md) fails instead of being reported as a difference.
     #[arg(long)]
     pub exact: bool,
     /// Stop after this many failures (the report lists what ran).

@@ -18,6 +18,7 @@ use serde_json::{Value, json};
 use super::client::{Failure, Response};
 use super::model::{Model, Op, Outcome, PROVIDERS};
 use super::requests::Planner;
+use super::rules::{self, Rule};
 use super::{Run, checks};
 
 /// What the check reports when it is skipped or passes.
@@ -65,7 +66,8 @@ impl Seen {
 
 /// Why a check ended before passing.
 pub(super) enum Verdict {
-    Fail(String),
+    /// A rule that fails the run was broken (the message says how).
+    Fail(&'static Rule, String),
     Skip(String),
     /// The run's budget is spent (the report already says so).
     Stopped,
@@ -136,7 +138,7 @@ impl Run<'_> {
         };
         match verdict {
             Ok(()) => self.report.pass(check),
-            Err(Verdict::Fail(message)) => self.report.fail(check, message, trail),
+            Err(Verdict::Fail(rule, message)) => self.violated(check, rule, message, trail),
             Err(Verdict::Skip(why)) => self.report.skip(check, what, &why),
             Err(Verdict::Stopped) => {}
         }
@@ -211,13 +213,16 @@ impl Run<'_> {
                     "{provider} shows no providerState.consecutiveErrors (optional in the docs): the counter cannot be watched"
                 )));
             }
-            Some(0) => {}
-            Some(e) => {
-                return Err(Verdict::Fail(format!(
-                    "{provider} was just activated, yet providerState.consecutiveErrors is {e}, not 0"
-                )));
-            }
+            Some(e) => self.expect_rule(
+                &rules::BREAKER_STARTS_AT_ZERO,
+                e == 0,
+                || format!("{provider} was just activated, yet providerState.consecutiveErrors is {e}, not 0"),
+                trail,
+            )?,
         }
+        // The count the failures add to (0 on the mock; a deployment may carry the
+        // counter over from an earlier activation).
+        let start = seen.errors.unwrap_or(0);
         let limit = staging.threshold.unwrap_or(MAX_FAILED_SYNCS);
         let mut failed = 0u32;
         while !seen.paused() && failed < limit {
@@ -229,25 +234,34 @@ impl Run<'_> {
                 if seen.paused() {
                     break;
                 }
-                return Err(Verdict::Fail(format!(
-                    "POST /integrations/{provider}/sync answered {} {} while {}: only a paused integration may refuse a manual sync",
-                    r.status,
-                    String::from_utf8_lossy(&r.body),
-                    seen.describe()
-                )));
+                return Err(Verdict::Fail(
+                    &rules::BREAKER_MANUAL_SYNC,
+                    format!(
+                        "POST /integrations/{provider}/sync answered {} {} while {}: only a paused integration may refuse a manual sync",
+                        r.status,
+                        String::from_utf8_lossy(&r.body),
+                        seen.describe()
+                    ),
+                ));
             }
             failed += 1;
             seen = self.read_until(i, trail, |s| s.errors != Some(before))?;
             let errors = seen.errors.unwrap_or(0);
             if errors <= before {
-                return Err(Verdict::Fail(format!(
-                    "a failed sync was not counted: after failing sync {failed} of {provider}, providerState.consecutiveErrors is {errors} (before it: {before})"
-                )));
+                return Err(Verdict::Fail(
+                    &rules::BREAKER_COUNTS,
+                    format!(
+                        "a failed sync was not counted: after failing sync {failed} of {provider}, providerState.consecutiveErrors is {errors} (before it: {before})"
+                    ),
+                ));
             }
-            if staging.threshold.is_some() && errors != u64::from(failed) {
-                return Err(Verdict::Fail(format!(
-                    "after {failed} consecutive failed syncs of {provider}, providerState.consecutiveErrors is {errors}"
-                )));
+            if staging.threshold.is_some() && errors != start + u64::from(failed) {
+                return Err(Verdict::Fail(
+                    &rules::BREAKER_COUNTS,
+                    format!(
+                        "after {failed} consecutive failed syncs of {provider} (from {start}), providerState.consecutiveErrors is {errors}"
+                    ),
+                ));
             }
             let expected = match staging.threshold {
                 _ if seen.health.is_none() => None,
@@ -257,19 +271,25 @@ impl Run<'_> {
                 None if seen.health.as_deref() == Some("healthy") => Some("degraded"),
                 None => None,
             };
-            if let Some(h) = expected.filter(|h| seen.health.as_deref() != Some(*h)) {
-                return Err(Verdict::Fail(format!(
-                    "after {failed} consecutive failed syncs of {provider}: expected syncHealth {h}, got {}",
-                    seen.describe()
-                )));
+            if let Some(h) = expected {
+                let describe = seen.describe();
+                self.expect_rule(
+                    &rules::BREAKER_HEALTH,
+                    seen.health.as_deref() == Some(h),
+                    || format!("after {failed} consecutive failed syncs of {provider}: expected syncHealth {h}, got {describe}"),
+                    trail,
+                )?;
             }
         }
         if !seen.paused() {
             return Err(match staging.threshold {
-                Some(t) => Verdict::Fail(format!(
-                    "{t} consecutive failed syncs of {provider} (the target's breaker threshold) did not auto-pause syncing: {}",
-                    seen.describe()
-                )),
+                Some(t) => Verdict::Fail(
+                    &rules::BREAKER_AUTO_PAUSE,
+                    format!(
+                        "{t} consecutive failed syncs of {provider} (the target's breaker threshold) did not auto-pause syncing: {}",
+                        seen.describe()
+                    ),
+                ),
                 None => Verdict::Skip(format!(
                     "{failed} consecutive failed syncs of {provider} did not auto-pause syncing ({}); the docs do not give the threshold, so this run cannot tell whether the pause is late or missing",
                     seen.describe()
@@ -281,39 +301,48 @@ impl Run<'_> {
         let mut allowed = self.allowed(&Op::Sync(i), Outcome::Ok);
         allowed.extend(self.allowed(&Op::Sync(i), Outcome::BreakerOpen));
         if !allowed.contains(&r.status) {
-            return Err(Verdict::Fail(format!(
-                "POST /integrations/{provider}/sync while syncing is auto-paused: expected one of {allowed:?}, got {} {}",
-                r.status,
-                String::from_utf8_lossy(&r.body)
-            )));
+            return Err(Verdict::Fail(
+                &rules::BREAKER_MANUAL_SYNC,
+                format!(
+                    "POST /integrations/{provider}/sync while syncing is auto-paused: expected one of {allowed:?}, got {} {}",
+                    r.status,
+                    String::from_utf8_lossy(&r.body)
+                ),
+            ));
         }
         for _ in 0..MAX_RESUMES {
             self.expect_ok(trail, &Op::Resume(i), None)?;
             seen = self.read_until(i, trail, |s| !s.paused())?;
             let errors = seen.errors.unwrap_or(0);
             if seen.paused() || errors > 1 {
-                return Err(Verdict::Fail(format!(
-                    "after POST /integrations/{provider}/resume-sync: expected the counter reset (0, or 1 after a failed trial) and syncing no longer paused, got {}",
-                    seen.describe()
-                )));
+                return Err(Verdict::Fail(
+                    &rules::BREAKER_RESUME_RESETS,
+                    format!(
+                        "after POST /integrations/{provider}/resume-sync: expected the counter reset (0, or 1 after a failed trial) and syncing no longer paused, got {}",
+                        seen.describe()
+                    ),
+                ));
             }
             if errors == 0 {
-                if seen.health.as_deref().is_some_and(|h| h != "healthy") {
-                    return Err(Verdict::Fail(format!(
-                        "after a successful resume-sync trial of {provider}: expected syncHealth healthy, got {}",
-                        seen.describe()
-                    )));
-                }
-                return Ok(());
+                let describe = seen.describe();
+                return self.expect_rule(
+                    &rules::BREAKER_HEALTH,
+                    seen.health.as_deref().is_none_or(|h| h == "healthy"),
+                    || format!("after a successful resume-sync trial of {provider}: expected syncHealth healthy, got {describe}"),
+                    trail,
+                );
             }
         }
         match staging.threshold {
             // The staged credentials recover one failure after the threshold.
-            Some(t) => Err(Verdict::Fail(format!(
-                "{provider}'s credentials stop failing after {} syncs, yet {MAX_RESUMES} resume-sync trials did not bring it back to healthy: {}",
-                t + 1,
-                seen.describe()
-            ))),
+            Some(t) => Err(Verdict::Fail(
+                &rules::BREAKER_TRIAL,
+                format!(
+                    "{provider}'s credentials stop failing after {} syncs, yet {MAX_RESUMES} resume-sync trials did not bring it back to healthy: {}",
+                    t + 1,
+                    seen.describe()
+                ),
+            )),
             // Credentials that always fail: leaving the pause is all there is to see.
             None => Ok(()),
         }
@@ -343,11 +372,14 @@ impl Run<'_> {
             return Ok(());
         }
         let (method, path) = op.route();
-        Err(Verdict::Fail(format!(
-            "{method} {path}: expected {ok:?}, got {} {}",
-            r.status,
-            String::from_utf8_lossy(&r.body)
-        )))
+        Err(Verdict::Fail(
+            &rules::STEP_STATUS,
+            format!(
+                "{method} {path}: expected {ok:?}, got {} {}",
+                r.status,
+                String::from_utf8_lossy(&r.body)
+            ),
+        ))
     }
 
     fn expect_ok(
@@ -409,6 +441,9 @@ impl Run<'_> {
 pub(super) fn no_answer(what: &str, e: Failure) -> Verdict {
     match e {
         Failure::Stopped => Verdict::Stopped,
-        e => Verdict::Fail(format!("{what}: no answer ({e:?})")),
+        e => Verdict::Fail(
+            &rules::ANSWER_CONTRACT,
+            format!("{what}: no answer ({e:?})"),
+        ),
     }
 }

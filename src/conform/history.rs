@@ -19,7 +19,7 @@ use super::breaker::{Verdict, no_answer};
 use super::client::Response;
 use super::model::{Op, PROVIDERS};
 use super::requests::Planner;
-use super::{Run, checks};
+use super::{Run, checks, rules};
 
 /// What the check reports when it is skipped.
 const WHAT: &str = "sync runs are logged, listed, counted and retried";
@@ -108,10 +108,13 @@ impl Run<'_> {
             }
         }
         if run.is_empty() {
-            return Err(Verdict::Fail(format!(
-                "POST /integrations/{provider}/sync answered {} yet GET {logs} shows no new entry",
-                r.status
-            )));
+            return Err(Verdict::Fail(
+                &rules::HISTORY_ENTRY,
+                format!(
+                    "POST /integrations/{provider}/sync answered {} yet GET {logs} shows no new entry",
+                    r.status
+                ),
+            ));
         }
         let mut kinds = BTreeSet::new();
         for e in &run {
@@ -119,30 +122,38 @@ impl Run<'_> {
             if let (Some(j), Some(got)) = (&job, field("jobId"))
                 && got != j
             {
-                return Err(Verdict::Fail(format!(
-                    "the sync answered jobId {j}, but its log entry {} names job {got}",
-                    field("id").unwrap_or("?")
-                )));
+                return Err(Verdict::Fail(
+                    &rules::HISTORY_ENTRY,
+                    format!(
+                        "the sync answered jobId {j}, but its log entry {} names job {got}",
+                        field("id").unwrap_or("?")
+                    ),
+                ));
             }
             if let Some(t) = field("jobType").filter(|t| *t != "manual") {
-                return Err(Verdict::Fail(format!(
-                    "a manual sync's log entry has jobType {t}, not manual"
-                )));
+                return Err(Verdict::Fail(
+                    &rules::HISTORY_ENTRY,
+                    format!("a manual sync's log entry has jobType {t}, not manual"),
+                ));
             }
             if let Some(kind) = field("resourceType")
                 && !kinds.insert(kind.to_owned())
             {
-                return Err(Verdict::Fail(format!(
-                    "one sync run logged resource type {kind} twice"
-                )));
+                return Err(Verdict::Fail(
+                    &rules::HISTORY_PER_RESOURCE,
+                    format!("one sync run logged resource type {kind} twice"),
+                ));
             }
             // Only the staged provider's outcome is known; a real one may fail or not.
             if mock && field("status") != Some("failed") {
-                return Err(Verdict::Fail(format!(
-                    "the staged provider fails its first sync, yet its entry {} is {:?}",
-                    field("id").unwrap_or("?"),
-                    field("status")
-                )));
+                return Err(Verdict::Fail(
+                    &rules::HISTORY_PER_RESOURCE,
+                    format!(
+                        "the staged provider fails its first sync, yet its entry {} is {:?}",
+                        field("id").unwrap_or("?"),
+                        field("status")
+                    ),
+                ));
             }
         }
         let first = run[0]
@@ -152,9 +163,10 @@ impl Run<'_> {
             .to_owned();
         let one = self.get_json(trail, &format!("{logs}/{first}"))?;
         if one.pointer("/data/id").and_then(Value::as_str) != Some(first.as_str()) {
-            return Err(Verdict::Fail(format!(
-                "GET {logs}/{first} does not answer the entry the list shows: {one}"
-            )));
+            return Err(Verdict::Fail(
+                &rules::HISTORY_ONE_ENTRY,
+                format!("GET {logs}/{first} does not answer the entry the list shows: {one}"),
+            ));
         }
         let latest = self.get_json(trail, &format!("{logs}?latestOnly=true&limit=100"))?;
         let mut seen = BTreeSet::new();
@@ -162,9 +174,10 @@ impl Run<'_> {
             if let Some(kind) = e.get("resourceType").and_then(Value::as_str)
                 && !seen.insert(kind.to_owned())
             {
-                return Err(Verdict::Fail(format!(
-                    "latestOnly=true lists resource type {kind} more than once"
-                )));
+                return Err(Verdict::Fail(
+                    &rules::HISTORY_LATEST_ONLY,
+                    format!("latestOnly=true lists resource type {kind} more than once"),
+                ));
             }
         }
         if mock {
@@ -200,28 +213,37 @@ impl Run<'_> {
             .collect();
         let r = self.raw_step(trail, "POST", &retry, None)?;
         if !(200..300).contains(&r.status) {
-            return Err(Verdict::Fail(format!(
-                "POST {retry} of a failed entry, the provider recovered: expected 2xx, got {} {}",
-                r.status,
-                String::from_utf8_lossy(&r.body)
-            )));
+            return Err(Verdict::Fail(
+                &rules::HISTORY_RETRY,
+                format!(
+                    "POST {retry} of a failed entry, the provider recovered: expected 2xx, got {} {}",
+                    r.status,
+                    String::from_utf8_lossy(&r.body)
+                ),
+            ));
         }
         let r = self.raw_step(trail, "POST", &retry, None)?;
         if !refusals.contains(&r.status) || r.status == 404 {
-            return Err(Verdict::Fail(format!(
-                "POST {retry} again, after a successful retry of the same records: expected a refusal ({refusals:?}, not 404), got {} {}",
-                r.status,
-                String::from_utf8_lossy(&r.body)
-            )));
+            return Err(Verdict::Fail(
+                &rules::HISTORY_RETRY_ONCE,
+                format!(
+                    "POST {retry} again, after a successful retry of the same records: expected a refusal ({refusals:?}, not 404), got {} {}",
+                    r.status,
+                    String::from_utf8_lossy(&r.body)
+                ),
+            ));
         }
         let unknown = format!("{logs}/{UNKNOWN_LOG}/retry");
         let r = self.raw_step(trail, "POST", &unknown, None)?;
         if refusals.contains(&404) && r.status != 404 {
-            return Err(Verdict::Fail(format!(
-                "POST {unknown}: expected 404, got {} {}",
-                r.status,
-                String::from_utf8_lossy(&r.body)
-            )));
+            return Err(Verdict::Fail(
+                &rules::HISTORY_RETRY,
+                format!(
+                    "POST {unknown}: expected 404, got {} {}",
+                    r.status,
+                    String::from_utf8_lossy(&r.body)
+                ),
+            ));
         }
         Ok(())
     }
@@ -262,9 +284,10 @@ impl Run<'_> {
             if let (Some(want), Some(got)) = (want, data.get(field).and_then(Value::as_u64))
                 && want != got
             {
-                return Err(Verdict::Fail(format!(
-                    "GET {path} counts {field} {got}, but the log lists {want}"
-                )));
+                return Err(Verdict::Fail(
+                    &rules::HISTORY_STATS,
+                    format!("GET {path} counts {field} {got}, but the log lists {want}"),
+                ));
             }
         }
         Ok(())
@@ -307,11 +330,14 @@ impl Run<'_> {
     ) -> Result<Value, Verdict> {
         let r = self.raw_step(trail, "GET", path, None)?;
         if !(200..300).contains(&r.status) {
-            return Err(Verdict::Fail(format!(
-                "GET {path}: expected 2xx, got {} {}",
-                r.status,
-                String::from_utf8_lossy(&r.body)
-            )));
+            return Err(Verdict::Fail(
+                &rules::STEP_STATUS,
+                format!(
+                    "GET {path}: expected 2xx, got {} {}",
+                    r.status,
+                    String::from_utf8_lossy(&r.body)
+                ),
+            ));
         }
         Ok(r.json.unwrap_or(Value::Null))
     }

@@ -22,7 +22,7 @@ fn invalid_input(path: &str) -> &'static [Outcome] {
         &[Outcome::Invalid, Outcome::NotActive]
     }
 }
-use super::{Run, checks, negative, strategy};
+use super::{Run, checks, negative, rules, strategy};
 
 impl Run<'_> {
     pub(super) fn authentication(&mut self) {
@@ -56,11 +56,11 @@ impl Run<'_> {
                     Ok(r) if r.status == 401 && r.json.as_ref().and_then(|j| j.pointer("/error/code")).is_some() => {
                         self.report.pass(checks::AUTHENTICATION)
                     }
-                    Ok(r) => self.report.fail(checks::AUTHENTICATION,
+                    Ok(r) => self.violated(checks::AUTHENTICATION, &rules::AUTH_401,
                         format!("{what} on {method} {path}: expected 401 in the error envelope, got {} {}", r.status, String::from_utf8_lossy(&r.body)),
                         vec![curl],
                     ),
-                    Err(e) => self.report.fail(checks::AUTHENTICATION, format!("{what}: no answer ({e:?})"), vec![curl]),
+                    Err(e) => self.violated(checks::AUTHENTICATION, &rules::AUTH_401, format!("{what}: no answer ({e:?})"), vec![curl]),
                 }
             }
         }
@@ -140,8 +140,9 @@ impl Run<'_> {
             let expected = self.refusals(&req.method, &req.path, outcomes);
             match self.send(&req) {
                 Ok(r) if expected.contains(&r.status) => self.report.pass(checks::NEGATIVE_INPUTS),
-                Ok(r) => self.report.fail(
+                Ok(r) => self.violated(
                     checks::NEGATIVE_INPUTS,
+                    &rules::INPUT_REFUSED,
                     format!(
                         "{what}: expected {expected:?}, got {} {}",
                         r.status,
@@ -149,8 +150,9 @@ impl Run<'_> {
                     ),
                     vec![curl],
                 ),
-                Err(e) => self.report.fail(
+                Err(e) => self.violated(
                     checks::NEGATIVE_INPUTS,
+                    &rules::INPUT_REFUSED,
                     format!("{what}: no answer ({e:?})"),
                     vec![curl],
                 ),
@@ -216,8 +218,9 @@ impl Run<'_> {
                 if let Err(TestError::Fail(reason, (body, _))) = result {
                     let req = self.key_request(method, path, Some(body));
                     let curl = req.curl(self.client.target(), &self.cfg.api_key);
-                    self.report.fail(
+                    self.violated(
                         checks::NEGATIVE_INPUTS,
+                        &rules::INPUT_REFUSED,
                         format!("minimal failing body: {reason}"),
                         vec![curl],
                     );
@@ -253,8 +256,9 @@ impl Run<'_> {
                 if let Err(TestError::Fail(reason, body)) = result {
                     let req = self.key_request(method, path, Some(body));
                     let curl = req.curl(self.client.target(), &self.cfg.api_key);
-                    self.report.fail(
+                    self.violated(
                         checks::VALID_INPUTS,
+                        &rules::INPUT_ACCEPTED,
                         format!("minimal failing body: {reason}"),
                         vec![curl],
                     );
@@ -291,8 +295,9 @@ impl Run<'_> {
             .header("idempotency-key", &key);
         let curl = req.curl(self.client.target(), &self.cfg.api_key);
         let (Ok(first), Ok(second)) = (self.send(&req), self.send(&req)) else {
-            self.report.fail(
+            self.violated(
                 checks::IDEMPOTENCY,
+                &rules::IDEMPOTENT_REPLAY,
                 "no answer to a replay".into(),
                 vec![curl],
             );
@@ -304,7 +309,7 @@ impl Run<'_> {
         {
             self.report.pass(checks::IDEMPOTENCY);
         } else {
-            self.report.fail(checks::IDEMPOTENCY,
+            self.violated(checks::IDEMPOTENCY, &rules::IDEMPOTENT_REPLAY,
                 format!(
                     "a replay must return the stored answer with Idempotency-Replayed: true; got {} then {} (replayed: {:?})",
                     first.status,
@@ -323,16 +328,18 @@ impl Run<'_> {
         let curl2 = req2.curl(self.client.target(), &self.cfg.api_key);
         match self.send(&req2) {
             Ok(r) if r.status == 409 => self.report.pass(checks::IDEMPOTENCY),
-            Ok(r) => self.report.fail(
+            Ok(r) => self.violated(
                 checks::IDEMPOTENCY,
+                &rules::IDEMPOTENT_REPLAY,
                 format!(
                     "reusing a key with another body must be 409, got {}",
                     r.status
                 ),
                 vec![curl, curl2],
             ),
-            Err(e) => self.report.fail(
+            Err(e) => self.violated(
                 checks::IDEMPOTENCY,
+                &rules::IDEMPOTENT_REPLAY,
                 format!("no answer ({e:?})"),
                 vec![curl, curl2],
             ),

@@ -18,7 +18,7 @@ use super::breaker::Verdict;
 use super::history::entries;
 use super::model::{Op, PROVIDERS};
 use super::requests::Planner;
-use super::{Run, checks};
+use super::{Run, checks, rules};
 
 /// What the check reports when it is skipped.
 const WHAT: &str =
@@ -133,9 +133,10 @@ impl Run<'_> {
             .and_then(Value::as_u64)
             && count != 2
         {
-            return Err(Verdict::Fail(format!(
-                "PUT {mappings} with 2 mappings answered count {count}"
-            )));
+            return Err(Verdict::Fail(
+                &rules::MAPPINGS_KEPT,
+                format!("PUT {mappings} with 2 mappings answered count {count}"),
+            ));
         }
         self.mapped_exactly(trail, &mappings, &pair, "after a replacement with two")?;
         // A replacement naming an item the catalog lacks is refused whole (when the spec
@@ -152,11 +153,14 @@ impl Run<'_> {
                 .for_each(|l| l.push(json!({"externalId": NOT_IN_CATALOG, "internalId": product})));
             let r = self.raw_step(trail, "PUT", &mappings, Some(bad))?;
             if r.status != 400 {
-                return Err(Verdict::Fail(format!(
-                    "PUT {mappings} naming {NOT_IN_CATALOG}, which the catalog does not list: expected 400, got {} {}",
-                    r.status,
-                    String::from_utf8_lossy(&r.body)
-                )));
+                return Err(Verdict::Fail(
+                    &rules::MAPPINGS_CATALOG,
+                    format!(
+                        "PUT {mappings} naming {NOT_IN_CATALOG}, which the catalog does not list: expected 400, got {} {}",
+                        r.status,
+                        String::from_utf8_lossy(&r.body)
+                    ),
+                ));
             }
             self.mapped_exactly(
                 trail,
@@ -193,11 +197,14 @@ impl Run<'_> {
             .operation("DELETE", &one)
             .is_some_and(|op| op.statuses().contains(&crate::spec::StatusKey::Code(404)));
         if documented && r.status != 404 {
-            return Err(Verdict::Fail(format!(
-                "DELETE {one} a second time: expected 404, got {} {}",
-                r.status,
-                String::from_utf8_lossy(&r.body)
-            )));
+            return Err(Verdict::Fail(
+                &rules::MAPPINGS_KEPT,
+                format!(
+                    "DELETE {one} a second time: expected 404, got {} {}",
+                    r.status,
+                    String::from_utf8_lossy(&r.body)
+                ),
+            ));
         }
         // Put back what was there.
         let kept: Vec<Value> = entries(&before)
@@ -257,9 +264,10 @@ impl Run<'_> {
             .collect();
         let want: BTreeSet<String> = want.iter().cloned().collect();
         if got != want {
-            return Err(Verdict::Fail(format!(
-                "GET {path} {when}: expected the mappings {want:?}, listed {got:?}"
-            )));
+            return Err(Verdict::Fail(
+                &rules::MAPPINGS_KEPT,
+                format!("GET {path} {when}: expected the mappings {want:?}, listed {got:?}"),
+            ));
         }
         Ok(())
     }
@@ -273,11 +281,14 @@ impl Run<'_> {
         if (200..300).contains(&r.status) {
             return Ok(());
         }
-        Err(Verdict::Fail(format!(
-            "{method} {path}: expected 2xx, got {} {}",
-            r.status,
-            String::from_utf8_lossy(&r.body)
-        )))
+        Err(Verdict::Fail(
+            &rules::STEP_STATUS,
+            format!(
+                "{method} {path}: expected 2xx, got {} {}",
+                r.status,
+                String::from_utf8_lossy(&r.body)
+            ),
+        ))
     }
 }
 

@@ -19,6 +19,7 @@ pub mod negative;
 mod progress;
 pub mod report;
 pub mod requests;
+pub mod rules;
 pub mod scenario;
 mod scenario_run;
 mod stateful;
@@ -68,7 +69,8 @@ pub struct Config {
     /// The credentials to activate with.
     pub credentials: Value,
     /// Check answers against the exact reading (the mock's own promise) instead of
-    /// what RevKeen promises: unknown fields, values and codes fail.
+    /// what RevKeen promises: unknown fields, values and codes fail, and so does every
+    /// rule that rests on a choice of the mock ([`rules`]).
     pub exact: bool,
     /// Stop after this many failures.
     pub max_failures: Option<u64>,
@@ -201,8 +203,10 @@ impl Run<'_> {
                 body.contains(s.as_str()) || r.headers.iter().any(|(_, v)| v.contains(s.as_str()))
             });
             match leaked {
-                Some(s) => self.report.fail(
+                Some(s) => self.report.violated(
                     checks::NO_SECRET_ECHO,
+                    &rules::NO_SECRET_ECHO,
+                    self.cfg.exact,
                     format!(
                         "{} {}: the answer holds a credential value the run sent ({}...)",
                         req.method,
@@ -233,9 +237,13 @@ impl Run<'_> {
                 continue;
             }
             match checked.findings.iter().find(|f| f.check == *check) {
-                Some(f) => self
-                    .report
-                    .fail(check, f.message.clone(), vec![curl.clone()]),
+                Some(f) => self.report.violated(
+                    check,
+                    &rules::ANSWER_CONTRACT,
+                    self.cfg.exact,
+                    f.message.clone(),
+                    vec![curl.clone()],
+                ),
                 None => self.report.pass(check),
             }
         }
@@ -245,6 +253,39 @@ impl Run<'_> {
     fn phase(&self, name: &str) {
         self.progress
             .phase(name, self.client.sent, self.report.failure_count());
+    }
+
+    /// Counts a violation of `rule` (a failure, or a difference from the mock; see
+    /// [`rules`]).
+    fn violated(
+        &mut self,
+        check: &str,
+        rule: &'static rules::Rule,
+        message: String,
+        repro: Vec<String>,
+    ) {
+        self.report
+            .violated(check, rule, self.cfg.exact, message, repro);
+    }
+
+    /// A check of `rule` inside a sequential check: `Ok` when it holds, or when it
+    /// rests on the mock's choice outside `--exact` (the difference is reported and the
+    /// check goes on); else the failure that ends the check.
+    fn expect_rule(
+        &mut self,
+        rule: &'static rules::Rule,
+        holds: bool,
+        message: impl FnOnce() -> String,
+        trail: &[String],
+    ) -> Result<(), breaker::Verdict> {
+        if holds {
+            return Ok(());
+        }
+        if rule.source.fails(self.cfg.exact) {
+            return Err(breaker::Verdict::Fail(rule, message()));
+        }
+        self.violated(rule.check, rule, message(), trail.to_vec());
+        Ok(())
     }
 
     /// A request with the run's key and every header the operation requires (its

@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
+use super::rules::{self, Rule};
+
 /// The providers, in list order.
 pub const PROVIDERS: [&str; 3] = ["practicehub", "wodify", "terminal"];
 
@@ -21,7 +23,16 @@ pub struct Known {
     /// `syncInterval.intervalMs`, when the spec lets the model know it (a first
     /// activation's default is only known when the spec declares one).
     pub interval_ms: Option<u64>,
+    /// Activated by this sequence (with healthy credentials), not found so: only then
+    /// does the model know where the breaker's counter starts (a choice of the mock).
+    pub fresh: bool,
+    /// `resume-sync` ran since it was found or activated: the docs say it resets the
+    /// counter, and the run's healthy credentials never fail, so it stays at 0.
+    pub reset: bool,
 }
+
+/// A difference between an answer and the model, with the rule it breaks.
+pub type Difference = (&'static Rule, String);
 
 /// The class of an answer, as the docs describe it. The spec maps each class to
 /// statuses per operation (`x-outcomes`, else every documented status the docs allow).
@@ -170,6 +181,8 @@ impl Model {
                         .pointer("/syncInterval/intervalMs")
                         .and_then(Value::as_f64)
                         .map(|ms| ms as u64),
+                    fresh: false,
+                    reset: false,
                 },
             );
         }
@@ -213,8 +226,12 @@ impl Model {
                     active: false,
                     sync_enabled: true,
                     interval_ms: default_interval_ms,
+                    fresh: true,
+                    reset: false,
                 });
                 entry.active = true;
+                entry.fresh = true;
+                entry.reset = false;
                 entry.sync_enabled = true;
                 if let Some(m) = m {
                     entry.interval_ms = Some(u64::from(*m) * 60_000);
@@ -232,6 +249,7 @@ impl Model {
                 };
                 match op {
                     Op::Deactivate(_) => k.active = false,
+                    Op::Resume(_) => k.reset = true,
                     Op::Toggle(_, on) => k.sync_enabled = *on,
                     Op::Interval(_, m) => {
                         k.interval_ms = u64::try_from(*m).ok().map(|m| m * 60_000)
@@ -244,53 +262,66 @@ impl Model {
     }
 
     /// Differences between an observed integration object (or null) and the model.
-    pub fn compare_one(&self, provider: &str, data: &Value) -> Vec<String> {
+    pub fn compare_one(&self, provider: &str, data: &Value) -> Vec<Difference> {
         let mut out = Vec::new();
         match (self.integrations.get(provider), data) {
             (None, Value::Null) => {}
-            (None, _) => out.push(format!(
-                "{provider}: expected no integration (data: null), got one"
+            (None, _) => out.push((
+                &rules::MODEL_LIST,
+                format!("{provider}: expected no integration (data: null), got one"),
             )),
-            (Some(_), Value::Null) => out.push(format!(
-                "{provider}: expected an integration, got data: null"
+            (Some(_), Value::Null) => out.push((
+                &rules::MODEL_LIST,
+                format!("{provider}: expected an integration, got data: null"),
             )),
             (Some(k), d) => {
                 let field = |name: &str| d.pointer(name).cloned().unwrap_or(Value::Null);
                 if field("/isActive") != json!(k.active) {
-                    out.push(format!(
-                        "{provider}.isActive: expected {}, got {}",
-                        k.active,
-                        field("/isActive")
+                    out.push((
+                        &rules::MODEL_ACTIVE,
+                        format!(
+                            "{provider}.isActive: expected {}, got {}",
+                            k.active,
+                            field("/isActive")
+                        ),
                     ));
                 }
                 if k.active && field("/syncEnabled") != json!(k.sync_enabled) {
-                    out.push(format!(
-                        "{provider}.syncEnabled: expected {}, got {}",
-                        k.sync_enabled,
-                        field("/syncEnabled")
+                    out.push((
+                        &rules::MODEL_SYNC_ENABLED,
+                        format!(
+                            "{provider}.syncEnabled: expected {}, got {}",
+                            k.sync_enabled,
+                            field("/syncEnabled")
+                        ),
                     ));
                 }
                 if let Some(ms) = k.interval_ms
                     && field("/syncInterval/intervalMs").as_f64() != Some(ms as f64)
                 {
-                    out.push(format!(
-                        "{provider}.syncInterval.intervalMs: expected {ms}, got {}",
-                        field("/syncInterval/intervalMs")
+                    out.push((
+                        &rules::MODEL_INTERVAL,
+                        format!(
+                            "{provider}.syncInterval.intervalMs: expected {ms}, got {}",
+                            field("/syncInterval/intervalMs")
+                        ),
                     ));
                 }
                 if k.active && field("/syncInterval/hasRepeatableJob") != json!(true) {
-                    out.push(format!(
+                    out.push((&rules::MODEL_REPEATABLE_JOB, format!(
                         "{provider}: isActive is true, yet syncInterval.hasRepeatableJob is {} (expected true while active)",
                         field("/syncInterval/hasRepeatableJob")
-                    ));
+                    )));
                 }
-                // A healthy provider never fails: the counter stays at zero.
-                if field("/providerState/consecutiveErrors")
-                    .as_f64()
-                    .unwrap_or(0.0)
-                    != 0.0
-                {
-                    out.push(format!("{provider}.providerState.consecutiveErrors: expected 0 with healthy credentials, got {}", field("/providerState/consecutiveErrors")));
+                // Healthy credentials never fail, so the counter stays where resume-sync
+                // reset it (the docs) or where an activation started it (the mock).
+                let counter = field("/providerState/consecutiveErrors");
+                if k.active && counter.as_f64().unwrap_or(0.0) != 0.0 {
+                    if k.reset {
+                        out.push((&rules::MODEL_COUNTER_AFTER_RESUME, format!("{provider}.providerState.consecutiveErrors: expected 0 after resume-sync with healthy credentials, got {counter}")));
+                    } else if k.fresh {
+                        out.push((&rules::MODEL_COUNTER_ON_ACTIVATION, format!("{provider}.providerState.consecutiveErrors: expected 0 after an activation with healthy credentials, got {counter}")));
+                    }
                 }
             }
         }
@@ -298,7 +329,7 @@ impl Model {
     }
 
     /// Differences between an observed list and the model (contents and pagination).
-    pub fn compare_list(&self, list: &Value) -> Vec<String> {
+    pub fn compare_list(&self, list: &Value) -> Vec<Difference> {
         let mut out = Vec::new();
         let data = list
             .get("data")
@@ -314,16 +345,20 @@ impl Model {
         let mut expected: Vec<&str> = self.integrations.keys().copied().collect();
         expected.sort_unstable();
         if providers != expected {
-            out.push(format!(
-                "list: expected providers {expected:?}, got {providers:?}"
+            out.push((
+                &rules::MODEL_LIST,
+                format!("list: expected providers {expected:?}, got {providers:?}"),
             ));
         }
         if let Some(total) = list.pointer("/pagination/total")
             && total != &json!(expected.len())
         {
-            out.push(format!(
-                "list: pagination.total expected {}, got {total}",
-                expected.len()
+            out.push((
+                &rules::MODEL_PAGINATION,
+                format!(
+                    "list: pagination.total expected {}, got {total}",
+                    expected.len()
+                ),
             ));
         }
         for item in &data {
@@ -338,7 +373,7 @@ impl Model {
     /// size, that it holds known integrations, and the pagination block the guide
     /// describes (`limit` echoed, `offset`, `total`, `hasMore` when
     /// `offset + data.length < total`).
-    pub fn compare_page(&self, offset: usize, limit: usize, page: &Value) -> Vec<String> {
+    pub fn compare_page(&self, offset: usize, limit: usize, page: &Value) -> Vec<Difference> {
         let mut out = Vec::new();
         let total = self.integrations.len();
         let data = page
@@ -348,19 +383,19 @@ impl Model {
             .unwrap_or_default();
         let want = limit.min(total.saturating_sub(offset));
         if data.len() != want {
-            out.push(format!(
+            out.push((&rules::MODEL_PAGINATION, format!(
                 "page limit={limit} offset={offset}: expected {want} of {total} integrations, got {}",
                 data.len()
-            ));
+            )));
         }
         for item in &data {
             match item.get("provider").and_then(Value::as_str) {
                 Some(p) if self.integrations.contains_key(p) => {
                     out.extend(self.compare_one(p, item))
                 }
-                other => out.push(format!(
+                other => out.push((&rules::MODEL_LIST, format!(
                     "page limit={limit} offset={offset}: an integration the list does not have: {other:?}"
-                )),
+                ))),
             }
         }
         if let Some(p) = page.get("pagination") {
@@ -377,9 +412,9 @@ impl Model {
                     _ => &got == want,
                 };
                 if !same {
-                    out.push(format!(
+                    out.push((&rules::MODEL_PAGINATION, format!(
                         "page limit={limit} offset={offset}: pagination.{field} expected {want}, got {got}"
-                    ));
+                    )));
                 }
             }
         }
@@ -418,7 +453,9 @@ mod tests {
             Known {
                 active: true,
                 sync_enabled: false,
-                interval_ms: Some(1_800_000)
+                interval_ms: Some(1_800_000),
+                fresh: true,
+                reset: false,
             }
         );
         assert_eq!(m.apply(&Op::Deactivate(0), true, fifteen), vec![Ok]);
@@ -428,6 +465,34 @@ mod tests {
         );
         assert_eq!(m.apply(&Op::Activate(1, None), true, None), vec![Ok]);
         assert_eq!(m.integrations["wodify"].interval_ms, None);
+    }
+
+    /// The mock's choices are differences, not failures: an integration found active
+    /// with its counter at 3 and no repeatable job breaks no rule that fails a run; one
+    /// this sequence activated with healthy credentials shows a counter at 3 as a
+    /// difference from the mock.
+    #[test]
+    fn differences_name_their_rule_and_only_spec_and_docs_rules_fail() {
+        let list = json!({"data": [{"provider": "wodify", "isActive": true, "syncEnabled": false,
+            "syncInterval": {"hasRepeatableJob": false}, "providerState": {"consecutiveErrors": 3}}]});
+        let mut m = Model::observe(&list).unwrap();
+        let diffs = m.compare_list(&list);
+        assert_eq!(diffs.len(), 1, "{diffs:?}");
+        assert_eq!(diffs[0].0.id, rules::MODEL_REPEATABLE_JOB.id);
+        assert!(!diffs[0].0.source.fails(false) && diffs[0].0.source.fails(true));
+        m.apply(&Op::Deactivate(1), true, None);
+        m.apply(&Op::Activate(1, None), true, None);
+        let again = json!({"provider": "wodify", "isActive": true, "syncEnabled": true,
+            "syncInterval": {"hasRepeatableJob": true}, "providerState": {"consecutiveErrors": 3}});
+        let diffs = m.compare_one("wodify", &again);
+        assert_eq!(diffs.len(), 1, "{diffs:?}");
+        assert_eq!(diffs[0].0.id, rules::MODEL_COUNTER_ON_ACTIVATION.id);
+        let inactive = json!({"provider": "wodify", "isActive": false});
+        assert!(
+            m.compare_one("wodify", &inactive)
+                .iter()
+                .any(|(r, _)| r.source.fails(false))
+        );
     }
 
     #[test]
@@ -440,10 +505,12 @@ mod tests {
             "syncInterval": {"hasRepeatableJob": true}, "providerState": {"consecutiveErrors": 0}})
         };
         let good = json!({"data": [item("wodify")], "pagination": {"limit": 1, "offset": 0, "total": 2, "hasMore": true}});
-        assert_eq!(m.compare_page(0, 1, &good), Vec::<String>::new());
+        assert!(m.compare_page(0, 1, &good).is_empty());
         let mut bad = good.clone();
         bad["pagination"]["hasMore"] = json!(false);
-        assert!(m.compare_page(0, 1, &bad)[0].contains("hasMore"));
+        let (rule, message) = &m.compare_page(0, 1, &bad)[0];
+        assert!(message.contains("hasMore"));
+        assert_eq!(rule.id, rules::MODEL_PAGINATION.id);
         assert!(!m.compare_page(1, 1, &json!({"data": []})).is_empty());
     }
 }

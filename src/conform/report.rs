@@ -6,6 +6,8 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use super::rules::{Rule, Source};
+
 /// One failure, with its repro.
 #[derive(Debug, Clone, Serialize)]
 pub struct Failure {
@@ -14,6 +16,22 @@ pub struct Failure {
     /// What was expected and what came instead.
     pub message: String,
     /// Numbered `curl` commands that reproduce it.
+    pub repro: Vec<String>,
+}
+
+/// Where the target differs from the mock on a rule that rests on the mock's choice
+/// (what the docs leave open): a note, not a failure, unless the run is `--exact`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Difference {
+    /// The rule's id (`docs/conformance.md`).
+    pub rule: String,
+    /// The check that reports it.
+    pub check: String,
+    /// What the mock chose.
+    pub mock_choice: String,
+    /// What the target did instead.
+    pub message: String,
+    /// The exchange that shows it, as numbered `curl` commands.
     pub repro: Vec<String>,
 }
 
@@ -35,6 +53,10 @@ pub struct Report {
     /// What could not run on this target, and why (a scenario the spec cannot
     /// express, a check the target cannot support).
     pub skipped: Vec<Skip>,
+    /// Where the target differs from the mock's choices (the first few of each rule).
+    pub differs_from_the_mock: Vec<Difference>,
+    /// Rule id → how often it was seen to differ.
+    pub difference_counts: BTreeMap<String, u64>,
     /// Why the run stopped before its end (`--max-time`, `--max-failures`), if it did.
     pub stopped: Option<String>,
     /// Requests sent.
@@ -94,6 +116,59 @@ impl Report {
         }
     }
 
+    /// Counts a violation of `rule`: a failure of its check, or (a rule that rests on
+    /// the mock's choice, outside `--exact`) a difference from the mock.
+    pub fn violated(
+        &mut self,
+        check: &str,
+        rule: &Rule,
+        exact: bool,
+        message: String,
+        repro: Vec<String>,
+    ) {
+        if rule.source.fails(exact) {
+            self.fail(check, format!("[{}] {message}", rule.id), repro);
+            return;
+        }
+        if self.stopped.is_some() {
+            return;
+        }
+        let n = self
+            .difference_counts
+            .entry(rule.id.to_owned())
+            .or_default();
+        *n += 1;
+        if *n as usize <= KEPT_PER_CHECK {
+            let Source::Mock(choice) = rule.source else {
+                return;
+            };
+            self.differs_from_the_mock.push(Difference {
+                rule: rule.id.to_owned(),
+                check: check.to_owned(),
+                mock_choice: choice.to_owned(),
+                message,
+                repro,
+            });
+        }
+    }
+
+    /// The differences from the mock, as lines (console and JUnit).
+    fn difference_lines(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for d in &self.differs_from_the_mock {
+            let seen = self.difference_counts.get(&d.rule).copied().unwrap_or(1);
+            out.push(format!(
+                "differs from the mock [{}] ({seen}x): {}
+  the mock's choice: {}",
+                d.rule, d.message, d.mock_choice
+            ));
+            for (n, step) in d.repro.iter().enumerate() {
+                out.push(format!("  {}. {step}", n + 1));
+            }
+        }
+        out
+    }
+
     /// Whether every check passed.
     pub fn passed(&self) -> bool {
         self.checks.values().all(|(_, failed)| *failed == 0)
@@ -119,6 +194,15 @@ impl Report {
             );
             for (what, n) in &self.forward_compatible {
                 let _ = writeln!(out, "  {what} ({n}x)");
+            }
+        }
+        if !self.differs_from_the_mock.is_empty() {
+            let _ = writeln!(
+                out,
+                "\ndiffers from the mock (choices the docs leave open, not failures; --exact fails on them):"
+            );
+            for line in self.difference_lines() {
+                let _ = writeln!(out, "  {line}");
             }
         }
         for (i, f) in self.failures.iter().enumerate() {
@@ -188,12 +272,13 @@ impl Report {
                 esc(&s.why)
             );
         }
-        if !self.forward_compatible.is_empty() {
-            let lines: Vec<String> = self
-                .forward_compatible
-                .iter()
-                .map(|(what, n)| format!("forward_compatible: {what} ({n}x)"))
-                .collect();
+        let mut lines: Vec<String> = self
+            .forward_compatible
+            .iter()
+            .map(|(what, n)| format!("forward_compatible: {what} ({n}x)"))
+            .collect();
+        lines.extend(self.difference_lines());
+        if !lines.is_empty() {
             let _ = writeln!(out, "  <system-out>{}</system-out>", esc(&lines.join("\n")));
         }
         out.push_str("</testsuite>\n");

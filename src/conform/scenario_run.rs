@@ -10,14 +10,17 @@ use serde_json::Value;
 use super::client::Request;
 use super::requests::Planner;
 use super::scenario::{self, Alternative, Step};
-use super::{Run, checks};
+use super::{Run, checks, rules};
 use crate::spec::{Operation, Schema, StatusKey};
 
 /// One form of a step, ready to send.
 struct Form {
     body: Option<Value>,
     status: Vec<u16>,
+    /// Values the spec or the docs fix.
     expect: Vec<(String, Value)>,
+    /// Values the mock chose (a difference, not a failure, outside `--exact`).
+    mock_expect: Vec<(String, Value)>,
 }
 
 impl Run<'_> {
@@ -66,34 +69,68 @@ impl Run<'_> {
                 let req = Request::new(method, path, key, forms[0].body.clone());
                 repro.push(req.curl(self.client.target(), &self.cfg.api_key));
                 let result = self.send(&req);
+                let sent = &forms[0].body;
                 let problem = match &result {
-                    Err(e) => Some(format!("no answer ({e:?})")),
+                    Err(e) => Some((&rules::SCENARIO_OUTCOME, format!("no answer ({e:?})"))),
                     Ok(r) => {
                         // The answer passes when it matches any form sent with this
                         // body (a `None` from one form makes the whole collect `None`).
-                        let sent = &forms[0].body;
-                        let problems: Vec<String> = forms
+                        let problems: Vec<(&'static rules::Rule, String)> = forms
                             .iter()
                             .filter(|f| &f.body == sent)
                             .map(|f| mismatch(f, r.status, r.json.as_ref()))
-                            .collect::<Option<Vec<String>>>()
+                            .collect::<Option<Vec<_>>>()
                             .unwrap_or_default();
-                        (!problems.is_empty()).then(|| problems.join("; or "))
+                        let rule = problems
+                            .iter()
+                            .map(|(rule, _)| *rule)
+                            .find(|rule| rule.id == rules::SCENARIO_OUTCOME.id)
+                            .or_else(|| problems.first().map(|(rule, _)| *rule));
+                        rule.map(|rule| {
+                            let all: Vec<&str> = problems.iter().map(|(_, p)| p.as_str()).collect();
+                            (rule, all.join("; or "))
+                        })
                     }
                 };
+                let body = result
+                    .as_ref()
+                    .map(|r| String::from_utf8_lossy(&r.body).into_owned())
+                    .unwrap_or_default();
                 match problem {
                     None => self.report.pass(checks::SCENARIOS),
                     Some(_) if self.stopped() => return Ok(()),
-                    Some(p) => {
-                        let body = result
-                            .map(|r| String::from_utf8_lossy(&r.body).into_owned())
-                            .unwrap_or_default();
-                        self.report.fail(
-                            checks::SCENARIOS,
-                            format!("{} / {}: {p} ({body})", s.name, step.name),
-                            repro.clone(),
-                        );
+                    Some((rule, p)) => {
+                        let message = format!("{} / {}: {p} ({body})", s.name, step.name);
+                        self.violated(checks::SCENARIOS, rule, message, repro.clone());
                         break;
+                    }
+                }
+                // Values the mock chose: a difference when the answer does not hold
+                // them; the journey goes on.
+                if let Ok(r) = &result
+                    && let Some(form) = forms
+                        .iter()
+                        .find(|f| &f.body == sent && f.status.contains(&r.status))
+                {
+                    for (ptr, want) in &form.mock_expect {
+                        let got = r
+                            .json
+                            .as_ref()
+                            .and_then(|j| j.pointer(ptr))
+                            .cloned()
+                            .unwrap_or(Value::Null);
+                        if &got != want {
+                            let message = format!(
+                                "{} / {}: expected {ptr} = {want}, got {got}",
+                                s.name, step.name
+                            );
+                            self.violated(
+                                checks::SCENARIOS,
+                                &rules::SCENARIO_MOCK_VALUE,
+                                message,
+                                repro.clone(),
+                            );
+                        }
                     }
                 }
             }
@@ -102,17 +139,30 @@ impl Run<'_> {
     }
 }
 
-/// What is wrong with an answer for one form, or `None` when it matches.
-fn mismatch(form: &Form, status: u16, json: Option<&Value>) -> Option<String> {
+/// What is wrong with an answer for one form (and the rule it breaks), or `None` when
+/// it matches.
+fn mismatch(
+    form: &Form,
+    status: u16,
+    json: Option<&Value>,
+) -> Option<(&'static rules::Rule, String)> {
     if !form.status.contains(&status) {
-        return Some(format!("expected status {:?}, got {status}", form.status));
+        return Some((
+            &rules::SCENARIO_OUTCOME,
+            format!("expected status {:?}, got {status}", form.status),
+        ));
     }
     form.expect.iter().find_map(|(ptr, want)| {
         let got = json
             .and_then(|j| j.pointer(ptr))
             .cloned()
             .unwrap_or(Value::Null);
-        (got != *want).then(|| format!("expected {ptr} = {want}, got {got}"))
+        (got != *want).then(|| {
+            (
+                &rules::SCENARIO_VALUE,
+                format!("expected {ptr} = {want}, got {got}"),
+            )
+        })
     })
 }
 
@@ -152,19 +202,28 @@ fn form(
     params_ok: bool,
     alt: &Alternative,
 ) -> Result<Form, String> {
-    let documented = |c: u16| {
-        op.statuses()
-            .iter()
-            .any(|k| k.covers(c) && *k != StatusKey::Default)
-    };
-    let status: Vec<u16> = alt
-        .status
+    // The statuses the operation documents, each one concrete (`2XX` is every 2xx).
+    let documented: Vec<u16> = op
+        .statuses()
         .iter()
-        .copied()
-        .filter(|c| documented(*c))
+        .flat_map(|k| match k {
+            StatusKey::Code(c) => vec![*c],
+            StatusKey::Range(r) => (r * 100..r * 100 + 100).collect(),
+            StatusKey::Default => Vec::new(),
+        })
         .collect();
+    let wanted = |c: u16| {
+        (alt.outcome.0.is_empty() || alt.outcome.0.iter().any(|o| o.admits(c)))
+            && (alt.status.is_empty() || alt.status.contains(&c))
+    };
+    let status: Vec<u16> = documented.iter().copied().filter(|c| wanted(*c)).collect();
     if status.is_empty() {
-        return Err(format!("{} documents none of {:?}", op.id, alt.status));
+        let asked = if alt.outcome.0.is_empty() {
+            format!("{:?}", alt.status)
+        } else {
+            format!("{:?}", alt.outcome.0)
+        };
+        return Err(format!("{} documents no status for {asked}", op.id));
     }
     let success = status.iter().any(|c| (200..300).contains(c));
     let refusal_only = status.iter().all(|c| (400..500).contains(c));
@@ -195,13 +254,13 @@ fn form(
     if refusal_only && input_refusal && has_input && params_ok && body_ok {
         return Err("the spec accepts this input, expected to be refused".into());
     }
+    let schema = status
+        .iter()
+        .find_map(|c| op.response_for(*c))
+        .and_then(|r| r.media.first())
+        .and_then(|m| m.schema.as_ref());
     let mut expect = Vec::new();
     for (ptr, want) in &alt.expect {
-        let schema = status
-            .iter()
-            .find_map(|c| op.response_for(*c))
-            .and_then(|r| r.media.first())
-            .and_then(|m| m.schema.as_ref());
         if let Some(schema) = schema
             && let Err(e) = holds(schema, ptr, want)
         {
@@ -209,10 +268,18 @@ fn form(
         }
         expect.push((ptr.clone(), want.clone()));
     }
+    // A value of the mock's the spec cannot hold is not asked for.
+    let mock_expect = alt
+        .mock_expect
+        .iter()
+        .filter(|(ptr, want)| schema.is_none_or(|s| holds(s, ptr, want).is_ok()))
+        .map(|(p, v)| (p.clone(), v.clone()))
+        .collect();
     Ok(Form {
         body,
         status,
         expect,
+        mock_expect,
     })
 }
 

@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use super::client::Request;
 use super::model::{self, Model, Op, PROVIDERS};
-use super::{Run, checks, requests};
+use super::{Run, checks, requests, rules};
 
 impl Run<'_> {
     /// Runs the configured number of sequences; a failure is shrunk and reported.
@@ -108,7 +108,8 @@ impl Run<'_> {
             if !expected.contains(&r.status) {
                 let classes: Vec<&str> = outcomes.iter().map(|o| o.name()).collect();
                 return Err(format!(
-                    "step {}: {method} {path}: expected {} {expected:?}, got {} {}",
+                    "[{}] step {}: {method} {path}: expected {} {expected:?}, got {} {}",
+                    rules::MODEL_STATUS.id,
                     n + 1,
                     classes.join(" or "),
                     r.status,
@@ -132,23 +133,41 @@ impl Run<'_> {
                 }
                 _ => Vec::new(),
             };
-            if let Some(d) = diffs.first() {
-                return Err(format!("step {}: {method} {path}: {d}", n + 1));
-            }
+            self.weigh(
+                diffs,
+                &format!("step {}: {method} {path}", n + 1),
+                &ops[..=n],
+            )?;
         }
         let end = self
             .send(&list)
             .map_err(|e| format!("final GET /integrations: {e:?}"))?;
-        if let Some(d) = model.compare_list(&end.json.unwrap_or(Value::Null)).first() {
-            return Err(format!("final state: {d}"));
-        }
+        let diffs = model.compare_list(&end.json.unwrap_or(Value::Null));
+        self.weigh(diffs, "final state", ops)?;
         if let (Some(k), Some(before)) = (self.second_key.clone(), second) {
             let after = self
                 .send(&Request::new("GET", "/integrations", Some(&k), None))
                 .map_err(|e| format!("{e:?}"))?;
             if after.json.as_ref() != Some(&before) {
-                return Err("isolation: the second key's integrations changed while only the first key was used".into());
+                return Err(format!(
+                    "[{}] isolation: the second key's integrations changed while only the first key was used",
+                    rules::MODEL_ISOLATION.id
+                ));
             }
+        }
+        Ok(())
+    }
+
+    /// The first difference that fails the run, as the sequence's error; the others
+    /// (rules that rest on the mock's choices) are reported as differences from the
+    /// mock, with the sequence that shows them, and the sequence goes on.
+    fn weigh(&mut self, diffs: Vec<model::Difference>, at: &str, ops: &[Op]) -> Result<(), String> {
+        for (rule, message) in diffs {
+            if rule.source.fails(self.cfg.exact) {
+                return Err(format!("[{}] {at}: {message}", rule.id));
+            }
+            let repro = self.repro(ops);
+            self.violated(checks::STATEFUL, rule, format!("{at}: {message}"), repro);
         }
         Ok(())
     }

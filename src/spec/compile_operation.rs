@@ -254,6 +254,26 @@ impl Compiler<'_> {
                 })
                 .unwrap_or_default(),
             internal: typed.extensions.get("x-internal") == Some(&Value::Bool(true)),
+            requires_key: self.requires_key(&op_ptr),
+        }
+    }
+
+    /// Whether the operation at `op_ptr` needs a credential: its own `security`, else
+    /// the document's, lists a requirement and none of them is empty (`{}` makes the
+    /// credential optional); a document that declares none needs none.
+    fn requires_key(&self, op_ptr: &str) -> bool {
+        let security = self
+            .doc
+            .pointer(&format!("{op_ptr}/security"))
+            .or_else(|| self.doc.get("security"));
+        match security.and_then(Value::as_array) {
+            Some(list) => {
+                !list.is_empty()
+                    && list
+                        .iter()
+                        .all(|r| r.as_object().is_some_and(|o| !o.is_empty()))
+            }
+            None => false,
         }
     }
 }

@@ -247,6 +247,9 @@ pub struct Operation {
     pub required_scopes: Vec<String>,
     /// Whether the operation is marked `x-internal: true`.
     pub internal: bool,
+    /// Whether a request needs a credential (`security`, the operation's or the
+    /// document's): the mock answers one that does not without an API key.
+    pub requires_key: bool,
     /// The statuses the document pins for an outcome of the operation
     /// (`x-outcomes: {not_active: [404]}`), by outcome name. `conform` accepts every
     /// documented status the docs allow for an outcome that is not pinned.
