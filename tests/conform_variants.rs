@@ -899,3 +899,54 @@ async fn proxy_get(addr: std::net::SocketAddr, path: &str) -> Value {
     let body = out.split("\r\n\r\n").nth(1).unwrap_or("");
     serde_json::from_str(body).unwrap_or(Value::Null)
 }
+
+/// conform against an independent deployment of the lifecycle (written from the docs,
+/// not the mock behind a proxy), with its own document: no failure with the default
+/// options; the breaker staged with its failing credentials and followed; where it
+/// differs from the mock's choices (the repeatable job while sync is off, the counter
+/// across a deactivation) the report names the rule; `--exact` fails on them. What its
+/// document lacks (sync history, catalogs) is skipped, with why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_independent_deployment_passes_and_its_differences_are_named() {
+    let addr = common::independent::start().await;
+    let cfg = || {
+        let mut cfg = config(
+            format!("http://{addr}/v2"),
+            common::independent::contract(),
+            29,
+            150,
+        );
+        cfg.failing_credentials =
+            Some(json!({"apiKey": "fail_always_conform", "baseUrl": "https://conform.example"}));
+        cfg
+    };
+    let report = conform(cfg()).await;
+    assert!(report.passed(), "{}", report.text());
+    assert_eq!(
+        report.checks.get("circuit_breaker"),
+        Some(&(1, 0)),
+        "{}",
+        report.text()
+    );
+    assert!(report.checks["stateful"].0 >= 150, "{}", report.text());
+    assert!(report.checks["scenarios"].0 >= 10, "{}", report.text());
+    for rule in ["model.repeatable_job", "model.counter_on_activation"] {
+        assert!(
+            report.differs_from_the_mock.iter().any(|d| d.rule == rule),
+            "{rule} is named:{}",
+            report.text()
+        );
+    }
+    let mut exact = cfg();
+    exact.exact = true;
+    let report = conform(exact).await;
+    assert!(
+        report.failures.iter().any(|f| {
+            ["[model.repeatable_job]", "[model.counter_on_activation]"]
+                .iter()
+                .any(|rule| f.message.contains(rule))
+        }),
+        "--exact fails on a choice of the mock:{}",
+        report.text()
+    );
+}

@@ -7,11 +7,10 @@
 
 mod common;
 
-use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::{KEY, Mock, OTHER_KEY};
+use common::{KEY, Mock, OTHER_KEY, exchange, free_port};
 use revkeen_mock::control::{AdminAccess, Control};
 use revkeen_mock::server::{App, ServerConfig};
 use revkeen_mock::sim::SimConfig;
@@ -23,13 +22,6 @@ use serde_json::{Value, json};
 struct Redis {
     child: Child,
     url: String,
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 impl Redis {
@@ -442,35 +434,6 @@ async fn redis_away_is_503_then_the_replica_recovers_with_the_state_kept() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     panic!("the replica did not recover after Redis came back (last status {last})");
-}
-
-/// One HTTP/1.1 exchange with `addr`, closed after: the status, or why there was none
-/// (a replica killed mid-way refuses or resets the connection).
-fn exchange(
-    addr: &str,
-    method: &str,
-    path: &str,
-    key: &str,
-    body: &str,
-) -> Result<(u16, String), String> {
-    use std::io::{Read, Write};
-    let mut s = std::net::TcpStream::connect(addr).map_err(|e| e.to_string())?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))
-        .map_err(|e| e.to_string())?;
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nx-api-key: {key}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).map_err(|e| e.to_string())?;
-    let status = out
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| format!("no status line in {out:?}"))?;
-    let body = out.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
-    Ok((status, body))
 }
 
 /// A `revkeen-mock serve` process on `redis`, answering on its address.

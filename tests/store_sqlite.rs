@@ -10,28 +10,20 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::io::Read;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use common::{KEY, Mock, OTHER_KEY};
+use common::{KEY, Mock, OTHER_KEY, exchange, free_port};
 use revkeen_mock::control::{AdminAccess, Control};
 use revkeen_mock::server::{App, ServerConfig};
 use revkeen_mock::sim::SimConfig;
 use revkeen_mock::spec::Contract;
 use revkeen_mock::store::{MemoryStore, Synchronous};
 use serde_json::{Value, json};
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
 
 fn temp_db(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
@@ -41,35 +33,6 @@ fn temp_db(tag: &str) -> PathBuf {
     ));
     std::fs::create_dir_all(&dir).unwrap();
     dir.join("state.db")
-}
-
-/// One HTTP/1.1 exchange, closed after: the status and body, or why there was none.
-fn exchange(
-    addr: &str,
-    method: &str,
-    path: &str,
-    key: &str,
-    body: &str,
-) -> Result<(u16, String), String> {
-    let mut s = TcpStream::connect(addr).map_err(|e| e.to_string())?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))
-        .map_err(|e| e.to_string())?;
-    let req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nx-api-key: {key}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
-    let mut out = String::new();
-    s.read_to_string(&mut out).map_err(|e| e.to_string())?;
-    let status = out
-        .split(' ')
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| format!("no status line in {out:?}"))?;
-    Ok((
-        status,
-        out.split("\r\n\r\n").nth(1).unwrap_or("").to_owned(),
-    ))
 }
 
 /// A `revkeen-mock serve` process with `args`, answering on its address.
@@ -413,6 +376,22 @@ fn a_foreign_file_is_refused_and_left_unchanged_and_reset_state_starts_afresh() 
     let _ = std::fs::remove_dir_all(db.parent().unwrap());
 }
 
+/// A strict test mock on the SQLite database at `path`.
+async fn on_database(path: &std::path::Path, config: SimConfig) -> Mock {
+    let (store, _) = MemoryStore::open_sqlite(config, path, Synchronous::Normal, false)
+        .expect("the database opens");
+    Mock::start_app(App::with_store(
+        Contract::embedded().unwrap(),
+        Box::new(store),
+        ServerConfig {
+            strict: true,
+            ..ServerConfig::default()
+        },
+        Control::new(AdminAccess::Open, 7),
+    ))
+    .await
+}
+
 /// The integrations a merchant shows.
 async fn world(mock: &Mock, key: &str) -> Value {
     let r = mock.get("/v2/integrations?limit=100", key).await;
@@ -426,18 +405,7 @@ async fn world(mock: &Mock, key: &str) -> Value {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_store_contract_holds_on_a_database() {
     let db = temp_db("contract");
-    let (store, _) =
-        MemoryStore::open_sqlite(SimConfig::default(), &db, Synchronous::Normal, false).unwrap();
-    let app = App::with_store(
-        Contract::embedded().unwrap(),
-        Box::new(store),
-        ServerConfig {
-            strict: true,
-            ..ServerConfig::default()
-        },
-        Control::new(AdminAccess::Open, 7),
-    );
-    let durable = Mock::start_app(app).await;
+    let durable = on_database(&db, SimConfig::default()).await;
     let memory = Mock::start_with(SimConfig::default()).await;
     // The same frozen time as the memory store's test mock.
     let json_header = [("content-type", "application/json")];
@@ -606,17 +574,7 @@ async fn the_tenant_limit_holds_on_a_database() {
         max_tenants: 3,
         ..SimConfig::default()
     };
-    let (store, _) = MemoryStore::open_sqlite(config, &db, Synchronous::Normal, false).unwrap();
-    let app = App::with_store(
-        Contract::embedded().unwrap(),
-        Box::new(store),
-        ServerConfig {
-            strict: true,
-            ..ServerConfig::default()
-        },
-        Control::new(AdminAccess::Open, 7),
-    );
-    let mock = Mock::start_app(app).await;
+    let mock = on_database(&db, config).await;
     let key = |n: usize| format!("rk_sandbox_sqlite_stranger_{n:06}");
     for n in 0..3 {
         assert_eq!(mock.get("/v2/integrations", &key(n)).await.status, 200);

@@ -1,6 +1,7 @@
 //! A real server on an ephemeral port, in strict mode, and a real HTTP client for it.
 #![allow(dead_code)]
 
+pub mod independent;
 pub mod large31;
 pub mod openapi31;
 pub mod proxy;
@@ -263,4 +264,45 @@ pub async fn conform(cfg: revkeen_mock::conform::Config) -> revkeen_mock::confor
     tokio::task::spawn_blocking(move || revkeen_mock::conform::run(&cfg).expect("the run starts"))
         .await
         .unwrap()
+}
+
+/// A free port on loopback (bound and released: another process may take it first,
+/// which a test then sees as a failed start).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// One HTTP/1.1 exchange with `addr` on a connection of its own, closed after: the
+/// status and body, or why there was none (a process killed mid-way refuses or resets
+/// the connection).
+pub fn exchange(
+    addr: &str,
+    method: &str,
+    path: &str,
+    key: &str,
+    body: &str,
+) -> Result<(u16, String), String> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr).map_err(|e| e.to_string())?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .map_err(|e| e.to_string())?;
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nx-api-key: {key}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).map_err(|e| e.to_string())?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).map_err(|e| e.to_string())?;
+    let status = out
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| format!("no status line in {out:?}"))?;
+    Ok((
+        status,
+        out.split("\r\n\r\n").nth(1).unwrap_or("").to_owned(),
+    ))
 }
