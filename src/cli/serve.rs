@@ -79,6 +79,12 @@ pub async fn build_app(args: &ServeArgs) -> Result<App, String> {
         ..SimConfig::default()
     };
     let access = admin_access(args)?;
+    if let Some(dir) = args.fixtures_dir.as_deref().filter(|d| !d.is_dir()) {
+        return Err(format!(
+            "--fixtures-dir {}: not a folder (it holds fixture files, NAME.yaml)",
+            dir.display()
+        ));
+    }
     fixture.validate(&config)?;
     let wall = Timestamp::from_system(SystemTime::now());
     // The fixture resets go back to: the start flag's, or the one a kept state names.
@@ -147,12 +153,6 @@ pub async fn build_app(args: &ServeArgs) -> Result<App, String> {
             Box::new(store)
         }
     };
-    if let Some(dir) = args.fixtures_dir.as_deref().filter(|d| !d.is_dir()) {
-        return Err(format!(
-            "--fixtures-dir {}: not a folder (it holds fixture files, NAME.yaml)",
-            dir.display()
-        ));
-    }
     let mut control = Control::new(access, args.seed);
     control.fixtures_dir = args.fixtures_dir.clone();
     control.faults.restore_kept(&*store)?;
