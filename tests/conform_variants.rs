@@ -808,7 +808,7 @@ async fn differences_the_docs_allow_are_notes_and_fail_only_under_exact() {
         let mock = Mock::start().await;
         let addr = start(mock.running.addr, variant, unchanged, None).await;
         left_behind(&mock, addr).await;
-        let cfg = || config(format!("http://{addr}/v2"), contract(variant), 27, 150);
+        let cfg = || config(format!("http://{addr}/v2"), contract(variant), 27, 60);
         let report = conform(cfg()).await;
         assert!(report.passed(), "{}:{}", variant.name, report.text());
         assert!(
