@@ -181,13 +181,6 @@ fn sequence(n: usize) -> Vec<(&'static str, String, Option<Value>)> {
     ops
 }
 
-/// The integrations a merchant shows, without the fields that name the time of a run.
-async fn world(mock: &Mock, key: &str) -> Value {
-    let r = mock.get("/v2/integrations?limit=100", key).await;
-    assert_eq!(r.status, 200, "{}", r.json());
-    r.json()["data"].clone()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn round_robin_writes_end_where_one_process_ends() {
     let redis = Redis::start();
@@ -216,11 +209,11 @@ async fn round_robin_writes_end_where_one_process_ends() {
     for (method, path, body) in &ops {
         expected.push(memory.call(method, path, KEY, body.clone()).await.status);
     }
-    let reference = world(&memory, KEY).await;
+    let reference = memory.integrations(KEY).await;
     for (key, statuses) in keys.iter().zip(replicated) {
         assert_eq!(statuses, expected, "{key}: the same answers as one process");
         for node in &nodes {
-            let mut seen = world(node, key).await;
+            let mut seen = node.integrations(key).await;
             // Ids derive from the key's seed: compare all but them.
             let strip = |v: &mut Value| {
                 for i in v.as_array_mut().unwrap() {
@@ -260,7 +253,7 @@ async fn concurrent_writes_to_one_merchant_lose_nothing() {
             });
         let statuses = futures_util::future::join_all(tasks).await;
         assert_eq!(statuses, [200, 200, 200], "round {round}");
-        let seen = world(&nodes[round % 3], KEY).await;
+        let seen = nodes[round % 3].integrations(KEY).await;
         let active: Vec<&Value> = seen
             .as_array()
             .unwrap()
@@ -385,7 +378,10 @@ async fn moving_the_clock_on_one_replica_runs_due_syncs_once() {
     }
     // A replica that starts later finds the state as it is (no fixture applied over it).
     let late = replica(&redis).await;
-    assert_eq!(world(&late, KEY).await, world(&nodes[0], KEY).await);
+    assert_eq!(
+        late.integrations(KEY).await,
+        nodes[0].integrations(KEY).await
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -568,20 +564,28 @@ async fn a_snapshot_taken_on_one_replica_restores_on_another() {
         )
         .await;
     assert_eq!(r.status, 200);
-    let before = world(&nodes[0], KEY).await;
+    let before = nodes[0].integrations(KEY).await;
     let snapshot = nodes[0]
         .send("GET", "/__mock/state?full=true", &[], None)
         .await;
     assert_eq!(snapshot.status, 200);
     let r = nodes[1].send("POST", "/__mock/reset", &json, None).await;
     assert_eq!(r.status, 200);
-    assert_eq!(world(&nodes[2], KEY).await, json!([]), "reset everywhere");
+    assert_eq!(
+        nodes[2].integrations(KEY).await,
+        json!([]),
+        "reset everywhere"
+    );
     let text = String::from_utf8(snapshot.body.to_vec()).unwrap();
     let r = nodes[1]
         .send("PUT", "/__mock/state", &json, Some(&text))
         .await;
     assert_eq!(r.status, 200, "{}", r.json());
-    assert_eq!(world(&nodes[2], KEY).await, before, "restored everywhere");
+    assert_eq!(
+        nodes[2].integrations(KEY).await,
+        before,
+        "restored everywhere"
+    );
     // Writes after a restore start from the restored versions (the replica that wrote
     // before it remembers an older one: its compare-and-set must not win).
     let r = nodes[0]
@@ -593,7 +597,7 @@ async fn a_snapshot_taken_on_one_replica_restores_on_another() {
         )
         .await;
     assert_eq!(r.status, 200);
-    let after = world(&nodes[1], KEY).await;
+    let after = nodes[1].integrations(KEY).await;
     assert_eq!(after[0]["syncInterval"]["intervalMs"], 2_700_000);
     assert_eq!(after[0]["isActive"], true);
 }

@@ -392,13 +392,6 @@ async fn on_database(path: &std::path::Path, config: SimConfig) -> Mock {
     .await
 }
 
-/// The integrations a merchant shows.
-async fn world(mock: &Mock, key: &str) -> Value {
-    let r = mock.get("/v2/integrations?limit=100", key).await;
-    assert_eq!(r.status, 200, "{}", r.json());
-    r.json()["data"].clone()
-}
-
 /// The store's contract, as the Redis store's tests state it: the same answers and end
 /// state as the memory store for one sequence, no lost update under concurrent writes
 /// to one merchant, idempotent replays, the clock's due syncs, snapshots.
@@ -453,7 +446,10 @@ async fn the_store_contract_holds_on_a_database() {
         };
         assert_eq!(answer(&a), answer(&b), "{method} {path}");
     }
-    assert_eq!(world(&durable, KEY).await, world(&memory, KEY).await);
+    assert_eq!(
+        durable.integrations(KEY).await,
+        memory.integrations(KEY).await
+    );
 
     // Concurrent writes of one merchant: three providers activated at once, many times.
     for _ in 0..5 {
@@ -476,7 +472,7 @@ async fn the_store_contract_holds_on_a_database() {
             statuses.iter().all(|s| *s == 200 || *s == 409),
             "{statuses:?}"
         );
-        let active = world(&durable, OTHER_KEY).await;
+        let active = durable.integrations(OTHER_KEY).await;
         assert_eq!(
             active
                 .as_array()
@@ -544,7 +540,7 @@ async fn the_store_contract_holds_on_a_database() {
         .send("GET", "/__mock/state?full=true", &[], None)
         .await;
     assert_eq!(snap.status, 200);
-    let before = world(&durable, KEY).await;
+    let before = durable.integrations(KEY).await;
     assert_eq!(
         durable
             .send("POST", "/__mock/reset", &json_header, Some("{}"))
@@ -561,7 +557,7 @@ async fn the_store_contract_holds_on_a_database() {
         )
         .await;
     assert_eq!(r.status, 200, "{}", r.json());
-    assert_eq!(world(&durable, KEY).await, before);
+    assert_eq!(durable.integrations(KEY).await, before);
     durable.assert_conformant();
     memory.assert_conformant();
 }

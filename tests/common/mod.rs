@@ -212,6 +212,13 @@ impl Mock {
         self.send(method, path, &headers, text.as_deref()).await
     }
 
+    /// The integrations `key`'s merchant shows (`data` of the list, up to 100).
+    pub async fn integrations(&self, key: &str) -> Value {
+        let r = self.get("/v2/integrations?limit=100", key).await;
+        assert_eq!(r.status, 200, "{}", r.json());
+        r.json()["data"].clone()
+    }
+
     pub async fn activate(&self, key: &str, provider: &str, api_key: &str) -> Resp {
         let body = serde_json::json!({"credentials": {"apiKey": api_key, "baseUrl": "https://clinic.example"}});
         self.call(
