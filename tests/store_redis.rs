@@ -434,22 +434,7 @@ async fn redis_away_is_503_then_the_replica_recovers_with_the_state_kept() {
 
 /// A `revkeen-mock serve` process on `redis`, answering on its address.
 fn spawn_replica(redis: &Redis) -> (Child, String) {
-    let addr = format!("127.0.0.1:{}", free_port());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_revkeen-mock"))
-        .args(["serve", "--addr", &addr, "--store", &redis.url])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("the binary starts");
-    for _ in 0..500 {
-        if exchange(&addr, "GET", "/__mock/health", "", "").is_ok_and(|(s, _)| s == 200) {
-            return (child, addr);
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("the replica on {addr} did not start");
+    common::spawn(&["--store", &redis.url])
 }
 
 #[test]

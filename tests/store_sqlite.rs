@@ -10,14 +10,13 @@
 
 mod common;
 
-use std::io::Read;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use common::{KEY, Mock, OTHER_KEY, exchange, free_port};
+use common::{KEY, Mock, OTHER_KEY, exchange, spawn};
 use revkeen_mock::control::{AdminAccess, Control};
 use revkeen_mock::server::{App, ServerConfig};
 use revkeen_mock::sim::SimConfig;
@@ -33,31 +32,6 @@ fn temp_db(tag: &str) -> PathBuf {
     ));
     std::fs::create_dir_all(&dir).unwrap();
     dir.join("state.db")
-}
-
-/// A `revkeen-mock serve` process with `args`, answering on its address.
-fn spawn(args: &[&str]) -> (Child, String) {
-    let addr = format!("127.0.0.1:{}", free_port());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_revkeen-mock"))
-        .args(["serve", "--addr", &addr])
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the binary starts");
-    for _ in 0..1000 {
-        if exchange(&addr, "GET", "/__mock/health", "", "").is_ok_and(|(s, _)| s == 200) {
-            return (child, addr);
-        }
-        if let Ok(Some(status)) = child.try_wait() {
-            let mut err = String::new();
-            let _ = child.stderr.take().unwrap().read_to_string(&mut err);
-            panic!("the mock stopped at start ({status}): {err}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let _ = child.kill();
-    panic!("the mock on {addr} did not start");
 }
 
 const ACTIVATE: &str =

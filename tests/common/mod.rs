@@ -313,3 +313,28 @@ pub fn exchange(
         out.split("\r\n\r\n").nth(1).unwrap_or("").to_owned(),
     ))
 }
+
+/// A `revkeen-mock serve` process with `args`, answering on its address.
+pub fn spawn(args: &[&str]) -> (std::process::Child, String) {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_revkeen-mock"))
+        .args(["serve", "--addr", &addr])
+        .args(args)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    for _ in 0..1000 {
+        if exchange(&addr, "GET", "/__mock/health", "", "").is_ok_and(|(s, _)| s == 200) {
+            return (child, addr);
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            let mut err = String::new();
+            let _ = std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err);
+            panic!("the mock stopped at start ({status}): {err}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    panic!("the mock on {addr} did not start");
+}
