@@ -53,6 +53,8 @@ pub struct Control {
     /// Origins granted CORS on the admin API (`--admin-origin`; none by default), for a
     /// tool of one's own served elsewhere.
     pub admin_origins: Vec<String>,
+    /// The admin contract's operations, resolved once.
+    ops: admin::AdminOps,
 }
 
 impl Control {
@@ -62,6 +64,8 @@ impl Control {
             .and_then(|c| c.into_servable())
             // The embedded admin spec is checked by the tests; it cannot fail here.
             .expect("the embedded admin spec compiles");
+        // Checked by the tests too: an admin operation without a handler stops here.
+        let ops = admin::AdminOps::resolve(&contract).unwrap_or_else(|e| panic!("{e}"));
         Self {
             access,
             contract,
@@ -72,6 +76,7 @@ impl Control {
             allowed_hosts: Vec::new(),
             listening: OnceLock::new(),
             admin_origins: Vec::new(),
+            ops,
         }
     }
 

@@ -32,8 +32,10 @@ pub(super) async fn admin_request(app: &App, req: Request<impl RequestBody>, rid
         &*app.store,
         &request,
         wall_now(),
-        &app.contract.title,
-        app.started.elapsed(),
+        &admin::ServerFacts {
+            spec_title: &app.contract.title,
+            uptime: app.started.elapsed(),
+        },
     )
     .await;
     if let Some(html) = answer.html {
