@@ -6,7 +6,7 @@
 //!
 //! Layout, under a prefix (`revkeen-mock:`):
 //! - `tenant:{key}`: a hash, `v` (its version: chosen by the writer, never used twice,
-//!   see [`RedisStore::next_version`]) and `t` (the tenant as JSON: merchant,
+//!   see [`writes::Versions`]) and `t` (the tenant as JSON: merchant,
 //!   idempotency keys, rate-limit bucket);
 //! - `tenants`: the set of tenant keys; `keys`: a hash of declared keys' policies;
 //! - `clock`: a hash, `v` and `c` (the clock as JSON); `init`: set once a fixture was
@@ -20,36 +20,34 @@
 //! with a compare-and-set script that refuses when the version moved; on a refusal the
 //! update runs again on the tenant as it now is. So two replicas writing one merchant
 //! at once lose no update, and a replica that dies between the read and the write
-//! leaves nothing half-written. Within a replica the writers of one tenant take turns,
-//! each applying its command to the tenant as the write before it leaves it and
-//! sending its compare-and-set right behind that one, without waiting for its answer
-//! (Redis runs one connection's commands in order): a replica's writes of one merchant
-//! are pipelined, one round trip for many. A refusal (another replica wrote in
-//! between) fails the writes built on it too, and each reads afresh.
+//! leaves nothing half-written. Within a replica the writes of one tenant are
+//! pipelined, one round trip for many: [`writes`] (with its tests, which need no
+//! server).
 
+mod writes;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures_util::future::Either;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 
 use super::{Session, SharedControl, Store, StoreError, StoreFuture, TenantRef};
 use crate::sim::{
     ApiKey, AuthError, Clock, DeclaredKey, KeyPolicy, SimConfig, Tenant, Timestamp, WorldState,
-    admit,
+    admit, lock,
 };
-use futures_util::future::Either;
-
-/// How often an update is tried again when another writer got there first.
-const MAX_ATTEMPTS: usize = 64;
-
-/// Tenants whose writers' turns and last write a replica keeps.
-const KEPT_WRITERS: usize = 4096;
+use writes::{Backend, MAX_ATTEMPTS, Stored, Writes};
 
 /// Sets `KEYS[1]`'s field `ARGV[3]` (`t`, or `c` for the clock) to `ARGV[2]` under
 /// the version `ARGV[4]` if its version is still `ARGV[1]` (`0`: absent); 1 if it did,
 /// 0 if it refused; adds `ARGV[5]` to the set `KEYS[2]` when given. The writer
 /// chooses the new version (so the next write can be sent before this one's answer,
-/// see [`RedisStore::next_version`]); no version is ever used twice, even for a tenant
+/// see [`writes::Versions`]); no version is ever used twice, even for a tenant
 /// deleted and written again, so "version N is this content" stays true. Versions are
 /// compared as the decimal strings they are stored as (Lua's numbers lose 64-bit ones).
 const CAS: &str = r"
@@ -66,7 +64,7 @@ return 1
 struct Prefetch {
     clock: Clock,
     book_version: u64,
-    tenant: std::sync::Mutex<Option<Stored>>,
+    tenant: Mutex<Option<Stored>>,
 }
 
 /// Appends `ARGV[1]` to the stream `KEYS[1]` as entry number `INCR KEYS[2]`, which it
@@ -77,9 +75,6 @@ redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'n', n, 'e', ARGV[1])
 return n
 ";
 
-/// A tenant as read: its version and JSON (both absent before its first write).
-type Stored = (Option<u64>, Option<Vec<u8>>);
-
 /// Tenants, keys and the clock in Redis; see the module's comment.
 pub struct RedisStore {
     config: SimConfig,
@@ -87,50 +82,20 @@ pub struct RedisStore {
     prefix: String,
     cas: Script,
     append: Script,
-    /// Per tenant: this replica's writers take turns, and the tenant as the last of
-    /// them wrote it.
-    writers: std::sync::Mutex<std::collections::HashMap<ApiKey, Writer>>,
-    /// This replica's versions: a random start, and how many it has used.
-    nonce: u64,
-    written: std::sync::atomic::AtomicU64,
+    /// This replica's writes of tenants, pipelined per tenant, and its versions.
+    writes: Writes<Tenant>,
 }
 
-/// One tenant's writers on this replica: their turns, and the last write.
-type Writer = std::sync::Arc<tokio::sync::Mutex<Turn>>;
-
-/// What the writers of one tenant on this replica share, under their turn.
-#[derive(Default)]
-struct Turn {
-    /// The tenant as the last write sent leaves it (maybe not yet answered).
-    last: Option<Change>,
-    /// The versions of the current chain: the one read, then each this replica wrote
-    /// on top of it, each write built on the previous one (at most [`CHAIN`]).
-    chain: std::collections::VecDeque<u64>,
-}
-
-/// The most versions of a chain remembered (older ones are simply not recognized).
-const CHAIN: usize = 64;
-
-/// A tenant as a write leaves it: the version it was read at (then the one it was
-/// written at), its JSON, the tenant itself (so the next writer need not parse it),
-/// and, once sent, whether its compare-and-set landed (`None` until it is answered).
-struct Change {
-    version: Option<u64>,
-    written: Vec<u8>,
-    tenant: Tenant,
-    landed: Option<tokio::sync::watch::Receiver<Option<bool>>>,
-}
-
-fn unavailable(e: impl std::fmt::Display) -> StoreError {
+fn unavailable(e: impl fmt::Display) -> StoreError {
     StoreError::Unavailable(format!("Redis: {e}"))
 }
 
-fn corrupt(e: impl std::fmt::Display) -> StoreError {
+fn corrupt(e: impl fmt::Display) -> StoreError {
     StoreError::Invalid(format!("a value in Redis cannot be read: {e}"))
 }
 
-impl std::fmt::Debug for RedisStore {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl fmt::Debug for RedisStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RedisStore")
             .field("prefix", &self.prefix)
             .finish_non_exhaustive()
@@ -157,9 +122,7 @@ impl RedisStore {
             prefix: prefix.to_owned(),
             cas: Script::new(CAS),
             append: Script::new(APPEND),
-            writers: std::sync::Mutex::new(std::collections::HashMap::new()),
-            nonce: uuid::Uuid::new_v4().as_u64_pair().0,
-            written: std::sync::atomic::AtomicU64::new(0),
+            writes: Writes::new(uuid::Uuid::new_v4().as_u64_pair().0),
         })
     }
 
@@ -204,7 +167,8 @@ impl RedisStore {
     }
 
     /// Applies `apply` to the tenant of `key` (a new one when `create`, else only an
-    /// existing one), with compare-and-set; whether there was a tenant to apply it to.
+    /// existing one), through this replica's write pipeline; whether there was a tenant
+    /// to apply it to.
     async fn apply(
         &self,
         key: &ApiKey,
@@ -212,196 +176,10 @@ impl RedisStore {
         apply: &mut (dyn FnMut(&mut Tenant) + Send),
         prefetched: Option<&Prefetch>,
     ) -> Result<bool, StoreError> {
-        // Without a lock first: most requests read and change nothing (one round trip,
-        // or none after authentication's), and readers never wait on each other.
-        let read = match prefetched.and_then(|p| crate::sim::lock(&p.tenant).take()) {
-            Some(read) => read,
-            None => self.read_tenant(key).await?,
-        };
-        let Some(change) = self.applied(key, create, apply, &read)? else {
-            return Ok(read.1.is_some() || create);
-        };
-        // A change: this replica's writers of the tenant take turns, each building on
-        // the write sent before it, and send their compare-and-sets one after another
-        // on the one connection without waiting for the previous answer (pipelined):
-        // Redis runs them in order, so each finds the version the previous one wrote.
-        // A refusal (another replica wrote in between) fails the writes built on it
-        // too; each then reads afresh and tries again. Replicas still race, and the
-        // compare-and-set settles it.
-        let turn = self.writer(key);
-        let mut ready = Some(change);
-        let mut refused = false;
-        for _ in 0..MAX_ATTEMPTS {
-            let mut t = turn.lock().await;
-            let (change, chained) = match (refused, t.last.take(), ready.take()) {
-                (false, Some(known), _) => match self.reapplied(known, apply)? {
-                    Ok(change) => (Some(change), true),
-                    Err(known) => {
-                        // Nothing to change from the last write sent. If this update's
-                        // read found a version of this chain, no other replica wrote
-                        // since: the answer stands once that write has landed.
-                        let trusted = read.0.is_some_and(|v| t.chain.contains(&v));
-                        let landed = known.landed.clone();
-                        t.last = Some(known);
-                        if let (true, Some(mut landed)) = (trusted, landed) {
-                            drop(t);
-                            match landed.wait_for(Option::is_some).await.as_deref() {
-                                Ok(Some(true)) => return Ok(true),
-                                _ => {
-                                    refused = true;
-                                    continue;
-                                }
-                            }
-                        }
-                        (None, false)
-                    }
-                },
-                // The first attempt, computed on this update's own read.
-                (false, None, Some(change)) => (Some(change), false),
-                // After a refusal: read afresh.
-                _ => (None, false),
-            };
-            let change = match change {
-                Some(change) => change,
-                None => {
-                    // Read after every write sent before it (one connection, in
-                    // order): the tenant as it now is.
-                    let read = self.read_tenant(key).await?;
-                    match self.applied(key, create, apply, &read)? {
-                        Some(change) => change,
-                        None => return Ok(read.1.is_some() || create),
-                    }
-                }
-            };
-            let version = self.next_version();
-            if !chained {
-                t.chain.clear();
-                t.chain.extend(change.version);
-            }
-            t.chain.push_back(version);
-            if t.chain.len() > CHAIN {
-                t.chain.pop_front();
-            }
-            let (landed_tx, landed) = tokio::sync::watch::channel(None);
-            let mut cas = std::pin::pin!(self.compare_and_set(
-                key,
-                change.version,
-                change.written.clone(),
-                version,
-            ));
-            // Polled once under the turn: the command is queued on the connection
-            // before the next writer's.
-            let first =
-                std::future::poll_fn(|cx| std::task::Poll::Ready(cas.as_mut().poll(cx))).await;
-            t.last = Some(Change {
-                version: Some(version),
-                landed: Some(landed),
-                ..change
-            });
-            drop(t);
-            let done = match first {
-                std::task::Poll::Ready(done) => done,
-                std::task::Poll::Pending => cas.await,
-            };
-            landed_tx.send_replace(Some(matches!(done, Ok(true))));
-            if done? {
-                return Ok(true);
-            }
-            refused = true;
-        }
-        Err(StoreError::Unavailable(format!(
-            "the tenant {} changed {MAX_ATTEMPTS} times while one update was being applied",
-            key.last4()
-        )))
-    }
-
-    /// The tenant of `key` as stored.
-    async fn read_tenant(&self, key: &ApiKey) -> Result<Stored, StoreError> {
-        let mut c = self.conn.clone();
-        redis::cmd("HMGET")
-            .arg(self.tenant_key(key))
-            .arg("v")
-            .arg("t")
-            .query_async(&mut c)
-            .await
-            .map_err(unavailable)
-    }
-
-    /// `apply` run on the tenant as `read`: `None` when it changed nothing (or there
-    /// is no tenant and `create` is off), else the change to write.
-    fn applied(
-        &self,
-        key: &ApiKey,
-        create: bool,
-        apply: &mut (dyn FnMut(&mut Tenant) + Send),
-        (version, stored): &Stored,
-    ) -> Result<Option<Change>, StoreError> {
-        let mut tenant = match stored {
-            Some(bytes) => serde_json::from_slice(bytes).map_err(corrupt)?,
-            None if create => Tenant::new(&self.config, key),
-            None => return Ok(None),
-        };
-        let (written, changed) = run(apply, &mut tenant, stored.as_deref())?;
-        Ok(changed.then_some(Change {
-            version: *version,
-            written,
-            tenant,
-            landed: None,
-        }))
-    }
-
-    /// `apply` run on the tenant as the last write sent left it: the change to write
-    /// on top of it, or (`Err`) that write back when it changes nothing from there.
-    fn reapplied(
-        &self,
-        known: Change,
-        apply: &mut (dyn FnMut(&mut Tenant) + Send),
-    ) -> Result<Result<Change, Change>, StoreError> {
-        let Change {
-            version,
-            written: before,
-            mut tenant,
-            landed,
-        } = known;
-        let (written, changed) = run(apply, &mut tenant, Some(&before))?;
-        let change = Change {
-            version,
-            written,
-            tenant,
-            landed: if changed { None } else { landed },
-        };
-        Ok(if changed { Ok(change) } else { Err(change) })
-    }
-
-    /// A version no write has used: this replica's random start moved on by a counter
-    /// (scrambled by an odd multiplier), so two replicas' versions meet with a chance
-    /// of about one in 2^64 / writes; never 0, which stands for "absent".
-    fn next_version(&self) -> u64 {
-        loop {
-            let n = self
-                .written
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let v = self
-                .nonce
-                .wrapping_add(n.wrapping_mul(0x9E37_79B9_7F4A_7C15));
-            if v != 0 {
-                return v;
-            }
-        }
-    }
-
-    /// Writes `written` under version `new` if the tenant is still at `version`;
-    /// `false` when another write came first.
-    async fn compare_and_set(
-        &self,
-        key: &ApiKey,
-        version: Option<u64>,
-        written: Vec<u8>,
-        new: u64,
-    ) -> Result<bool, StoreError> {
-        let hash = self.tenant_key(key);
-        self.cas(hash, "t", version.unwrap_or(0), written, new, Some(key))
-            .await
+        let read = prefetched.and_then(|p| lock(&p.tenant).take());
+        let fresh = || Tenant::new(&self.config, key);
+        let create = create.then_some(&fresh as &(dyn Fn() -> Tenant + Sync));
+        self.writes.apply(self, key, create, apply, read).await
     }
 
     /// The compare-and-set ([`CAS`]) of every versioned value (a tenant, the clock,
@@ -429,18 +207,6 @@ impl RedisStore {
         let mut c = self.conn.clone();
         let done: u8 = call.invoke_async(&mut c).await.map_err(unavailable)?;
         Ok(done == 1)
-    }
-
-    /// This replica's turn-taking for the writers of `key`, with the tenant as the last
-    /// of them wrote it (a starting point the compare-and-set checks; dropped when one
-    /// is refused, so the next reads afresh). At most
-    /// [`KEPT_WRITERS`] tenants are kept; past that it starts afresh.
-    fn writer(&self, key: &ApiKey) -> Writer {
-        let mut writers = crate::sim::lock(&self.writers);
-        if writers.len() >= KEPT_WRITERS && !writers.contains_key(key) {
-            writers.clear();
-        }
-        std::sync::Arc::clone(writers.entry(key.clone()).or_default())
     }
 
     async fn keys_sorted(&self) -> Result<Vec<ApiKey>, StoreError> {
@@ -475,7 +241,7 @@ impl RedisStore {
             let (version, mut clock) = self.read_clock().await?;
             change(&mut clock);
             let text = serde_json::to_vec(&clock).map_err(corrupt)?;
-            let new = self.next_version();
+            let new = self.writes.versions.next();
             if self
                 .cas(self.name("clock"), "c", version, text, new, None)
                 .await?
@@ -510,7 +276,7 @@ impl RedisStore {
             });
         }
         keys.sort_by(|a, b| a.key.cmp(&b.key));
-        let mut merchants = std::collections::BTreeMap::new();
+        let mut merchants = BTreeMap::new();
         for key in self.keys_sorted().await? {
             if only.is_some_and(|o| *o != key) {
                 continue;
@@ -565,7 +331,7 @@ impl RedisStore {
             .arg(0)
             .arg(clock)
             .arg("c")
-            .arg(self.next_version())
+            .arg(self.writes.versions.next())
             .ignore();
         for k in &state.keys {
             let policy = KeyPolicy {
@@ -585,7 +351,7 @@ impl RedisStore {
                 .arg(0)
                 .arg(tenant)
                 .arg("t")
-                .arg(self.next_version())
+                .arg(self.writes.versions.next())
                 .arg(key.as_str())
                 .ignore();
         }
@@ -595,22 +361,37 @@ impl RedisStore {
     }
 }
 
-/// `apply` run on `tenant`, whose JSON was `before` (`None`: never written): its JSON
-/// after, and whether that differs (the same JSON is the same tenant).
-fn run(
-    apply: &mut (dyn FnMut(&mut Tenant) + Send),
-    tenant: &mut Tenant,
-    before: Option<&[u8]>,
-) -> Result<(Vec<u8>, bool), StoreError> {
-    apply(tenant);
-    let written = serde_json::to_vec(tenant).map_err(corrupt)?;
-    let changed = before != Some(written.as_slice());
-    Ok((written, changed))
+/// Tenants, for the write pipeline: read with their version, and compare-and-set.
+impl Backend for RedisStore {
+    fn read(&self, key: &ApiKey) -> impl Future<Output = Result<Stored, StoreError>> + Send {
+        let mut c = self.conn.clone();
+        let hash = self.tenant_key(key);
+        async move {
+            redis::cmd("HMGET")
+                .arg(hash)
+                .arg("v")
+                .arg("t")
+                .query_async(&mut c)
+                .await
+                .map_err(unavailable)
+        }
+    }
+
+    fn compare_and_set(
+        &self,
+        key: &ApiKey,
+        expected: Option<u64>,
+        written: Vec<u8>,
+        new: u64,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+        let hash = self.tenant_key(key);
+        self.cas(hash, "t", expected.unwrap_or(0), written, new, Some(key))
+    }
 }
 
 /// A store future that waits on Redis.
 fn boxed<'a, T: Send + 'a>(
-    f: impl std::future::Future<Output = Result<T, StoreError>> + Send + 'a,
+    f: impl Future<Output = Result<T, StoreError>> + Send + 'a,
 ) -> StoreFuture<'a, T> {
     Either::Right(Box::pin(f))
 }
@@ -687,10 +468,10 @@ impl Store for RedisStore {
                 Some(t) => serde_json::from_str(&t).map_err(corrupt)?,
                 None => Clock::default(),
             };
-            let prefetch = std::sync::Arc::new(Prefetch {
+            let prefetch = Arc::new(Prefetch {
                 clock,
                 book_version: book_version.unwrap_or(0),
-                tenant: std::sync::Mutex::new(Some(tenant)),
+                tenant: Mutex::new(Some(tenant)),
             });
             let mut admitted = admit(text, |_| policy, &self.config);
             if admitted.is_ok() && new_tenant && !declared {
@@ -813,7 +594,7 @@ impl SharedControl for RedisStore {
 
     fn write_book(&self, version: u64, book: Vec<u8>) -> StoreFuture<'_, Option<u64>> {
         boxed(async move {
-            let new = self.next_version();
+            let new = self.writes.versions.next();
             let set = self.cas(self.name("faults"), "b", version, book, new, None);
             Ok(set.await?.then_some(new))
         })
