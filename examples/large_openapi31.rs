@@ -2,7 +2,7 @@
 //! the 2020-12 features), for `scripts/bench`'s start-up figure:
 //! `cargo run --release --example large_openapi31 > large.json`.
 
-#[path = "../tests/common/large31.rs"]
+#[path = "../tests/it/common/large31.rs"]
 mod large31;
 
 fn main() {

@@ -2,7 +2,7 @@
 //! checked against the spec's exact reading): the provider's catalog, payment and
 //! product mappings, suggestions, unmapped packages, and invoice payment requests.
 
-mod common;
+use crate::common;
 
 use common::{KEY, Mock, OTHER_KEY};
 use serde_json::{Value, json};

@@ -7,7 +7,7 @@
 //! versioning policy allows, no `X-Request-Id`, catalog answers with only the fields
 //! the SDKs require.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
@@ -19,7 +19,7 @@ use revkeen_mock::spec::Contract;
 use serde_json::{Value, json};
 
 const KEY: &str = "rk_sandbox_conform_variant_key_01";
-const EMBEDDED: &str = include_str!("../specs/revkeen-integrations.yaml");
+const EMBEDDED: &str = include_str!("../../specs/revkeen-integrations.yaml");
 
 /// A deployment that differs from the mock where the docs allow: its spec, and what
 /// the proxy in front of the mock refuses and changes.
@@ -352,94 +352,118 @@ const KEEPS_COUNTER: Variant = Variant {
     },
 };
 
-const VARIANTS: [Variant; 6] = [
-    OTHER_FAMILY,
-    PROVIDER_400,
-    APP_FIELDS,
-    ADDITIONS,
-    NO_REQUEST_ID,
-    CATALOG_FIELDS,
-];
-
-/// Every variant, checked with its own spec, passes every check.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn no_false_alarm_against_any_variant_deployment() {
-    for variant in VARIANTS {
-        let mock = Mock::start().await;
-        let addr = start(mock.running.addr, variant, unchanged, None).await;
-        let report = conform(config(
-            format!("http://{addr}/v2"),
-            contract(variant),
-            21,
-            150,
-        ))
-        .await;
-        assert!(report.passed(), "{}:{}", variant.name, report.text());
-        // The journeys ran (through their alternatives where the spec needs them):
-        // only a step a variant's spec truly cannot express may be skipped.
-        let skipped: Vec<&str> = report.skipped.iter().map(|s| s.what.as_str()).collect();
-        assert!(
-            !skipped.contains(&"activate, configure, sync and deactivate one provider"),
-            "{}: {skipped:?}",
-            variant.name
-        );
-        assert!(
-            report.checks["scenarios"].0 >= 20,
-            "{}:{}",
-            variant.name,
-            report.text()
-        );
-        assert!(
-            report.checks["stateful"].0 >= 150,
-            "{}:{}",
-            variant.name,
-            report.text()
-        );
-        // The breaker, the history and the mappings were staged and followed through
-        // each variant, not skipped.
-        for check in ["circuit_breaker", "sync_history", "product_mappings"] {
-            assert_eq!(
-                report.checks.get(check),
-                Some(&(1, 0)),
-                "{check} {}:{}",
-                variant.name,
-                report.text()
-            );
+/// One test per case of a table: `per_case!(module, function: name => case, ...)`
+/// writes `module::name`, which awaits `function(case)`; the cases run in parallel.
+macro_rules! per_case {
+    ($(#[$doc:meta])* $module:ident, $run:ident: $($name:ident => $case:expr),* $(,)?) => {
+        $(#[$doc])*
+        mod $module {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    $run($case).await;
+                }
+            )*
         }
-        if variant.name == ADDITIONS.name {
-            assert!(
-                report
+    };
+}
+
+per_case!(
+    /// Every variant, checked with its own spec, passes every check.
+    no_false_alarm_against_any_variant_deployment, no_false_alarm:
+    other_family => OTHER_FAMILY,
+    provider_400 => PROVIDER_400,
+    app_fields => APP_FIELDS,
+    additions => ADDITIONS,
+    no_request_id => NO_REQUEST_ID,
+    catalog_fields => CATALOG_FIELDS,
+);
+
+async fn no_false_alarm(variant: Variant) {
+    let mock = Mock::start().await;
+    let addr = start(mock.running.addr, variant, unchanged, None).await;
+    let report = conform(config(
+        format!("http://{addr}/v2"),
+        contract(variant),
+        21,
+        150,
+    ))
+    .await;
+    assert!(report.passed(), "{}:{}", variant.name, report.text());
+    // The journeys ran (through their alternatives where the spec needs them):
+    // only a step a variant's spec truly cannot express may be skipped.
+    let skipped: Vec<&str> = report.skipped.iter().map(|s| s.what.as_str()).collect();
+    assert!(
+        !skipped.contains(&"activate, configure, sync and deactivate one provider"),
+        "{}: {skipped:?}",
+        variant.name
+    );
+    assert!(
+        report.checks["scenarios"].0 >= 20,
+        "{}:{}",
+        variant.name,
+        report.text()
+    );
+    assert!(
+        report.checks["stateful"].0 >= 150,
+        "{}:{}",
+        variant.name,
+        report.text()
+    );
+    // The breaker, the history and the mappings were staged and followed through
+    // each variant, not skipped.
+    for check in ["circuit_breaker", "sync_history", "product_mappings"] {
+        assert_eq!(
+            report.checks.get(check),
+            Some(&(1, 0)),
+            "{check} {}:{}",
+            variant.name,
+            report.text()
+        );
+    }
+    if variant.name == ADDITIONS.name {
+        assert!(
+            report
+                .forward_compatible
+                .keys()
+                .any(|w| w.contains("webhookUrl"))
+                && report
                     .forward_compatible
                     .keys()
-                    .any(|w| w.contains("webhookUrl"))
-                    && report
-                        .forward_compatible
-                        .keys()
-                        .any(|w| w.contains("inactive")),
-                "additions are listed as warnings: {}",
-                report.text()
-            );
-        }
+                    .any(|w| w.contains("inactive")),
+            "additions are listed as warnings: {}",
+            report.text()
+        );
     }
 }
 
-/// The variant of the docs' other error family, additions and no X-Request-Id, checked
-/// with the embedded spec (what RevKeen promises): no failure, the additions warned.
+per_case!(
+    /// The variant of the docs' other error family, additions, no X-Request-Id and other
+    /// catalog fields, checked with the embedded spec (what RevKeen promises): no failure.
+    the_embedded_promise_accepts_every_allowed_difference, embedded_promise_accepts:
+    other_family => OTHER_FAMILY,
+    additions => ADDITIONS,
+    no_request_id => NO_REQUEST_ID,
+    catalog_fields => CATALOG_FIELDS,
+);
+
+async fn embedded_promise_accepts(variant: Variant) {
+    let mock = Mock::start().await;
+    let addr = start(mock.running.addr, variant, unchanged, None).await;
+    let report = conform(config(
+        format!("http://{addr}/v2"),
+        Contract::embedded().unwrap(),
+        22,
+        80,
+    ))
+    .await;
+    assert!(report.passed(), "{}:{}", variant.name, report.text());
+}
+
+/// `--exact` (the mock's own promise) fails on the additions the embedded spec allows.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_embedded_promise_accepts_every_allowed_difference() {
-    for variant in [OTHER_FAMILY, ADDITIONS, NO_REQUEST_ID, CATALOG_FIELDS] {
-        let mock = Mock::start().await;
-        let addr = start(mock.running.addr, variant, unchanged, None).await;
-        let report = conform(config(
-            format!("http://{addr}/v2"),
-            Contract::embedded().unwrap(),
-            22,
-            80,
-        ))
-        .await;
-        assert!(report.passed(), "{}:{}", variant.name, report.text());
-    }
-    // --exact (the mock's own promise) fails on the same answers.
+async fn exact_fails_on_the_additions_the_embedded_promise_accepts() {
     let mock = Mock::start().await;
     let addr = start(mock.running.addr, ADDITIONS, unchanged, None).await;
     let mut cfg = config(
@@ -728,124 +752,156 @@ const BREAKAGES: [Breakage; 19] = [
     },
 ];
 
-/// Every behavioural rule, broken behind the mock alone and behind the variant most
-/// unlike it, is caught by the check that owns it, naming what broke, with a repro.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_broken_rule_is_caught_behind_the_mock_and_a_variant() {
-    for b in &BREAKAGES {
-        for variant in [MOCK, APP_FIELDS] {
-            let mock = Mock::start().await;
-            let addr = start(mock.running.addr, variant, b.rewrite, b.all_as).await;
-            // Only the check that owns the rule runs (and the per-answer checks); the
-            // secret-echo check watches the answers the stateful exploration gets.
-            let cfg = || {
-                let mut cfg = config(format!("http://{addr}/v2"), contract(variant), 23, 200);
-                cfg.checks = vec![b.check.to_owned()];
-                if b.check == "no_secret_echo" {
-                    cfg.checks.push("stateful".to_owned());
-                }
-                cfg
-            };
-            let report = conform(cfg()).await;
-            // A rule that rests on the mock's choice is a difference from the mock,
-            // and a failure under --exact (the mock's own CI).
-            let differs = report
-                .differs_from_the_mock
-                .iter()
-                .find(|d| d.check == b.check && b.named_by.iter().any(|n| d.message.contains(n)));
-            let report = match (report.failures.iter().any(|f| f.check == b.check), differs) {
-                (false, Some(d)) => {
-                    assert!(
-                        !d.repro.is_empty(),
-                        "{}: the exchange that shows it",
-                        b.rule
-                    );
-                    let mut exact = cfg();
-                    exact.exact = true;
-                    conform(exact).await
-                }
-                _ => report,
-            };
-            let f = report
-                .failures
-                .iter()
-                .find(|f| f.check == b.check)
-                .unwrap_or_else(|| {
-                    panic!(
-                        "{} behind {}: not caught:{}",
-                        b.rule,
-                        variant.name,
-                        report.text()
-                    )
-                });
-            assert!(
-                b.named_by.iter().any(|n| f.message.contains(n)),
-                "{} behind {}: {}",
-                b.rule,
-                variant.name,
-                f.message
-            );
-            assert!(
-                f.repro.iter().any(|c| c.starts_with("curl -i -X")),
-                "{}: a curl repro: {f:?}",
-                b.rule
-            );
-        }
+per_case!(
+    /// Every behavioural rule, broken behind the mock alone and behind the variant most
+    /// unlike it, is caught by the check that owns it, naming what broke, with a repro.
+    /// A test per breakage, by its index in [`BREAKAGES`].
+    each_broken_rule_is_caught_behind_the_mock_and_a_variant, caught:
+    is_active => 0,
+    sync_enabled => 1,
+    interval_ms => 2,
+    consecutive_errors => 3,
+    pagination_total => 4,
+    has_more_always_false => 5,
+    deactivating_an_inactive_integration_succeeds => 6,
+    the_list_hides_every_integration => 7,
+    credentials_echoed => 8,
+    failed_syncs_never_counted => 9,
+    sync_runs_never_logged => 10,
+    a_second_retry_accepted => 11,
+    statistics_that_do_not_count_the_log => 12,
+    a_malformed_path_parameter_found => 13,
+    a_replacement_that_keeps_a_mapping => 14,
+    a_replacement_that_miscounts => 15,
+    a_replacement_naming_an_unknown_item => 16,
+    a_second_delete_of_a_mapping_succeeds => 17,
+    one_merchant_for_every_key => 18,
+);
+
+#[test]
+fn every_breakage_has_its_test() {
+    let listed = include_str!("conform_variants.rs")
+        .split("each_broken_rule_is_caught_behind_the_mock_and_a_variant, caught:")
+        .nth(1)
+        .and_then(|rest| rest.split(");").next())
+        .map_or(0, |cases| cases.matches("=>").count());
+    assert_eq!(listed, BREAKAGES.len());
+}
+
+async fn caught(index: usize) {
+    let b = &BREAKAGES[index];
+    for variant in [MOCK, APP_FIELDS] {
+        let mock = Mock::start().await;
+        let addr = start(mock.running.addr, variant, b.rewrite, b.all_as).await;
+        // Only the check that owns the rule runs (and the per-answer checks); the
+        // secret-echo check watches the answers the stateful exploration gets.
+        let cfg = || {
+            let mut cfg = config(format!("http://{addr}/v2"), contract(variant), 23, 200);
+            cfg.checks = vec![b.check.to_owned()];
+            if b.check == "no_secret_echo" {
+                cfg.checks.push("stateful".to_owned());
+            }
+            cfg
+        };
+        let report = conform(cfg()).await;
+        // A rule that rests on the mock's choice is a difference from the mock,
+        // and a failure under --exact (the mock's own CI).
+        let differs = report
+            .differs_from_the_mock
+            .iter()
+            .find(|d| d.check == b.check && b.named_by.iter().any(|n| d.message.contains(n)));
+        let report = match (report.failures.iter().any(|f| f.check == b.check), differs) {
+            (false, Some(d)) => {
+                assert!(
+                    !d.repro.is_empty(),
+                    "{}: the exchange that shows it",
+                    b.rule
+                );
+                let mut exact = cfg();
+                exact.exact = true;
+                conform(exact).await
+            }
+            _ => report,
+        };
+        let f = report
+            .failures
+            .iter()
+            .find(|f| f.check == b.check)
+            .unwrap_or_else(|| {
+                panic!(
+                    "{} behind {}: not caught:{}",
+                    b.rule,
+                    variant.name,
+                    report.text()
+                )
+            });
+        assert!(
+            b.named_by.iter().any(|n| f.message.contains(n)),
+            "{} behind {}: {}",
+            b.rule,
+            variant.name,
+            f.message
+        );
+        assert!(
+            f.repro.iter().any(|c| c.starts_with("curl -i -X")),
+            "{}: a curl repro: {f:?}",
+            b.rule
+        );
     }
 }
 
-/// Deployments that differ from the mock where the docs are silent, each described by
-/// its own spec (issue #27): zero failures with the default options; each difference is
-/// reported under "differs from the mock", naming the rule; `--exact` (the mock's own
-/// CI) fails on it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn differences_the_docs_allow_are_notes_and_fail_only_under_exact() {
-    for (variant, rule) in [
-        (CREATED_201, None),
-        (NO_JOB_WHILE_OFF, Some("model.repeatable_job")),
-        (KEEPS_COUNTER, Some("model.counter_on_activation")),
-    ] {
-        let mock = Mock::start().await;
-        let addr = start(mock.running.addr, variant, unchanged, None).await;
-        left_behind(&mock, addr).await;
-        let cfg = || config(format!("http://{addr}/v2"), contract(variant), 27, 60);
-        let report = conform(cfg()).await;
-        assert!(report.passed(), "{}:{}", variant.name, report.text());
+per_case!(
+    /// Deployments that differ from the mock where the docs are silent, each described by
+    /// its own spec (issue #27): zero failures with the default options; each difference
+    /// is reported under "differs from the mock", naming the rule; `--exact` (the mock's
+    /// own CI) fails on it.
+    differences_the_docs_allow_are_notes_and_fail_only_under_exact, a_note_unless_exact:
+    created_201 => (CREATED_201, None),
+    no_job_while_off => (NO_JOB_WHILE_OFF, Some("model.repeatable_job")),
+    keeps_counter => (KEEPS_COUNTER, Some("model.counter_on_activation")),
+);
+
+async fn a_note_unless_exact((variant, rule): (Variant, Option<&'static str>)) {
+    let mock = Mock::start().await;
+    let addr = start(mock.running.addr, variant, unchanged, None).await;
+    left_behind(&mock, addr).await;
+    let cfg = || config(format!("http://{addr}/v2"), contract(variant), 27, 60);
+    let report = conform(cfg()).await;
+    assert!(report.passed(), "{}:{}", variant.name, report.text());
+    assert!(
+        report.checks["scenarios"].0 >= 20,
+        "{}: the journeys ran:{}",
+        variant.name,
+        report.text()
+    );
+    let Some(rule) = rule else {
+        // 201 is documented by this deployment's own spec: no difference at all.
         assert!(
-            report.checks["scenarios"].0 >= 20,
-            "{}: the journeys ran:{}",
+            report.differs_from_the_mock.is_empty(),
+            "{}:{}",
             variant.name,
             report.text()
         );
-        let Some(rule) = rule else {
-            // 201 is documented by this deployment's own spec: no difference at all.
-            assert!(
-                report.differs_from_the_mock.is_empty(),
-                "{}:{}",
-                variant.name,
-                report.text()
-            );
-            continue;
-        };
-        let d = report
-            .differs_from_the_mock
-            .iter()
-            .find(|d| d.rule == rule)
-            .unwrap_or_else(|| panic!("{}: {rule} is named:{}", variant.name, report.text()));
-        assert!(d.repro.iter().any(|c| c.starts_with("curl -i -X")), "{d:?}");
-        assert!(report.text().contains("differs from the mock"));
-        assert!(report.junit().contains(rule), "JUnit system-out names it");
-        left_behind(&mock, addr).await;
-        let mut exact = cfg();
-        exact.exact = true;
-        let report = conform(exact).await;
-        assert!(
-            report.failures.iter().any(|f| f.message.contains(rule)),
-            "{}: --exact fails on {rule}:{}",
-            variant.name,
-            report.text()
-        );
-    }
+        return;
+    };
+    let d = report
+        .differs_from_the_mock
+        .iter()
+        .find(|d| d.rule == rule)
+        .unwrap_or_else(|| panic!("{}: {rule} is named:{}", variant.name, report.text()));
+    assert!(d.repro.iter().any(|c| c.starts_with("curl -i -X")), "{d:?}");
+    assert!(report.text().contains("differs from the mock"));
+    assert!(report.junit().contains(rule), "JUnit system-out names it");
+    left_behind(&mock, addr).await;
+    let mut exact = cfg();
+    exact.exact = true;
+    let report = conform(exact).await;
+    assert!(
+        report.failures.iter().any(|f| f.message.contains(rule)),
+        "{}: --exact fails on {rule}:{}",
+        variant.name,
+        report.text()
+    );
 }
 
 /// Leaves the account as a staging account may be found: every provider once failed a

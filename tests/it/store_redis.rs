@@ -5,7 +5,7 @@
 //! due syncs once. Each test starts its own `redis-server` (Debian's package, which
 //! `scripts/test` installs when run as root) on a free port.
 
-mod common;
+use crate::common;
 
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;

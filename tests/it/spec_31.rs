@@ -3,7 +3,7 @@
 //! the same answers to the same journey, and `conform` passes against the mock with
 //! either.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::Duration;

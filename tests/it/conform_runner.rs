@@ -3,7 +3,7 @@
 //! behavioural rules, broken behind the mock and behind a variant deployment, are in
 //! `conform_variants.rs`.
 
-mod common;
+use crate::common;
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -37,20 +37,34 @@ fn failed(report: &Report, check: &str) -> u64 {
     report.checks.get(check).map_or(0, |(_, f)| *f)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_mock_passes_every_check_for_several_seeds() {
+/// One test per seed (they run in parallel), each a thousand stateful sequences.
+macro_rules! the_mock_passes_every_check {
+    ($($name:ident: $seed:literal),* $(,)?) => {
+        mod the_mock_passes_every_check {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    passes_every_check($seed).await;
+                }
+            )*
+        }
+    };
+}
+
+the_mock_passes_every_check!(seed_1: 1, seed_2: 2, seed_3: 3);
+
+async fn passes_every_check(seed: u64) {
     let mock = Mock::start().await;
-    for seed in [1, 2, 3] {
-        let report = conform(config(
-            format!("http://{}/v2", mock.running.addr),
-            seed,
-            1000,
-        ))
-        .await;
-        assert!(report.passed(), "seed {seed}:{}", report.text());
-        assert_eq!(report.checks["stateful"].0, 1000, "{}", report.text());
-        assert!(report.checks["scenarios"].0 > 15);
-    }
+    let report = conform(config(
+        format!("http://{}/v2", mock.running.addr),
+        seed,
+        1000,
+    ))
+    .await;
+    assert!(report.passed(), "seed {seed}:{}", report.text());
+    assert_eq!(report.checks["stateful"].0, 1000, "{}", report.text());
+    assert!(report.checks["scenarios"].0 > 15);
     mock.assert_conformant();
 }
 
@@ -66,32 +80,44 @@ async fn admin(mock: &Mock, rules: serde_json::Value) {
     assert_eq!(r.status, 200);
 }
 
-/// Each fault, injected alone into a fresh mock, is caught by its check.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn server_errors_dropped_connections_and_slow_answers_are_caught() {
-    let faults = [
-        ("no_server_error", json!({"type": "error", "status": 503})),
-        ("no_dropped_connection", json!({"type": "drop_connection"})),
-        ("response_time", json!({"type": "latency", "ms": 400})),
-    ];
-    for (check, action) in faults {
-        let mock = Mock::start().await;
-        admin(&mock, json!({"rules": [{"match": {"method": "GET", "path": "/integrations"}, "action": action, "count": 3}]})).await;
-        let mut cfg = config(format!("http://{}/v2", mock.running.addr), 3, 20);
-        cfg.timeout = Duration::from_millis(200);
-        let report = conform(cfg).await;
-        assert!(
-            failed(&report, check) > 0,
-            "{check} did not catch it:{}",
-            report.text()
-        );
-        let f = report.failures.iter().find(|f| f.check == check).unwrap();
-        assert!(
-            f.repro[0].starts_with("curl -i -X GET") && f.repro[0].contains("/v2/integrations"),
-            "{:?}",
-            f.repro
-        );
-    }
+/// Each fault, injected alone into a fresh mock, is caught by its check (a test each).
+macro_rules! each_fault_is_caught {
+    ($($name:ident: $check:literal => $action:expr),* $(,)?) => {
+        mod each_fault_is_caught {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    fault_is_caught($check, $action).await;
+                }
+            )*
+        }
+    };
+}
+
+each_fault_is_caught!(
+    server_error: "no_server_error" => json!({"type": "error", "status": 503}),
+    dropped_connection: "no_dropped_connection" => json!({"type": "drop_connection"}),
+    slow_answer: "response_time" => json!({"type": "latency", "ms": 400}),
+);
+
+async fn fault_is_caught(check: &str, action: serde_json::Value) {
+    let mock = Mock::start().await;
+    admin(&mock, json!({"rules": [{"match": {"method": "GET", "path": "/integrations"}, "action": action, "count": 3}]})).await;
+    let mut cfg = config(format!("http://{}/v2", mock.running.addr), 3, 20);
+    cfg.timeout = Duration::from_millis(200);
+    let report = conform(cfg).await;
+    assert!(
+        failed(&report, check) > 0,
+        "{check} did not catch it:{}",
+        report.text()
+    );
+    let f = report.failures.iter().find(|f| f.check == check).unwrap();
+    assert!(
+        f.repro[0].starts_with("curl -i -X GET") && f.repro[0].contains("/v2/integrations"),
+        "{:?}",
+        f.repro
+    );
 }
 
 /// A target that answers everything with 200 and `{"data": []}`: it ignores keys,

@@ -1,7 +1,7 @@
 //! Thousands of random requests, valid, almost valid and garbage: the server never
 //! answers 5xx, never drops a connection, never panics, and every answer conforms.
 
-mod common;
+use crate::common;
 
 use std::sync::OnceLock;
 

@@ -2,7 +2,7 @@
 //! driven by an outage and the clock, and verification through the journal. Strict
 //! mode validates every admin answer against specs/admin.yaml.
 
-mod common;
+use crate::common;
 
 use common::{KEY, Mock, OTHER_KEY};
 use revkeen_mock::control::{AdminAccess, Control, fixture};

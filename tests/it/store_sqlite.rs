@@ -8,7 +8,7 @@
 //! in-process on a database, and what the control plane keeps (fault rules, the loaded
 //! fixture) is found again after a restart.
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 use std::process::{Child, Command};

@@ -49,7 +49,7 @@ const SERVED: [&str; 11] = [
 /// documenting 201 (created) beside 200 (re-activated).
 pub fn document() -> Value {
     let mut doc: Value =
-        serde_yaml_ng::from_str(include_str!("../../specs/revkeen-integrations.yaml")).unwrap();
+        serde_yaml_ng::from_str(include_str!("../../../specs/revkeen-integrations.yaml")).unwrap();
     let paths = doc["paths"].as_object_mut().unwrap();
     paths.retain(|p, _| SERVED.contains(&p.as_str()));
     let responses = &mut doc["paths"]["/integrations/{provider}/activate"]["post"]["responses"];

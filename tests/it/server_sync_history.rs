@@ -2,7 +2,7 @@
 //! checked against the spec's exact reading): what a settings page shows after syncs,
 //! retrying failures, statistics, sync states and the `/sync-state` watermarks.
 
-mod common;
+use crate::common;
 
 use common::{KEY, Mock, OTHER_KEY};
 use revkeen_mock::sim::SimConfig;

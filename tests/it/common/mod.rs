@@ -1,5 +1,4 @@
 //! A real server on an ephemeral port, in strict mode, and a real HTTP client for it.
-#![allow(dead_code)]
 
 pub mod independent;
 pub mod large31;

@@ -2,7 +2,7 @@
 //! keep-alive connections) are dropped after the header time-out while other clients
 //! are served; an oversized head is 431; connections over the cap wait to be accepted.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 

@@ -1,7 +1,7 @@
 //! Many tasks mutating one merchant at once: afterwards the state satisfies the
 //! simulator's invariants and no acknowledged change is lost.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

@@ -1,7 +1,7 @@
 //! Every kind of bad input gets a 4xx in the envelope that names the field, never a 5xx
 //! or a dropped connection, and loses no state.
 
-mod common;
+use crate::common;
 
 use common::{KEY, Mock};
 use revkeen_mock::server::App;

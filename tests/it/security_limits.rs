@@ -6,7 +6,7 @@
 //! `--max-idempotency-keys` forget the oldest. Every answer conforms to the spec (the
 //! test mock checks on drop).
 
-mod common;
+use crate::common;
 
 use std::path::PathBuf;
 

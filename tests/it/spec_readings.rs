@@ -2,7 +2,7 @@
 //! versioning policy allows) and what the mock sends, exactly (`x-mock-exact`,
 //! closed `x-extensible-enum`), which `serve --strict` enforces.
 
-mod common;
+use crate::common;
 
 use common::{KEY, Mock};
 use revkeen_mock::sim::SimConfig;
@@ -110,7 +110,7 @@ fn a_405_must_carry_allow() {
 /// the mock renders makes every answer with it a logged breach.
 #[tokio::test]
 async fn strict_mode_flags_a_field_the_exact_reading_does_not_have() {
-    let text = include_str!("../specs/revkeen-integrations.yaml");
+    let text = include_str!("../../specs/revkeen-integrations.yaml");
     let mut doc: Value = serde_yaml_ng::from_str(text).unwrap();
     doc["components"]["schemas"]["Integration"]["properties"]
         .as_object_mut()

@@ -1,6 +1,6 @@
 //! End-to-end journeys against a real server: what a frontend developer does, in order.
 
-mod common;
+use crate::common;
 
 use common::{KEY, Mock, OTHER_KEY};
 use revkeen_mock::sim::{RateLimit, SimConfig};

@@ -2,7 +2,7 @@
 //! their examples or from values generated from their schemas, after the usual
 //! request validation.
 
-mod common;
+use crate::common;
 
 use common::{KEY, Resp};
 use revkeen_mock::control::{AdminAccess, Control};
