@@ -6,7 +6,7 @@ use hyper::Request;
 use hyper::header::{CONTENT_TYPE, HeaderValue};
 
 use super::App;
-use super::pipeline::{RequestBody, read_body, wall_now};
+use super::input::{RequestBody, read_body, wall_now};
 use super::reply::Reply;
 use crate::control::admin;
 use crate::spec::HeaderLookup;

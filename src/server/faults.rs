@@ -4,7 +4,6 @@
 use hyper::HeaderMap;
 
 use super::App;
-use super::pipeline::Context;
 use super::reply::Reply;
 use crate::api::ApiError;
 use crate::control::faults;
@@ -12,15 +11,15 @@ use crate::spec::HeaderLookup;
 use crate::store::Session;
 
 /// Applies the fault rules matching this request (of `session`, when its key was
-/// accepted): delays are waited out; an error, a 429 or a dropped connection replaces
-/// the answer.
+/// accepted): delays are waited out; an error or a 429 replaces the answer; a dropped
+/// connection sets `drop` (the connection is closed with no answer).
 pub(super) async fn inject_faults(
     app: &App,
     index: usize,
     path_params: &[(String, String)],
     headers: &HeaderMap,
     rid: &str,
-    ctx: &mut Context,
+    drop: &mut bool,
     session: Option<&Session>,
 ) -> Option<Reply> {
     let op = &app.contract.operations[index];
@@ -61,7 +60,7 @@ pub(super) async fn inject_faults(
                 ));
             }
             faults::Effect::Drop => {
-                ctx.drop = true;
+                *drop = true;
                 return Some(Reply::empty(0, Some(index)));
             }
         }

@@ -61,7 +61,7 @@ pub(super) async fn begin(
         .with_tenant(&session.tenant, |t| {
             let begun =
                 t.idempotency
-                    .begin(&scope, &key, fingerprint, now, super::pipeline::wall_now());
+                    .begin(&scope, &key, fingerprint, now, super::input::wall_now());
             t.idempotency
                 .forget_beyond(app.store.config().max_idempotency_keys);
             begun

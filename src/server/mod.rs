@@ -6,6 +6,7 @@ mod admin;
 mod cors;
 mod faults;
 mod idempotency;
+mod input;
 pub mod log;
 pub mod ops;
 mod pipeline;
@@ -25,7 +26,8 @@ use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
 pub use crate::api::{ApiError, ErrorType};
-pub use pipeline::{Dropped, RequestBody, handle};
+pub use input::RequestBody;
+pub use pipeline::{Dropped, handle};
 
 use crate::control::Control;
 use crate::sim::lock;

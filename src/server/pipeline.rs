@@ -2,15 +2,15 @@
 //! limit, body limits, parameters, idempotency (`idempotency.rs`), the simulator, strict
 //! self-check, log.
 
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper::body::Body as HttpBody;
+use http_body_util::Full;
 use hyper::header::{HeaderMap, HeaderValue};
 use hyper::{Request, Response};
 use serde_json::Value;
 
+use super::input::{RequestBody, read_body, wall_now};
 use super::reply::{self, Reply, names, put, text};
 use super::{API_VERSION, App, cors, idempotency, ops, strict};
 use crate::api::{ApiError, request};
@@ -55,10 +55,6 @@ impl std::fmt::Display for Dropped {
 
 impl std::error::Error for Dropped {}
 
-pub(super) fn wall_now() -> Timestamp {
-    Timestamp::from_system(SystemTime::now())
-}
-
 /// The client's `X-Request-Id` when it is short visible ASCII, else a new UUID (v4
 /// layout from a fast thread-local generator: ids must be unique, not secret).
 fn request_id(headers: &HeaderMap) -> String {
@@ -70,14 +66,6 @@ fn request_id(headers: &HeaderMap) -> String {
                 .to_string()
         })
 }
-
-/// A request body: hyper's `Incoming` when serving, any `http-body` (such as `Full`)
-/// when the pipeline is called in-process, as `benches/pipeline.rs` does.
-pub trait RequestBody: HttpBody<Data = Bytes, Error: Into<BoxError>> + Send {}
-
-impl<B: HttpBody<Data = Bytes, Error: Into<BoxError>> + Send> RequestBody for B {}
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Answers one request. Every problem becomes an answer in the envelope; the only
 /// error is an injected `drop_connection` fault.
@@ -244,9 +232,16 @@ async fn api(
         Ok(Ok(s)) => Some(s),
         _ => None,
     };
-    if let Some(reply) =
-        super::faults::inject_faults(app, index, &path_params, req.headers(), rid, ctx, session)
-            .await
+    if let Some(reply) = super::faults::inject_faults(
+        app,
+        index,
+        &path_params,
+        req.headers(),
+        rid,
+        &mut ctx.drop,
+        session,
+    )
+    .await
     {
         return reply;
     }
@@ -320,37 +315,6 @@ async fn api(
         idempotency::finish(app, claim, &reply, store, &session).await;
     }
     reply
-}
-
-/// Reads the body within the limit: a declared length over it is refused before
-/// reading; a body that turns out longer is cut off and refused.
-pub(super) async fn read_body(
-    body: impl RequestBody,
-    headers: &HeaderMap,
-    limit: usize,
-) -> Result<Bytes, ApiError> {
-    let declared = headers
-        .header("content-length")
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return Err(ApiError::payload_too_large(limit));
-    }
-    if body.is_end_stream() {
-        // No body (a GET): nothing to collect.
-        return Ok(Bytes::new());
-    }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(e)
-            if e.downcast_ref::<http_body_util::LengthLimitError>()
-                .is_some() =>
-        {
-            Err(ApiError::payload_too_large(limit))
-        }
-        Err(e) => Err(ApiError::invalid_json(&format!(
-            "the body could not be read ({e})"
-        ))),
-    }
 }
 
 /// The `RevKeen-Version` a request pinned, when it is older than the current: it is

@@ -12,7 +12,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde::{Deserialize, Serialize};
 
-use super::command::SimError;
+use super::error::SimError;
 use super::provider::{Credentials, Provider};
 use super::time::Timestamp;
 

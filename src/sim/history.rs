@@ -527,7 +527,7 @@ impl SyncHistory {
                 .state(self.entries[k].resource_type)
                 .and_then(|s| s.cursor);
             let e = &mut self.entries[k];
-            e.duration_ms = Some(super::run::duration_ms(e.started_at, at));
+            e.duration_ms = Some(super::time::duration_ms(e.started_at, at));
             match outcome(e, cursor) {
                 Ok(n) => {
                     e.status = LogStatus::Success;

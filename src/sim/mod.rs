@@ -38,6 +38,7 @@ mod accounting;
 mod breaker;
 mod catalog;
 mod command;
+mod error;
 mod history;
 mod idempotency;
 mod integration;
@@ -47,6 +48,7 @@ mod provider;
 #[cfg(test)]
 pub(crate) mod random_runs;
 mod rate_limit;
+mod reports;
 mod retry;
 mod run;
 mod tenant;
@@ -63,7 +65,8 @@ pub use catalog::{
     PackageType, PaymentMethod, Product, ProductMapping, Setup, Suggestion, UnmappedAttempt,
     default_products, suggest, validate_products,
 };
-pub use command::{ActivateInput, Command, Outcome, SimError};
+pub use command::{ActivateInput, Command, Outcome};
+pub use error::SimError;
 pub use history::{
     Failure, JobType, LogStats, LogStatus, ResourceState, ResourceType, RetryRefusal, SyncHistory,
     SyncLogEntry,
@@ -77,7 +80,7 @@ pub use key::{ApiKey, Environment, KeyError, Scope, Scopes};
 pub use merchant::{FIRST_SYNC_DELAY, MAX_CATCH_UP_RUNS, Merchant, MerchantView};
 pub use provider::{Behaviour, Credentials, Outage, Provider};
 pub use rate_limit::{Bucket, RateDecision, RateLimit};
-pub use retry::{BatchReport, SkipReason, SyncStateUpdate};
+pub use reports::{BatchReport, SkipReason, SyncStateUpdate};
 pub use tenant::{AuthError, DeclaredKey, KeyPolicy, Tenant, WorldState, admit, tenant_seed};
 pub use time::{Clock, Rfc3339Text, Timestamp, serialize_rfc3339};
 

@@ -11,7 +11,7 @@ use super::history::{Failure, JobType, LogStatus, ResourceType, SyncLogEntry};
 use super::integration::{Integration, IntegrationStatus, JobKind, SyncJob};
 use super::merchant::Merchant;
 use super::provider::{Behaviour, Provider};
-use super::time::Timestamp;
+use super::time::{Timestamp, duration_ms};
 
 /// How far back a provider's records go before the integration was created: the
 /// reach of a full resync.
@@ -252,9 +252,4 @@ fn fetched(e: &SyncLogEntry, cursor: Option<Timestamp>, integ: &Integration, to:
         _ => origin,
     };
     e.resource_type.created_between(integ.id, origin, from, to)
-}
-
-/// Milliseconds from `from` to `to`, saturating.
-pub(super) fn duration_ms(from: Timestamp, to: Timestamp) -> u32 {
-    to.since(from).as_millis().min(u128::from(u32::MAX)) as u32
 }

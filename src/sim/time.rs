@@ -198,6 +198,11 @@ impl Clock {
     }
 }
 
+/// Milliseconds from `from` to `to`, saturating.
+pub(super) fn duration_ms(from: Timestamp, to: Timestamp) -> u32 {
+    to.since(from).as_millis().min(u128::from(u32::MAX)) as u32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
