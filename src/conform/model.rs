@@ -121,6 +121,45 @@ pub enum Op {
 }
 
 impl Op {
+    /// One example of each operation, in the order of [`Op::kind`]: the stateful
+    /// exploration draws from each (`conform/stateful.rs`), so an operation missing here
+    /// would never be generated. A new variant breaks the exhaustive matches of `kind`
+    /// and of the exploration's strategy; a unit test checks that this list follows
+    /// `kind`.
+    pub const EXAMPLES: [Op; 12] = [
+        Op::List,
+        Op::Get(0),
+        Op::Page(0, 1),
+        Op::Activate(0, None),
+        Op::Deactivate(0),
+        Op::Sync(0),
+        Op::Toggle(0, true),
+        Op::Interval(0, 0),
+        Op::Lookback(0, 0),
+        Op::AutoSend(0, true),
+        Op::Resume(0),
+        Op::Test(0),
+    ];
+
+    /// The operation's place in [`Op::EXAMPLES`] (exhaustive: a new variant must be
+    /// placed).
+    pub const fn kind(&self) -> usize {
+        match self {
+            Op::List => 0,
+            Op::Get(_) => 1,
+            Op::Page(..) => 2,
+            Op::Activate(..) => 3,
+            Op::Deactivate(_) => 4,
+            Op::Sync(_) => 5,
+            Op::Toggle(..) => 6,
+            Op::Interval(..) => 7,
+            Op::Lookback(..) => 8,
+            Op::AutoSend(..) => 9,
+            Op::Resume(_) => 10,
+            Op::Test(_) => 11,
+        }
+    }
+
     /// The provider the operation acts on (none for the list).
     pub fn provider(&self) -> Option<usize> {
         match self {
@@ -425,6 +464,13 @@ impl Model {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_examples_list_every_operation_in_the_order_of_kind() {
+        for (i, example) in Op::EXAMPLES.iter().enumerate() {
+            assert_eq!(example.kind(), i, "{example:?}");
+        }
+    }
 
     #[test]
     fn the_model_follows_the_documented_lifecycle() {

@@ -198,71 +198,67 @@ fn op_strategy(planner: &requests::Planner<'_>, read_only: bool) -> Option<Boxed
     // from its range, kept short enough that scheduled syncs stay frequent.
     let activation =
         u32::try_from(ilo.max(1)).unwrap_or(1)..=u32::try_from(ihi.min(ilo + 115)).unwrap_or(120);
-    // (weight, an example of the operation, whether it only reads, its strategy)
-    let candidates: Vec<(u32, Op, bool, BoxedStrategy<Op>)> = vec![
-        (1, Op::List, true, Just(Op::List).boxed()),
-        (1, Op::Get(0), true, p().prop_map(Op::Get).boxed()),
-        (
-            1,
-            Op::Page(0, 1),
-            true,
-            (0usize..4, 1usize..3)
-                .prop_map(|(o, l)| Op::Page(o, l))
-                .boxed(),
-        ),
-        (
-            3,
-            Op::Activate(0, None),
-            false,
-            (p(), proptest::option::of(activation))
-                .prop_map(|(i, m)| Op::Activate(i, m))
-                .boxed(),
-        ),
-        (
-            2,
-            Op::Deactivate(0),
-            false,
-            p().prop_map(Op::Deactivate).boxed(),
-        ),
-        (1, Op::Sync(0), false, p().prop_map(Op::Sync).boxed()),
-        (
-            1,
-            Op::Toggle(0, true),
-            false,
-            (p(), any::<bool>())
-                .prop_map(|(i, b)| Op::Toggle(i, b))
-                .boxed(),
-        ),
-        (
-            1,
-            Op::Interval(0, ilo),
-            false,
-            (
-                p(),
-                prop_oneof![3 => ilo..=ihi, 1 => (ilo - 3)..ilo, 1 => (ihi + 1)..(ihi + 500)],
-            )
-                .prop_map(|(i, m)| Op::Interval(i, m))
-                .boxed(),
-        ),
-        (
-            1,
-            Op::Lookback(0, llo),
-            false,
-            (p(), prop_oneof![3 => llo..=lhi, 1 => (llo - 5)..llo])
-                .prop_map(|(i, d)| Op::Lookback(i, d))
-                .boxed(),
-        ),
-        (
-            1,
-            Op::AutoSend(0, true),
-            false,
-            (p(), any::<bool>())
-                .prop_map(|(i, b)| Op::AutoSend(i, b))
-                .boxed(),
-        ),
-        (1, Op::Resume(0), false, p().prop_map(Op::Resume).boxed()),
-        (1, Op::Test(0), false, p().prop_map(Op::Test).boxed()),
-    ];
+    // Each operation's weight, whether it only reads, and its strategy: one arm per
+    // operation (exhaustive), for each of `Op::EXAMPLES`.
+    let strategy = |example: &Op| -> (u32, bool, BoxedStrategy<Op>) {
+        match example {
+            Op::List => (1, true, Just(Op::List).boxed()),
+            Op::Get(_) => (1, true, p().prop_map(Op::Get).boxed()),
+            Op::Page(..) => (
+                1,
+                true,
+                (0usize..4, 1usize..3)
+                    .prop_map(|(o, l)| Op::Page(o, l))
+                    .boxed(),
+            ),
+            Op::Activate(..) => (
+                3,
+                false,
+                (p(), proptest::option::of(activation.clone()))
+                    .prop_map(|(i, m)| Op::Activate(i, m))
+                    .boxed(),
+            ),
+            Op::Deactivate(_) => (2, false, p().prop_map(Op::Deactivate).boxed()),
+            Op::Sync(_) => (1, false, p().prop_map(Op::Sync).boxed()),
+            Op::Toggle(..) => (
+                1,
+                false,
+                (p(), any::<bool>())
+                    .prop_map(|(i, b)| Op::Toggle(i, b))
+                    .boxed(),
+            ),
+            Op::Interval(..) => (
+                1,
+                false,
+                (
+                    p(),
+                    prop_oneof![3 => ilo..=ihi, 1 => (ilo - 3)..ilo, 1 => (ihi + 1)..(ihi + 500)],
+                )
+                    .prop_map(|(i, m)| Op::Interval(i, m))
+                    .boxed(),
+            ),
+            Op::Lookback(..) => (
+                1,
+                false,
+                (p(), prop_oneof![3 => llo..=lhi, 1 => (llo - 5)..llo])
+                    .prop_map(|(i, d)| Op::Lookback(i, d))
+                    .boxed(),
+            ),
+            Op::AutoSend(..) => (
+                1,
+                false,
+                (p(), any::<bool>())
+                    .prop_map(|(i, b)| Op::AutoSend(i, b))
+                    .boxed(),
+            ),
+            Op::Resume(_) => (1, false, p().prop_map(Op::Resume).boxed()),
+            Op::Test(_) => (1, false, p().prop_map(Op::Test).boxed()),
+        }
+    };
+    let candidates = Op::EXAMPLES.map(|example| {
+        let (weight, read, s) = strategy(&example);
+        (weight, example, read, s)
+    });
     let chosen: Vec<(u32, BoxedStrategy<Op>)> = candidates
         .into_iter()
         .filter(|(_, example, read, _)| (*read || !read_only) && planner.supports(example))
