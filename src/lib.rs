@@ -4,9 +4,43 @@
 //! binary that serves the API from its OpenAPI document (`serve`), checks any
 //! deployment against it (`conform`) and validates a document (`check-spec`).
 //!
-//! The same mock runs inside a Rust test. Build the application, send it requests (here
-//! in-process, without a socket; `server::Running::start` listens on a port instead),
-//! and ask the journal what it received:
+//! ## In a Rust test
+//!
+//! [`MockServer`] starts the mock on a free port, as wiremock does: point the code under
+//! test at [`MockServer::api_url`], say what it should call, and the end of the test
+//! checks it (and that every answer conformed to the spec).
+//!
+//! ```
+//! use revkeen_mock::{Expectation, MockServer};
+//! use std::time::Duration;
+//! use tokio::io::{AsyncReadExt, AsyncWriteExt};
+//!
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! // A merchant whose wodify breaker is open (fixtures/breaker-open.yaml).
+//! let mock = MockServer::builder().fixture("breaker-open").seed(7).start().await;
+//! mock.expect(Expectation::request("POST", "/v2/integrations/wodify/resume-sync").times(1));
+//!
+//! // The client under test gets `mock.api_url()` (http://127.0.0.1:PORT/v2); here, by hand:
+//! let mut tcp = tokio::net::TcpStream::connect(mock.addr()).await.unwrap();
+//! tcp.write_all(
+//!     b"POST /v2/integrations/wodify/resume-sync HTTP/1.1\r\nhost: localhost\r\n\
+//!       x-api-key: rk_sandbox_breaker_open_key_001\r\ncontent-type: application/json\r\n\
+//!       content-length: 2\r\nconnection: close\r\n\r\n{}",
+//! )
+//! .await
+//! .unwrap();
+//! let mut answer = String::new();
+//! tcp.read_to_string(&mut answer).await.unwrap();
+//! assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+//!
+//! // The simulator's clock is frozen; moving it runs the syncs that fall due.
+//! mock.advance_clock(Duration::from_secs(15 * 60)).await;
+//! // Dropped here: the expectation is verified (a miss panics, naming it).
+//! # });
+//! ```
+//!
+//! The mock also runs in-process, without a socket: build the [`server::App`] and hand
+//! it requests ([`server::handle`]), then ask the journal what it received:
 //!
 //! ```
 //! use bytes::Bytes;
@@ -62,7 +96,10 @@ pub mod api;
 pub mod cli;
 pub mod conform;
 pub mod control;
+pub mod mock_server;
 pub mod server;
 pub mod sim;
 pub mod spec;
 pub mod store;
+
+pub use mock_server::{Expectation, MockServer, MockServerBuilder};

@@ -8,6 +8,7 @@ mod admin_api;
 mod conform_limits;
 mod conform_runner;
 mod conform_variants;
+mod mock_server;
 mod security_limits;
 mod serve_binary;
 mod server_bad_input;
