@@ -62,7 +62,7 @@ impl Credentials {
 }
 
 /// What the simulated provider does, chosen by the credentials' `apiKey` prefix.
-/// The README's table of test credentials lists these.
+/// docs/reference.md's table of test credentials lists these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Behaviour {

@@ -224,7 +224,7 @@ fn stopped_with_sigterm_under_load_every_acknowledged_write_is_kept() {
 }
 
 /// The memory store keeps nothing across a restart: the same load loses every
-/// acknowledged activation. Measured and printed, so the README's "memory: nothing is
+/// acknowledged activation. Measured and printed, so docs/persistence.md's "memory: nothing is
 /// kept" is a fact of this build.
 #[test]
 fn the_memory_store_loses_every_acknowledged_write_when_killed() {
