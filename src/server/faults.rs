@@ -12,14 +12,14 @@ use crate::store::Session;
 
 /// Applies the fault rules matching this request (of `session`, when its key was
 /// accepted): delays are waited out; an error or a 429 replaces the answer; a dropped
-/// connection sets `drop` (the connection is closed with no answer).
+/// connection sets `dropped` (the connection is closed with no answer).
 pub(super) async fn inject_faults(
     app: &App,
     index: usize,
     path_params: &[(String, String)],
     headers: &HeaderMap,
     rid: &str,
-    drop: &mut bool,
+    dropped: &mut bool,
     session: Option<&Session>,
 ) -> Option<Reply> {
     let op = &app.contract.operations[index];
@@ -60,7 +60,7 @@ pub(super) async fn inject_faults(
                 ));
             }
             faults::Effect::Drop => {
-                *drop = true;
+                *dropped = true;
                 return Some(Reply::empty(0, Some(index)));
             }
         }
