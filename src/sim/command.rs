@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 use uuid::Uuid;
 
 use super::catalog::ProductMapping;
-use super::history::{ResourceState, ResourceType, SyncLogEntry};
+use super::history::{ResourceState, SyncLogEntry};
 use super::integration::{
     Integration, IntegrationStatus, LookbackDays, PaymentMapping, SyncIntervalMinutes,
 };
 use super::provider::Credentials;
+use super::provider::ResourceType;
 use super::reports::{BatchReport, SyncStateUpdate};
 
 /// What `activate` carries, already typed (bounds checked by the newtypes).

@@ -3,8 +3,8 @@
 
 use uuid::Uuid;
 
-use super::history::{ResourceType, RetryRefusal};
-use super::provider::Provider;
+use super::history::RetryRefusal;
+use super::provider::{Provider, ResourceType};
 
 /// A rule of the domain that refused a command.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -21,67 +21,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::integration::JobKind;
-use super::provider::Provider;
+use super::provider::{Failure, Provider, ResourceType};
 use super::time::Timestamp;
-
-super::wire::wire_enum! {
-    /// A kind of record a provider sync moves.
-    pub enum ResourceType ("resource type") {
-        /// A clinic's patients (PracticeHub).
-        Patients = "patients",
-        /// A gym's or a shop's customers (Wodify, Terminal).
-        Customers = "customers",
-        /// Invoices (the invoice lookback applies to the first full sync).
-        Invoices = "invoices",
-        /// Products and packages.
-        Products = "products",
-        /// Payments.
-        Payments = "payments",
-    }
-}
-
-impl ResourceType {
-    /// The resource types `provider` syncs, in the order a run processes them. A
-    /// terminal takes card payments for walk-in customers: it has no invoices or products.
-    pub fn of(provider: Provider) -> &'static [ResourceType] {
-        match provider {
-            Provider::Practicehub => &[
-                ResourceType::Patients,
-                ResourceType::Invoices,
-                ResourceType::Products,
-                ResourceType::Payments,
-            ],
-            Provider::Wodify => &[
-                ResourceType::Customers,
-                ResourceType::Invoices,
-                ResourceType::Products,
-                ResourceType::Payments,
-            ],
-            Provider::Terminal => &[ResourceType::Customers, ResourceType::Payments],
-        }
-    }
-
-    /// Records of this type that appeared at the provider of integration `integration`
-    /// in `(from, to]`. Records appear at a rate drawn once per integration and type from
-    /// its id (between half a record and 40 records a day); the provider's history
-    /// starts three years before the integration was created (`origin`).
-    pub fn created_between(
-        self,
-        integration: Uuid,
-        origin: Timestamp,
-        from: Timestamp,
-        to: Timestamp,
-    ) -> u32 {
-        const DAY_MS: i128 = 86_400_000;
-        let seed = (integration.as_u128() as u64) ^ ((self as u64 + 1) << 56);
-        let per_day_milli = i128::from(fastrand::Rng::with_seed(seed).u32(500..=40_000));
-        let made_by = |t: Timestamp| {
-            let elapsed = i128::from(t.0.max(origin.0) - origin.0);
-            per_day_milli * elapsed / (1000 * DAY_MS)
-        };
-        (made_by(to) - made_by(from)).clamp(0, i128::from(u32::MAX)) as u32
-    }
-}
 
 super::wire::wire_enum! {
     /// `jobType`: what started the run an entry belongs to.
@@ -119,54 +60,6 @@ super::wire::wire_enum! {
         Failed = "failed",
         /// Not run: the integration was deactivated while the run was in progress.
         Skipped = "skipped",
-    }
-}
-
-/// Why a sync (or one resource of it) failed. Kept as a value rather than a message so
-/// an entry stays small; [`Failure::message`] writes it for people.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Failure {
-    /// The provider answered 503 (its credentials make it fail).
-    Unavailable,
-    /// A provider outage injected through the control plane.
-    Outage,
-    /// The provider did not answer in time.
-    TimedOut,
-    /// The provider refused the records themselves (422): retrying cannot help.
-    Rejected,
-    /// The integration was deactivated while the run was in progress.
-    Cancelled,
-}
-
-impl Failure {
-    /// Whether a retry may succeed: the provider was down, not the data wrong.
-    pub fn is_transient(self) -> bool {
-        matches!(
-            self,
-            Failure::Unavailable | Failure::Outage | Failure::TimedOut
-        )
-    }
-
-    /// The message for people, as `lastSyncError` and the log show it.
-    pub fn message(self, provider: Provider, resource: Option<ResourceType>) -> String {
-        match self {
-            Failure::Unavailable => format!("{provider} returned 503 Service Unavailable"),
-            Failure::Outage => {
-                format!("{provider} is unavailable (simulated outage): 503 Service Unavailable")
-            }
-            Failure::TimedOut => format!(
-                "{provider} did not answer within {} s: sync timed out",
-                super::Behaviour::TIMEOUT.as_secs()
-            ),
-            Failure::Rejected => format!(
-                "{provider} refused the {} records: 422 Unprocessable Entity (a permanent failure: fix the records at the provider; retrying cannot help)",
-                resource.map_or("synced", ResourceType::as_str)
-            ),
-            Failure::Cancelled => {
-                "the integration was deactivated while this sync was running".to_owned()
-            }
-        }
     }
 }
 

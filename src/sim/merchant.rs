@@ -13,8 +13,9 @@ use super::breaker::BreakerState;
 use super::catalog::{Catalog, Product, Setup, default_products};
 use super::command::{ActivateInput, Command, Outcome};
 use super::error::SimError;
-use super::history::{ResourceType, SyncHistory};
+use super::history::SyncHistory;
 use super::integration::{Configuration, Integration, IntegrationStatus, JobKind};
+use super::provider::ResourceType;
 use super::provider::{Behaviour, Outage, Provider};
 use super::time::Timestamp;
 

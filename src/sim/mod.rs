@@ -68,8 +68,7 @@ pub use catalog::{
 pub use command::{ActivateInput, Command, Outcome};
 pub use error::SimError;
 pub use history::{
-    Failure, JobType, LogStats, LogStatus, ResourceState, ResourceType, RetryRefusal, SyncHistory,
-    SyncLogEntry,
+    JobType, LogStats, LogStatus, ResourceState, RetryRefusal, SyncHistory, SyncLogEntry,
 };
 pub use idempotency::{Begin, IdempotencyStore, StoredResponse};
 pub use integration::{
@@ -78,7 +77,7 @@ pub use integration::{
 };
 pub use key::{ApiKey, Environment, KeyError, Scope, Scopes};
 pub use merchant::{FIRST_SYNC_DELAY, MAX_CATCH_UP_RUNS, Merchant, MerchantView};
-pub use provider::{Behaviour, Credentials, Outage, Provider};
+pub use provider::{Behaviour, Credentials, Failure, Outage, Provider, ResourceType};
 pub use rate_limit::{Bucket, RateDecision, RateLimit};
 pub use reports::{BatchReport, SkipReason, SyncStateUpdate};
 pub use tenant::{AuthError, DeclaredKey, KeyPolicy, Tenant, WorldState, admit, tenant_seed};

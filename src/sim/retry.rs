@@ -9,9 +9,10 @@ use super::SimConfig;
 use super::breaker::BreakerState;
 use super::command::Outcome;
 use super::error::SimError;
-use super::history::{Failure, JobType, LogStatus, ResourceState, ResourceType, RetryRefusal};
+use super::history::{JobType, LogStatus, ResourceState, RetryRefusal};
 use super::merchant::Merchant;
 use super::provider::Provider;
+use super::provider::{Failure, ResourceType};
 use super::reports::{BatchReport, SkipReason, SyncStateUpdate};
 use super::time::Timestamp;
 

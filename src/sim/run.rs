@@ -7,10 +7,11 @@ use std::time::Duration;
 use uuid::Uuid;
 
 use super::SimConfig;
-use super::history::{Failure, JobType, LogStatus, ResourceType, SyncLogEntry};
+use super::history::{JobType, LogStatus, SyncLogEntry};
 use super::integration::{Integration, IntegrationStatus, JobKind, SyncJob};
 use super::merchant::Merchant;
 use super::provider::{Behaviour, Provider};
+use super::provider::{Failure, ResourceType};
 use super::time::{Timestamp, duration_ms};
 
 /// How far back a provider's records go before the integration was created: the
