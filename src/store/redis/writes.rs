@@ -34,6 +34,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::sync::watch;
 
+use super::corrupt;
 use crate::sim::{ApiKey, lock};
 use crate::store::StoreError;
 
@@ -138,10 +139,6 @@ pub(super) struct Writes<T> {
     writers: Mutex<HashMap<ApiKey, Writer<T>>>,
     /// The versions this replica writes under.
     pub(super) versions: Versions,
-}
-
-fn corrupt(e: impl std::fmt::Display) -> StoreError {
-    StoreError::Invalid(format!("a value in Redis cannot be read: {e}"))
 }
 
 impl<T: Serialize + DeserializeOwned + Send> Writes<T> {
