@@ -14,12 +14,8 @@ use std::time::Instant;
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::{Request, Response};
-use revkeen_mock::control::{AdminAccess, Control};
-use revkeen_mock::server::log::{LineLayer, LogSink};
-use revkeen_mock::server::{App, ServerConfig, handle};
-use revkeen_mock::sim::{Clock, SimConfig, Timestamp};
-use revkeen_mock::spec::Contract;
-use revkeen_mock::store::MemoryStore;
+use revkeen_mock::server::handle;
+use revkeen_mock::sim::Timestamp;
 
 /// Counts allocations, to report how many a request makes.
 /// Counts allocations, then hands them to the binary's allocator (mimalloc).
@@ -47,25 +43,11 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
-const KEY: &str = "rk_sandbox_bench_merchant_key_0001";
+mod support;
+use support::request;
+
 const ROUNDS: usize = 31;
 const PER_ROUND: usize = 2_000;
-
-/// A request as wrk sends it in `scripts/bench`.
-fn request(method: &str, path: &str, body: Option<&'static str>) -> Request<Full<Bytes>> {
-    let mut b = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", "127.0.0.1:4098")
-        .header("x-api-key", KEY);
-    if body.is_some() {
-        b = b.header("content-type", "application/json");
-    }
-    b.body(Full::new(Bytes::from_static(
-        body.unwrap_or_default().as_bytes(),
-    )))
-    .expect("a valid request")
-}
 
 /// What a bare hyper "hello world" does with a request.
 async fn hello(req: Request<Full<Bytes>>) -> Response<Full<Bytes>> {
@@ -105,38 +87,12 @@ fn measure<F: std::future::Future<Output = ()>>(
 }
 
 fn main() {
-    {
-        use tracing_subscriber::layer::SubscriberExt;
-        use tracing_subscriber::util::SubscriberInitExt;
-        // Lines are formatted into the thread's buffer as when serving, then dropped.
-        let sink = LogSink::with_output(|_| {});
-        tracing_subscriber::registry()
-            .with(LineLayer { sink, ansi: false })
-            .init();
-    }
+    support::log_to_a_sink();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .expect("a runtime");
-    let app = App::new(
-        Contract::embedded().expect("the embedded spec"),
-        MemoryStore::new(
-            SimConfig::default(),
-            Clock::frozen(Timestamp(1_777_626_000_000)),
-        ),
-        ServerConfig::default(),
-        Control::new(AdminAccess::Open, 7),
-    );
-    let activate = r#"{"credentials":{"apiKey":"ph_bench","baseUrl":"https://clinic.example"}}"#;
-    let activated = rt.block_on(handle(
-        &app,
-        request(
-            "POST",
-            "/v2/integrations/practicehub/activate",
-            Some(activate),
-        ),
-    ));
-    assert_eq!(activated.map(|r| r.status().as_u16()).ok(), Some(200));
+    let app = support::activated_app(&rt);
     // 25 scheduled runs (one minute after activation, then every 15): 100 log entries.
     rt.block_on(app.store.change_clock(Timestamp(0), &|c| {
         c.advance(std::time::Duration::from_secs(60 + 24 * 900))
