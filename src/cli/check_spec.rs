@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::spec::{Compiled, Contract, SpecError, load};
+use crate::spec::{Compiled, Contract, SpecError};
 
 /// What `check-spec` found, as text and an exit status.
 #[derive(Debug)]
@@ -18,7 +18,7 @@ pub struct CheckOutcome {
 pub fn check_spec(path: Option<&Path>) -> CheckOutcome {
     let loaded = match path {
         Some(p) => Contract::load_file(p),
-        None => Contract::load_str(load::EMBEDDED_SPEC, load::EMBEDDED_NAME),
+        None => Contract::load_embedded(),
     };
     match loaded {
         Ok(compiled) => report(&compiled),

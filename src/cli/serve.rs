@@ -50,6 +50,12 @@ fn store_choice(args: &ServeArgs) -> Result<StoreChoice<'_>, String> {
 /// Builds the application state the flags describe: the contract, the store (holding
 /// what it kept, or the fixture) and the control plane.
 pub async fn build_app(args: &ServeArgs) -> Result<App, String> {
+    // The admin contract compiles on a thread of its own while the API's does: on two
+    // cores that takes a sixth off the start-up (docs/performance.md). Both are pure;
+    // nothing with an effect (a store, a file) starts before the API's contract loaded.
+    let access = admin_access(args)?;
+    let seed = args.seed;
+    let control = std::thread::spawn(move || Control::new(access, seed));
     let contract = match &args.spec {
         Some(path) => Contract::load_file(path).and_then(|c| c.into_servable()),
         None => Contract::embedded(),
@@ -78,7 +84,6 @@ pub async fn build_app(args: &ServeArgs) -> Result<App, String> {
         max_idempotency_keys: usize::try_from(args.max_idempotency_keys).unwrap_or(usize::MAX),
         ..SimConfig::default()
     };
-    let access = admin_access(args)?;
     if let Some(dir) = args.fixtures_dir.as_deref().filter(|d| !d.is_dir()) {
         return Err(format!(
             "--fixtures-dir {}: not a folder (it holds fixture files, NAME.yaml)",
@@ -153,7 +158,9 @@ pub async fn build_app(args: &ServeArgs) -> Result<App, String> {
             Box::new(store)
         }
     };
-    let mut control = Control::new(access, args.seed);
+    let mut control = control
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
     control.fixtures_dir = args.fixtures_dir.clone();
     control.faults.restore_kept(&*store)?;
     *lock(&control.fixture) = Some(reset_fixture.0);

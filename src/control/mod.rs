@@ -12,12 +12,19 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
 
-use crate::spec::Contract;
+use crate::spec::{Contract, load};
 
 pub use error::ControlError;
 
 /// The admin API's own contract, embedded.
 pub const ADMIN_SPEC: &str = include_str!("../../specs/admin.yaml");
+
+/// The admin contract as JSON, made from [`ADMIN_SPEC`] by `build.rs` (as the API's
+/// contract is: `spec::load::EMBEDDED_SPEC_JSON`).
+pub const ADMIN_SPEC_JSON: &str = include_str!(concat!(env!("OUT_DIR"), "/admin.json"));
+
+/// The name used in messages about the embedded admin contract.
+const ADMIN_NAME: &str = "<embedded specs/admin.yaml>";
 
 /// Who may use the admin API.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,7 +67,8 @@ pub struct Control {
 impl Control {
     /// A control plane with the given access; faults draw from `seed`.
     pub fn new(access: AdminAccess, seed: u64) -> Self {
-        let contract = Contract::load_str(ADMIN_SPEC, "<embedded specs/admin.yaml>")
+        let contract = load::parse_embedded(ADMIN_SPEC_JSON, ADMIN_SPEC, ADMIN_NAME)
+            .and_then(|doc| Contract::load_value(&doc, ADMIN_NAME))
             .and_then(|c| c.into_servable())
             // The embedded admin spec is checked by the tests; it cannot fail here.
             .expect("the embedded admin spec compiles");

@@ -1,15 +1,17 @@
 //! Compiling a parsed document into a [`Contract`], collecting every problem on the way
 //! instead of stopping at the first, so `check-spec` can list them all.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::Value;
 
-use super::load::escape_pointer;
+use super::load::{escape_pointer, lookup};
 use super::matcher::PathMatcher;
 use super::schema::{Schema, SchemaCompiler};
 use super::{
-    Compiled, Contract, Location, MediaType, Method, Parameter, Problem, Severity, StatusKey,
+    Compiled, Contract, Location, MediaType, Method, Operation, Parameter, Problem, Response,
+    Severity, StatusKey,
 };
 
 /// How many `$ref` hops are followed before a chain is called circular.
@@ -19,7 +21,7 @@ const MAX_REF_DEPTH: usize = 16;
 pub(super) struct Compiler<'a> {
     pub(super) doc: &'a Value,
     pub(super) source: &'a str,
-    pub(super) schemas: SchemaCompiler,
+    pub(super) schemas: &'a SchemaCompiler,
     pub(super) problems: Vec<Problem>,
     /// Compiled schemas by pointer: shared components (`Error`, the standard headers)
     /// are compiled once, however many operations use them.
@@ -27,6 +29,9 @@ pub(super) struct Compiler<'a> {
     /// Media types by pointer, so a shared response's examples are checked (and their
     /// problems reported) once.
     pub(super) media_cache: HashMap<String, Vec<MediaType>>,
+    /// Responses by pointer, for the same reason: most operations share the
+    /// components' error responses.
+    pub(super) response_cache: HashMap<String, Response>,
 }
 
 impl<'a> Compiler<'a> {
@@ -52,7 +57,7 @@ impl<'a> Compiler<'a> {
         let doc: &'a Value = self.doc;
         let mut pointer = pointer.to_owned();
         for _ in 0..MAX_REF_DEPTH {
-            let value = doc.pointer(&pointer)?;
+            let value = lookup(doc, &pointer)?;
             match value.get("$ref").and_then(Value::as_str) {
                 Some(r) => pointer = local_ref_pointer(r)?,
                 None => return Some((pointer, value)),
@@ -61,36 +66,49 @@ impl<'a> Compiler<'a> {
         None
     }
 
-    /// Reports every `$ref` in the document that does not resolve.
-    pub(super) fn check_refs(&mut self, value: &Value, pointer: &str) {
+    /// Reports every `$ref` in the document that does not resolve. The walk keeps
+    /// the path as a list of segments and spells a pointer only for a problem: one
+    /// string per node of the document was a third of loading the embedded contract.
+    pub(super) fn check_refs(&mut self, doc: &Value) {
+        let mut path = Vec::new();
+        self.check_refs_at(doc, &mut path);
+    }
+
+    fn check_refs_at<'v>(&mut self, value: &'v Value, path: &mut Vec<Segment<'v>>) {
         match value {
             Value::Object(map) => {
-                if let Some(r) = map.get("$ref").and_then(Value::as_str) {
-                    match local_ref_pointer(r) {
-                        None => self.problem(
-                            Severity::Error,
-                            pointer,
-                            format!("$ref '{r}' is not a local reference (only '#/...' is supported): inline or bundle it"),
-                        ),
-                        Some(p) if self.doc.pointer(&p).is_none() => self.problem(
-                            Severity::Error,
-                            pointer,
-                            format!("$ref '{r}' does not resolve: nothing at #{p}"),
-                        ),
-                        Some(_) => {}
-                    }
-                }
                 for (k, v) in map {
-                    self.check_refs(v, &format!("{pointer}/{}", escape_pointer(k)));
+                    // Compared in the walk rather than looked up: a lookup hashes.
+                    if let ("$ref", Value::String(r)) = (k.as_str(), v) {
+                        self.check_ref(r, path);
+                    }
+                    path.push(Segment::Key(k));
+                    self.check_refs_at(v, path);
+                    path.pop();
                 }
             }
             Value::Array(items) => {
                 for (i, v) in items.iter().enumerate() {
-                    self.check_refs(v, &format!("{pointer}/{i}"));
+                    path.push(Segment::Index(i));
+                    self.check_refs_at(v, path);
+                    path.pop();
                 }
             }
             _ => {}
         }
+    }
+
+    fn check_ref(&mut self, r: &str, path: &[Segment<'_>]) {
+        let message = match local_ref_pointer(r) {
+            None => format!(
+                "$ref '{r}' is not a local reference (only '#/...' is supported): inline or bundle it"
+            ),
+            Some(p) if lookup(self.doc, &p).is_none() => {
+                format!("$ref '{r}' does not resolve: nothing at #{p}")
+            }
+            Some(_) => return,
+        };
+        self.problem(Severity::Error, &spell(path), message);
     }
 
     /// Compiles the schema at `pointer` (which may be a `$ref`).
@@ -99,9 +117,7 @@ impl<'a> Compiler<'a> {
         // with the target); in 3.0 the siblings are ignored and the target is the
         // schema.
         let with_siblings = self.schemas.dialect() == super::load::Dialect::OpenApi31
-            && self
-                .doc
-                .pointer(pointer)
+            && lookup(self.doc, pointer)
                 .and_then(Value::as_object)
                 .is_some_and(|m| m.contains_key("$ref") && m.len() > 1);
         let pointer = if with_siblings {
@@ -113,7 +129,7 @@ impl<'a> Compiler<'a> {
         if let Some(cached) = self.schema_cache.get(&pointer) {
             return cached.clone();
         }
-        let raw = self.doc.pointer(&pointer)?;
+        let raw = lookup(self.doc, &pointer)?;
         let compiled = match self.schemas.compile(raw) {
             Ok(s) => Some(s),
             Err(e) => {
@@ -215,6 +231,25 @@ impl<'a> Compiler<'a> {
     }
 }
 
+/// One step of a path into the document, spelled only when a problem names it.
+enum Segment<'v> {
+    Key(&'v str),
+    Index(usize),
+}
+
+/// The JSON pointer of a path.
+fn spell(path: &[Segment<'_>]) -> String {
+    let mut pointer = String::new();
+    for segment in path {
+        pointer.push('/');
+        match segment {
+            Segment::Key(k) => pointer.push_str(&escape_pointer(k)),
+            Segment::Index(i) => pointer.push_str(&i.to_string()),
+        }
+    }
+    pointer
+}
+
 /// Turns a local `$ref` (`#/components/schemas/X`) into a JSON pointer.
 fn local_ref_pointer(r: &str) -> Option<String> {
     let fragment = r.strip_prefix('#')?;
@@ -239,61 +274,130 @@ fn server_base_path(url: &str) -> String {
     path.trim_end_matches('/').to_owned()
 }
 
+/// What compiling path items gives, in document order: each operation, and before it
+/// the problems found while compiling it.
+enum Piece<'d> {
+    Problem(Problem),
+    Operation {
+        path: &'d str,
+        method: Method,
+        /// Where its `operationId` is, for the warning about one used twice.
+        id_pointer: String,
+        operation: Operation,
+    },
+}
+
+/// Path items are compiled in chunks on as many threads as the machine has (up to
+/// [`MAX_THREADS`]), each chunk by a compiler of its own sharing the compiled schemas:
+/// building JSON Schema validators is most of loading a document, and the start-up
+/// waits for it (docs/performance.md). The chunks' pieces are put back in document
+/// order, and a problem already reported (a shared component met in two chunks) is
+/// dropped, so the result is what one compiler gives: the same operations, the same
+/// problems in the same order.
+const MAX_THREADS: usize = 4;
+
+/// Fewer operations than this are compiled on the calling thread alone.
+const OPERATIONS_PER_THREAD: usize = 8;
+
+type PathItems<'d> = [(&'d String, &'d openapiv3::ReferenceOr<openapiv3::PathItem>)];
+
 /// Compiles a document whose structure already parsed (a 3.1 one through its
 /// structural view).
 pub(super) fn compile(doc: &Value, typed: &openapiv3::OpenAPI, source: &str) -> Compiled {
-    let mut c = Compiler {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    compile_on(doc, typed, source, threads.min(MAX_THREADS))
+}
+
+/// [`compile`] on at most `threads` threads.
+fn compile_on(doc: &Value, typed: &openapiv3::OpenAPI, source: &str, threads: usize) -> Compiled {
+    let schemas = SchemaCompiler::new(doc);
+    let compiler = || Compiler {
         doc,
         source,
-        schemas: SchemaCompiler::new(doc),
+        schemas: &schemas,
         problems: Vec::new(),
         schema_cache: HashMap::new(),
         media_cache: HashMap::new(),
+        response_cache: HashMap::new(),
     };
-    c.check_refs(doc, "");
+    let mut c = compiler();
+    c.check_refs(doc);
     let base_path = typed
         .servers
         .first()
         .map(|s| server_base_path(&s.url))
         .unwrap_or_default();
+    let items: Vec<_> = typed.paths.paths.iter().collect();
+    let pieces = if threads_for(&items, threads) == 1 {
+        c.path_items(&items)
+    } else {
+        // Each thread takes the next path item not yet taken; the pieces are put back
+        // in the items' order.
+        let next = AtomicUsize::new(0);
+        let mut by_item: Vec<(usize, Vec<Piece>)> = std::thread::scope(|scope| {
+            let running: Vec<_> = (0..threads_for(&items, threads))
+                .map(|_| {
+                    let mut compiler = compiler();
+                    let (next, items) = (&next, &items);
+                    scope.spawn(move || {
+                        let mut done = Vec::new();
+                        loop {
+                            let i = next.fetch_add(1, Ordering::Relaxed);
+                            let Some(item) = items.get(i) else {
+                                return done;
+                            };
+                            done.push((i, compiler.path_items(std::slice::from_ref(item))));
+                        }
+                    })
+                })
+                .collect();
+            running
+                .into_iter()
+                .flat_map(|t| t.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect()
+        });
+        by_item.sort_unstable_by_key(|(i, _)| *i);
+        by_item.into_iter().flat_map(|(_, pieces)| pieces).collect()
+    };
+    let mut reported: HashSet<(String, String)> = c
+        .problems
+        .iter()
+        .map(|p| (p.location.pointer.clone(), p.message.clone()))
+        .collect();
+    let mut keep = |problems: &mut Vec<Problem>, problem: Problem| {
+        if reported.insert((problem.location.pointer.clone(), problem.message.clone())) {
+            problems.push(problem);
+        }
+    };
     let mut matcher = PathMatcher::new(&base_path);
     let mut operations = Vec::new();
     let mut seen_ids = BTreeSet::new();
-    for (path, item) in &typed.paths.paths {
-        let item_ptr = format!("/paths/{}", escape_pointer(path));
-        let Some((item_ptr, _)) = c.follow(&item_ptr) else {
-            continue;
-        };
-        let openapiv3::ReferenceOr::Item(item) = item else {
-            c.problem(
-                Severity::Error,
-                &item_ptr,
-                "path item $refs are not supported: inline the path item",
-            );
-            continue;
-        };
-        let path_params: Vec<Parameter> = (0..item.parameters.len())
-            .filter_map(|i| c.parameter(&format!("{item_ptr}/parameters/{i}")))
-            .collect();
-        for (method_name, op) in item.iter() {
-            let Ok(method) = method_name.parse::<Method>() else {
-                continue;
-            };
-            let operation = c.operation(path, method, op, &path_params);
-            if !seen_ids.insert(operation.id.clone()) {
-                c.problem(
-                    Severity::Warning,
-                    &format!("{item_ptr}/{method_name}/operationId"),
-                    format!("operationId '{}' is used twice: links and reports cannot tell the operations apart", operation.id),
-                );
+    for piece in pieces {
+        match piece {
+            Piece::Problem(problem) => keep(&mut c.problems, problem),
+            Piece::Operation {
+                path,
+                method,
+                id_pointer,
+                operation,
+            } => {
+                if !seen_ids.insert(operation.id.clone()) {
+                    let message = format!(
+                        "operationId '{}' is used twice: links and reports cannot tell the operations apart",
+                        operation.id
+                    );
+                    c.problem(Severity::Warning, &id_pointer, message);
+                }
+                matcher.add(path, method, operations.len());
+                operations.push(operation);
             }
-            matcher.add(path, method, operations.len());
-            operations.push(operation);
         }
     }
+    // What follows is compiled on this thread, after the chunks: its problems are
+    // checked against theirs too (the `Error` schema is met in every chunk).
+    let after = c.problems.len();
     let webhooks = c.webhooks();
-    let schema_names: Vec<String> = doc
-        .pointer("/components/schemas")
+    let schema_names: Vec<String> = lookup(doc, "/components/schemas")
         .and_then(Value::as_object)
         .map(|m| m.keys().cloned().collect())
         .unwrap_or_default();
@@ -319,6 +423,10 @@ pub(super) fn compile(doc: &Value, typed: &openapiv3::OpenAPI, source: &str) -> 
             ),
         }
     }
+    let later = c.problems.split_off(after);
+    for problem in later {
+        keep(&mut c.problems, problem);
+    }
     Compiled {
         contract: Contract {
             source: source.to_owned(),
@@ -342,9 +450,152 @@ pub(super) fn compile(doc: &Value, typed: &openapiv3::OpenAPI, source: &str) -> 
     }
 }
 
+/// How many threads compile `items`: one for a small document or a machine of one
+/// core.
+fn threads_for(items: &PathItems<'_>, threads: usize) -> usize {
+    let operations: usize = items
+        .iter()
+        .map(|(_, item)| match item {
+            openapiv3::ReferenceOr::Item(item) => item.iter().count(),
+            openapiv3::ReferenceOr::Reference { .. } => 0,
+        })
+        .sum();
+    threads.min(operations / OPERATIONS_PER_THREAD).max(1)
+}
+
+impl<'a> Compiler<'a> {
+    /// Compiles path items into pieces: each operation after its problems.
+    fn path_items(&mut self, items: &PathItems<'a>) -> Vec<Piece<'a>> {
+        let mut pieces = Vec::new();
+        for &(path, item) in items {
+            let item_ptr = format!("/paths/{}", escape_pointer(path));
+            let Some((item_ptr, _)) = self.follow(&item_ptr) else {
+                continue;
+            };
+            let openapiv3::ReferenceOr::Item(item) = item else {
+                self.problem(
+                    Severity::Error,
+                    &item_ptr,
+                    "path item $refs are not supported: inline the path item",
+                );
+                continue;
+            };
+            let path_params: Vec<Parameter> = (0..item.parameters.len())
+                .filter_map(|i| self.parameter(&format!("{item_ptr}/parameters/{i}")))
+                .collect();
+            for (method_name, op) in item.iter() {
+                let Ok(method) = method_name.parse::<Method>() else {
+                    continue;
+                };
+                let operation = self.operation(path, method, op, &path_params);
+                pieces.extend(self.problems.drain(..).map(Piece::Problem));
+                pieces.push(Piece::Operation {
+                    path,
+                    method,
+                    id_pointer: format!("{item_ptr}/{method_name}/operationId"),
+                    operation,
+                });
+            }
+        }
+        pieces.extend(self.problems.drain(..).map(Piece::Problem));
+        pieces
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A document whose problems are spread over its operations: a broken shared
+    /// response met by every operation, a dangling `$ref` in one, an operationId used
+    /// twice across what become different chunks, a bad example.
+    fn troubled_document() -> Value {
+        let mut paths = serde_json::Map::new();
+        for i in 0..40 {
+            let id = if i == 31 {
+                "op3".to_owned()
+            } else {
+                format!("op{i}")
+            };
+            let mut responses = serde_json::json!({
+                "200": {"description": "ok", "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/Thing"},
+                    "example": if i % 9 == 0 { serde_json::json!({"n": "x"}) } else { serde_json::json!({"n": 1}) }
+                }}},
+                "400": {"$ref": "#/components/responses/Bad"}
+            });
+            if i == 17 {
+                responses["404"] = serde_json::json!({"$ref": "#/components/responses/Missing"});
+            }
+            paths.insert(
+                format!("/things{i}/{{id}}"),
+                serde_json::json!({
+                    "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}}],
+                    "get": {"operationId": id, "responses": responses},
+                    "put": {"operationId": format!("put{i}"), "responses": {"400": {"$ref": "#/components/responses/Bad"}}}
+                }),
+            );
+        }
+        serde_json::json!({
+            "openapi": "3.0.3",
+            "info": {"title": "t", "version": "1"},
+            "paths": paths,
+            "components": {
+                "schemas": {
+                    "Thing": {"type": "object", "properties": {"n": {"type": "integer"}}},
+                    "Error": {"type": "object", "properties": {"message": {"type": "string"}}}
+                },
+                "responses": {"Bad": {"description": "bad", "content": {"application/json": {
+                    "schema": {"type": "string", "pattern": "(unclosed"}
+                }}}}
+            }
+        })
+    }
+
+    #[test]
+    fn compiling_in_chunks_gives_what_one_thread_gives() {
+        let doc = troubled_document();
+        let typed: openapiv3::OpenAPI = serde_json::from_value(doc.clone()).unwrap();
+        let seen = |threads| {
+            let compiled = compile_on(&doc, &typed, "t.yaml", threads);
+            let problems: Vec<String> = compiled
+                .problems
+                .iter()
+                .map(|p| format!("{:?} {} {}", p.severity, p.location.pointer, p.message))
+                .collect();
+            let ids: Vec<String> = compiled
+                .contract
+                .operations
+                .iter()
+                .map(|o| o.id.clone())
+                .collect();
+            (problems, ids)
+        };
+        let one = seen(1);
+        assert_eq!(one.1.len(), 80);
+        for needle in [
+            "does not resolve",
+            "used twice",
+            "does not compile",
+            "does not validate",
+        ] {
+            assert!(
+                one.0.iter().any(|p| p.contains(needle)),
+                "{needle}: {:#?}",
+                one.0
+            );
+        }
+        for threads in 2..=MAX_THREADS {
+            assert_eq!(seen(threads), one, "{threads} threads");
+        }
+        let items: Vec<_> = typed.paths.paths.iter().collect();
+        assert_eq!(threads_for(&items, 4), 4);
+        assert_eq!(
+            threads_for(&items[..3], 4),
+            1,
+            "too few operations to share"
+        );
+    }
 
     #[test]
     fn base_path_comes_from_the_first_server() {

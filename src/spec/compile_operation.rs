@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use serde_json::Value;
 
 use super::compile::Compiler;
-use super::load::escape_pointer;
+use super::load::{escape_pointer, lookup};
 use super::matcher::PathTemplate;
 use super::{
     MediaType, Method, Operation, ParamLocation, Parameter, RequestBody, Response, ResponseHeader,
@@ -56,7 +56,7 @@ impl Compiler<'_> {
     }
 
     fn compile_media(&mut self, content_ptr: &str) -> Vec<MediaType> {
-        let Some(Value::Object(content)) = self.doc.pointer(content_ptr) else {
+        let Some(Value::Object(content)) = lookup(self.doc, content_ptr) else {
             return Vec::new();
         };
         let mut out = Vec::new();
@@ -93,6 +93,20 @@ impl Compiler<'_> {
 
     pub(super) fn response(&mut self, status: StatusKey, pointer: &str) -> Option<Response> {
         let (pointer, raw) = self.follow(pointer)?;
+        // A shared response (`#/components/responses/Unauthorized`, used by most
+        // operations) is compiled once and its problems reported once.
+        if let Some(cached) = self.response_cache.get(&pointer) {
+            return Some(Response {
+                status,
+                ..cached.clone()
+            });
+        }
+        let response = self.compile_response(status, &pointer, raw);
+        self.response_cache.insert(pointer, response.clone());
+        Some(response)
+    }
+
+    fn compile_response(&mut self, status: StatusKey, pointer: &str, raw: &Value) -> Response {
         let mut headers = Vec::new();
         if let Some(Value::Object(hs)) = raw.get("headers") {
             for name in hs.keys() {
@@ -102,7 +116,7 @@ impl Compiler<'_> {
                 };
                 let required = h.get("required").and_then(Value::as_bool).unwrap_or(false);
                 let required_exact = required
-                    || h.pointer("/x-mock-exact/required").and_then(Value::as_bool) == Some(true);
+                    || lookup(h, "/x-mock-exact/required").and_then(Value::as_bool) == Some(true);
                 let schema_ptr = format!("{h_ptr}/schema");
                 headers.push(ResponseHeader {
                     name: name.clone(),
@@ -130,12 +144,12 @@ impl Compiler<'_> {
                     .collect()
             })
             .unwrap_or_default();
-        Some(Response {
+        Response {
             status,
             headers,
             media: self.media(&format!("{pointer}/content")),
             links,
-        })
+        }
     }
 
     pub(super) fn operation(
@@ -262,10 +276,8 @@ impl Compiler<'_> {
     /// the document's, lists a requirement and none of them is empty (`{}` makes the
     /// credential optional); a document that declares none needs none.
     fn requires_key(&self, op_ptr: &str) -> bool {
-        let security = self
-            .doc
-            .pointer(&format!("{op_ptr}/security"))
-            .or_else(|| self.doc.get("security"));
+        let security =
+            lookup(self.doc, &format!("{op_ptr}/security")).or_else(|| self.doc.get("security"));
         match security.and_then(Value::as_array) {
             Some(list) => {
                 !list.is_empty()

@@ -20,10 +20,26 @@ pub const EMBEDDED_SPEC: &str = include_str!("../../specs/revkeen-integrations.y
 /// The name used in messages about the embedded document.
 pub const EMBEDDED_NAME: &str = "<embedded specs/revkeen-integrations.yaml>";
 
-/// Parses YAML or JSON text (JSON is YAML) into a JSON value.
-///
-/// YAML allows non-string keys (`200:` is an integer); OpenAPI keys are strings, so
-/// scalars used as keys are turned into their text.
+/// The embedded default contract as JSON, made from [`EMBEDDED_SPEC`] by `build.rs`:
+/// reading JSON costs a tenth of parsing the YAML, which was a third of the start-up
+/// (docs/performance.md). Empty when the build could not parse the YAML.
+pub const EMBEDDED_SPEC_JSON: &str =
+    include_str!(concat!(env!("OUT_DIR"), "/revkeen-integrations.json"));
+
+/// Reads an embedded document from the JSON the build made of its YAML; from the
+/// YAML itself when there is none (the build could not parse it: a syntax error
+/// while the spec is edited), so the error names its line as for any file.
+pub fn parse_embedded(json: &str, yaml: &str, source_name: &str) -> Result<Value, SpecError> {
+    if !json.is_empty()
+        && let Ok(doc) = serde_json::from_str::<Value>(json)
+    {
+        return Ok(doc);
+    }
+    parse_text(yaml, source_name)
+}
+
+/// Parses YAML or JSON text (JSON is YAML) into a JSON value (YAML's scalar keys
+/// become their text: [`super::yaml`]).
 pub fn parse_text(text: &str, source_name: &str) -> Result<Value, SpecError> {
     // JSON read as JSON: a YAML parser takes several times longer over a large
     // generated document (docs/performance.md), and JSON's keys are strings already.
@@ -38,53 +54,10 @@ pub fn parse_text(text: &str, source_name: &str) -> Result<Value, SpecError> {
             line: e.location().map(|l| l.line()),
             message: e.to_string(),
         })?;
-    yaml_to_json(yaml).map_err(|message| SpecError::Syntax {
+    super::yaml::to_json(yaml).map_err(|message| SpecError::Syntax {
         source_name: source_name.to_owned(),
         line: None,
         message,
-    })
-}
-
-fn yaml_to_json(yaml: serde_yaml_ng::Value) -> Result<Value, String> {
-    use serde_yaml_ng::Value as Y;
-    Ok(match yaml {
-        Y::Null => Value::Null,
-        Y::Bool(b) => Value::Bool(b),
-        Y::Number(n) => {
-            if let Some(i) = n.as_i64() {
-                Value::from(i)
-            } else if let Some(u) = n.as_u64() {
-                Value::from(u)
-            } else {
-                let f = n.as_f64().unwrap_or(f64::NAN);
-                serde_json::Number::from_f64(f)
-                    .map(Value::Number)
-                    .ok_or_else(|| format!("the number {f} cannot be represented in JSON"))?
-            }
-        }
-        Y::String(s) => Value::String(s),
-        Y::Sequence(items) => Value::Array(
-            items
-                .into_iter()
-                .map(yaml_to_json)
-                .collect::<Result<_, _>>()?,
-        ),
-        Y::Mapping(map) => {
-            let mut out = Map::with_capacity(map.len());
-            for (k, v) in map {
-                let key = match k {
-                    Y::String(s) => s,
-                    Y::Number(n) => n.to_string(),
-                    Y::Bool(b) => b.to_string(),
-                    other => {
-                        return Err(format!("a mapping key must be a scalar, found {other:?}"));
-                    }
-                };
-                out.insert(key, yaml_to_json(v)?);
-            }
-            Value::Object(out)
-        }
-        Y::Tagged(tagged) => yaml_to_json(tagged.value)?,
     })
 }
 
@@ -184,6 +157,12 @@ pub fn structural_view(doc: &Value) -> Value {
 
 /// Deserializes the typed OpenAPI model, reporting the JSON pointer of a structural error.
 pub fn typed(doc: &Value, source_name: &str) -> Result<openapiv3::OpenAPI, SpecError> {
+    // Read without tracking the path first (serde_path_to_error's wrapper costs a
+    // third of the time on every value); only a document that fails is read again to
+    // find where.
+    if let Ok(typed) = <openapiv3::OpenAPI as serde::Deserialize>::deserialize(doc) {
+        return Ok(typed);
+    }
     serde_path_to_error::deserialize(doc).map_err(|e| {
         let pointer = path_to_pointer(&e.path().to_string());
         SpecError::Structure {
@@ -210,6 +189,36 @@ fn path_to_pointer(path: &str) -> String {
     out
 }
 
+/// The value a JSON pointer (RFC 6901) names, like [`Value::pointer`] but without
+/// allocating: serde_json's unescapes every segment into a new string, which made
+/// the lookups two fifths of loading the embedded contract (docs/performance.md).
+pub fn lookup<'a>(doc: &'a Value, pointer: &str) -> Option<&'a Value> {
+    if pointer.is_empty() {
+        return Some(doc);
+    }
+    let rest = pointer.strip_prefix('/')?;
+    rest.split('/').try_fold(doc, |target, segment| {
+        let unescaped;
+        let token = if segment.contains('~') {
+            unescaped = segment.replace("~1", "/").replace("~0", "~");
+            unescaped.as_str()
+        } else {
+            segment
+        };
+        match target {
+            Value::Object(map) => map.get(token),
+            Value::Array(items) => {
+                // RFC 6901: an index is digits without a leading zero.
+                if token.starts_with('+') || (token.len() > 1 && token.starts_with('0')) {
+                    return None;
+                }
+                token.parse::<usize>().ok().and_then(|i| items.get(i))
+            }
+            _ => None,
+        }
+    })
+}
+
 /// Escapes one pointer segment (RFC 6901).
 pub fn escape_pointer(segment: &str) -> String {
     segment.replace('~', "~0").replace('/', "~1")
@@ -218,6 +227,31 @@ pub fn escape_pointer(segment: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lookup_reads_pointers_as_serde_json_does() {
+        let doc = serde_json::json!({
+            "a": {"b/c": [10, {"d~e": true}], "": 1},
+            "paths": {"/x/{id}": {"get": {"responses": {"200": "ok"}}}}
+        });
+        for pointer in [
+            "",
+            "/a",
+            "/a/b~1c",
+            "/a/b~1c/0",
+            "/a/b~1c/1/d~0e",
+            "/a/",
+            "/paths/~1x~1{id}/get/responses/200",
+            "/a/b~1c/01",
+            "/a/b~1c/+1",
+            "/a/b~1c/2",
+            "/missing",
+            "a",
+            "/a/b~1c/0/deeper",
+        ] {
+            assert_eq!(lookup(&doc, pointer), doc.pointer(pointer), "{pointer:?}");
+        }
+    }
 
     #[test]
     fn integer_keys_become_strings() {

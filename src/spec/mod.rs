@@ -26,6 +26,7 @@ mod matcher;
 mod sample;
 mod schema;
 mod validate;
+pub(crate) mod yaml;
 
 use std::fmt;
 use std::str::FromStr;
@@ -384,17 +385,31 @@ impl Contract {
 
     /// Loads and compiles a document's text; `source_name` is used in messages.
     pub fn load_str(text: &str, source_name: &str) -> Result<Compiled, SpecError> {
-        let doc = load::parse_text(text, source_name)?;
-        let typed = match load::check_version(&doc, source_name)? {
-            load::Dialect::OpenApi30 => load::typed(&doc, source_name)?,
-            load::Dialect::OpenApi31 => load::typed(&load::structural_view(&doc), source_name)?,
+        Self::load_value(&load::parse_text(text, source_name)?, source_name)
+    }
+
+    /// Compiles a parsed document; `source_name` is used in messages.
+    pub fn load_value(doc: &serde_json::Value, source_name: &str) -> Result<Compiled, SpecError> {
+        let typed = match load::check_version(doc, source_name)? {
+            load::Dialect::OpenApi30 => load::typed(doc, source_name)?,
+            load::Dialect::OpenApi31 => load::typed(&load::structural_view(doc), source_name)?,
         };
-        Ok(compile::compile(&doc, &typed, source_name))
+        Ok(compile::compile(doc, &typed, source_name))
     }
 
     /// The embedded default contract (`specs/revkeen-integrations.yaml`).
     pub fn embedded() -> Result<Contract, SpecError> {
-        Self::load_str(load::EMBEDDED_SPEC, load::EMBEDDED_NAME)?.into_servable()
+        Self::load_embedded()?.into_servable()
+    }
+
+    /// Loads and compiles the embedded default contract, with its problems.
+    pub fn load_embedded() -> Result<Compiled, SpecError> {
+        let doc = load::parse_embedded(
+            load::EMBEDDED_SPEC_JSON,
+            load::EMBEDDED_SPEC,
+            load::EMBEDDED_NAME,
+        )?;
+        Self::load_value(&doc, load::EMBEDDED_NAME)
     }
 
     /// Resolves a request's method and path (without query string).

@@ -3,6 +3,8 @@
 
 use serde_json::{Map, Value, json};
 
+use super::load::lookup;
+
 /// How deep generation follows nested schemas before giving up (recursive schemas).
 const MAX_DEPTH: usize = 24;
 
@@ -13,7 +15,7 @@ pub fn sample(schema: &Value, components: &Value) -> Option<Value> {
 }
 
 fn resolve<'a>(r: &str, components: &'a Value) -> Option<&'a Value> {
-    components.pointer(r.strip_prefix("#/components")?)
+    lookup(components, r.strip_prefix("#/components")?)
 }
 
 fn generate(schema: &Value, components: &Value, depth: usize) -> Option<Value> {

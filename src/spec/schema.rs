@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value, json};
 
-use super::load::Dialect;
+use super::load::{Dialect, lookup};
 
 /// One failed rule of a schema, in words a client developer can act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,7 +125,7 @@ impl Schema {
                 .and_then(Value::as_str)
                 .and_then(|r| r.strip_prefix("#/components"))
             {
-                Some(ptr) => match self.components.pointer(ptr) {
+                Some(ptr) => match lookup(&self.components, ptr) {
                     Some(target) => v = target,
                     None => return v,
                 },
@@ -187,8 +187,7 @@ struct Rules {
 impl SchemaCompiler {
     /// Prepares the converted components of `doc`.
     pub fn new(doc: &Value) -> Self {
-        let schemas = doc
-            .pointer("/components/schemas")
+        let schemas = lookup(doc, "/components/schemas")
             .cloned()
             .unwrap_or_else(|| json!({}));
         let dialect = Dialect::of(doc);
@@ -344,7 +343,7 @@ fn drop_dangling_refs(value: &mut Value, components: &Value) {
         Value::Object(map) => {
             let dangling = map.get("$ref").and_then(Value::as_str).is_some_and(|r| {
                 r.strip_prefix("#/components").is_none_or(|p| {
-                    !p.is_empty() && components.pointer(&percent_decode(p)).is_none()
+                    !p.is_empty() && lookup(components, &percent_decode(p)).is_none()
                 })
             });
             if dangling {

@@ -45,6 +45,36 @@ fn the_file_in_specs_is_the_embedded_one() {
     assert_eq!(on_disk, revkeen_mock::spec::load::EMBEDDED_SPEC);
 }
 
+/// The build embeds each default contract pre-parsed (build.rs): the JSON must be what
+/// loading the YAML gives, key order included (operations are listed in it).
+#[test]
+fn the_embedded_json_is_the_yaml_parsed() {
+    use revkeen_mock::control::{ADMIN_SPEC, ADMIN_SPEC_JSON};
+    use revkeen_mock::spec::load::{EMBEDDED_SPEC, EMBEDDED_SPEC_JSON, parse_embedded, parse_text};
+    for (json, yaml) in [
+        (EMBEDDED_SPEC_JSON, EMBEDDED_SPEC),
+        (ADMIN_SPEC_JSON, ADMIN_SPEC),
+    ] {
+        assert!(!json.is_empty(), "the build parsed the YAML");
+        let from_json: serde_json::Value = serde_json::from_str(json).unwrap();
+        let from_yaml = parse_text(yaml, "yaml").unwrap();
+        assert_eq!(from_json, from_yaml);
+        assert_eq!(
+            serde_json::to_string(&from_json).unwrap(),
+            serde_json::to_string(&from_yaml).unwrap(),
+            "the same order"
+        );
+    }
+    // A build that could not parse the YAML leaves the JSON empty: the YAML is read
+    // at run time, and its error names the line.
+    assert_eq!(
+        parse_embedded("", EMBEDDED_SPEC, "e").unwrap(),
+        parse_text(EMBEDDED_SPEC, "e").unwrap()
+    );
+    let broken = parse_embedded("", "a: [1\nb: c\n", "broken.yaml").unwrap_err();
+    assert!(broken.to_string().contains("broken.yaml"), "{broken}");
+}
+
 #[test]
 fn every_operation_is_in_the_table_with_the_statuses_the_docs_give() {
     let c = contract();
