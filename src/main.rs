@@ -11,6 +11,17 @@ use revkeen_mock::cli::{Cli, Command, check_spec, run_conform, run_health, run_s
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Start-up's temporaries (the parsed contracts, their typed model, what building the
+/// validators needs on the way) are freed before the server listens, but mimalloc keeps
+/// their pages for reuse, spread over the heaps of the threads that compiled: about
+/// 2.7 MB of an idle server's 22 MB. One forced collection gives them back
+/// (docs/performance.md).
+fn release_start_up_memory() {
+    // SAFETY: `mi_collect` takes no pointer and may be called from any thread at any
+    // time; it only frees pages that hold no live allocation.
+    unsafe { libmimalloc_sys::mi_collect(true) }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
@@ -47,7 +58,7 @@ fn main() -> ExitCode {
 }
 
 fn serve(args: &revkeen_mock::cli::ServeArgs) -> ExitCode {
-    match run_serve(args) {
+    match run_serve(args, release_start_up_memory) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("error: {message}");

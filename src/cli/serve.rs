@@ -226,7 +226,10 @@ fn admin_access(args: &ServeArgs) -> Result<AdminAccess, String> {
 }
 
 /// Serves until SIGINT or SIGTERM; returns a message for the user on failure.
-pub fn run_serve(args: &ServeArgs) -> Result<(), String> {
+///
+/// `built` runs once the application is built, before the first connection is
+/// accepted: the binary returns to the system the memory start-up used and freed.
+pub fn run_serve(args: &ServeArgs, built: impl FnOnce()) -> Result<(), String> {
     let logs = log::init(match args.log_format {
         LogFormat::Text => log::LogFormat::Text,
         LogFormat::Json => log::LogFormat::Json,
@@ -238,6 +241,7 @@ pub fn run_serve(args: &ServeArgs) -> Result<(), String> {
     let result = runtime.block_on(async {
         let shutdown = shutdown_signal();
         let app = build_app(args).await?;
+        built();
         let listener = tokio::net::TcpListener::bind(&args.addr)
             .await
             .map_err(|e| {

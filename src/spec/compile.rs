@@ -2,6 +2,7 @@
 //! instead of stopping at the first, so `check-spec` can list them all.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::Value;
@@ -28,7 +29,7 @@ pub(super) struct Compiler<'a> {
     pub(super) schema_cache: HashMap<String, Option<Schema>>,
     /// Media types by pointer, so a shared response's examples are checked (and their
     /// problems reported) once.
-    pub(super) media_cache: HashMap<String, Vec<MediaType>>,
+    pub(super) media_cache: HashMap<String, Arc<[MediaType]>>,
     /// Responses by pointer, for the same reason: most operations share the
     /// components' error responses.
     pub(super) response_cache: HashMap<String, Response>,

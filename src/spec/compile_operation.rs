@@ -3,6 +3,7 @@
 //! `x-outcomes`, `x-internal`), each problem reported with its JSON pointer.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -45,11 +46,13 @@ impl Compiler<'_> {
         })
     }
 
-    pub(super) fn media(&mut self, content_ptr: &str) -> Vec<MediaType> {
+    /// The media types at `content_ptr`, compiled once and shared by every response
+    /// that names them (a clone is a reference count, not a copy of their examples).
+    pub(super) fn media(&mut self, content_ptr: &str) -> Arc<[MediaType]> {
         if let Some(cached) = self.media_cache.get(content_ptr) {
-            return cached.clone();
+            return Arc::clone(cached);
         }
-        let media = self.compile_media(content_ptr);
+        let media: Arc<[MediaType]> = self.compile_media(content_ptr).into();
         self.media_cache
             .insert(content_ptr.to_owned(), media.clone());
         media
@@ -146,7 +149,7 @@ impl Compiler<'_> {
             .unwrap_or_default();
         Response {
             status,
-            headers,
+            headers: headers.into(),
             media: self.media(&format!("{pointer}/content")),
             links,
         }

@@ -30,6 +30,7 @@ pub(crate) mod yaml;
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -154,8 +155,8 @@ pub struct MediaType {
 pub struct RequestBody {
     /// Whether a request without a body is invalid.
     pub required: bool,
-    /// The accepted media types.
-    pub media: Vec<MediaType>,
+    /// The accepted media types (shared: a cached part of the contract).
+    pub media: Arc<[MediaType]>,
 }
 
 /// Which statuses a response entry covers.
@@ -219,9 +220,9 @@ pub struct Response {
     /// The statuses it covers.
     pub status: StatusKey,
     /// Its declared headers.
-    pub headers: Vec<ResponseHeader>,
+    pub headers: Arc<[ResponseHeader]>,
     /// Its media types; empty for a response without a body.
-    pub media: Vec<MediaType>,
+    pub media: Arc<[MediaType]>,
     /// Names of the operations its `links` lead to.
     pub links: Vec<String>,
 }

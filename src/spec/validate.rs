@@ -288,7 +288,7 @@ fn check_headers(
     reading: Reading,
     out: &mut Vec<Violation>,
 ) {
-    for h in &response.headers {
+    for h in response.headers.iter() {
         let required = match reading {
             Reading::Promised => h.required,
             Reading::Exact => h.required_exact,

@@ -316,8 +316,8 @@ fn every_example_validates_against_its_schema() {
     let c = contract();
     let mut checked = 0;
     for op in &c.operations {
-        let bodies = op.request_body.iter().flat_map(|b| &b.media);
-        let responses = op.responses.iter().flat_map(|r| &r.media);
+        let bodies = op.request_body.iter().flat_map(|b| b.media.iter());
+        let responses = op.responses.iter().flat_map(|r| r.media.iter());
         for media in bodies.chain(responses) {
             let schema = media.schema.as_ref().expect("every body has a schema");
             assert!(
