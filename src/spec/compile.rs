@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::Value;
 
-use super::load::{escape_pointer, lookup};
+use super::error::SpecError;
+use super::load::{self, Dialect, escape_pointer, lookup};
 use super::matcher::PathMatcher;
 use super::schema::{Schema, SchemaCompiler};
 use super::{
@@ -36,6 +37,18 @@ pub(super) struct Compiler<'a> {
 }
 
 impl<'a> Compiler<'a> {
+    fn new(doc: &'a Value, source: &'a str, schemas: &'a SchemaCompiler) -> Self {
+        Compiler {
+            doc,
+            source,
+            schemas,
+            problems: Vec::new(),
+            schema_cache: HashMap::new(),
+            media_cache: HashMap::new(),
+            response_cache: HashMap::new(),
+        }
+    }
+
     pub(super) fn problem(
         &mut self,
         severity: Severity,
@@ -117,7 +130,7 @@ impl<'a> Compiler<'a> {
         // A `$ref` with siblings is a schema of its own in 3.1 (the siblings apply
         // with the target); in 3.0 the siblings are ignored and the target is the
         // schema.
-        let with_siblings = self.schemas.dialect() == super::load::Dialect::OpenApi31
+        let with_siblings = self.schemas.dialect() == Dialect::OpenApi31
             && lookup(self.doc, pointer)
                 .and_then(Value::as_object)
                 .is_some_and(|m| m.contains_key("$ref") && m.len() > 1);
@@ -302,27 +315,60 @@ const OPERATIONS_PER_THREAD: usize = 8;
 
 type PathItems<'d> = [(&'d String, &'d openapiv3::ReferenceOr<openapiv3::PathItem>)];
 
-/// Compiles a document whose structure already parsed (a 3.1 one through its
-/// structural view).
-pub(super) fn compile(doc: &Value, typed: &openapiv3::OpenAPI, source: &str) -> Compiled {
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    compile_on(doc, typed, source, threads.min(MAX_THREADS))
+/// Compiles a document of `dialect`: its structure read through `openapiv3` (a 3.1 one
+/// through its structural view), then every operation.
+pub(super) fn compile(doc: &Value, dialect: Dialect, source: &str) -> Result<Compiled, SpecError> {
+    let threads = std::thread::available_parallelism()
+        .map_or(1, usize::from)
+        .min(MAX_THREADS);
+    let typed = || match dialect {
+        Dialect::OpenApi30 => load::typed(doc, source),
+        Dialect::OpenApi31 => load::typed(&load::structural_view(doc), source),
+    };
+    // The typed model is read while the components are converted and the `$ref`s
+    // checked: all three only read the document (a fifth of loading a large one).
+    let (typed, prepared) = if threads > 1 {
+        std::thread::scope(|scope| {
+            let typed = scope.spawn(typed);
+            let prepared = prepare(doc, source);
+            let typed = typed
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            (typed, prepared)
+        })
+    } else {
+        (typed(), prepare(doc, source))
+    };
+    Ok(compile_on(doc, &typed?, source, threads, prepared))
+}
+
+/// What compiling needs before the operations: the converted components, and the
+/// problems of `$ref`s that do not resolve.
+struct Prepared {
+    schemas: SchemaCompiler,
+    problems: Vec<Problem>,
+}
+
+fn prepare(doc: &Value, source: &str) -> Prepared {
+    let schemas = SchemaCompiler::new(doc);
+    let mut c = Compiler::new(doc, source, &schemas);
+    c.check_refs(doc);
+    let problems = c.problems;
+    Prepared { schemas, problems }
 }
 
 /// [`compile`] on at most `threads` threads.
-fn compile_on(doc: &Value, typed: &openapiv3::OpenAPI, source: &str, threads: usize) -> Compiled {
-    let schemas = SchemaCompiler::new(doc);
-    let compiler = || Compiler {
-        doc,
-        source,
-        schemas: &schemas,
-        problems: Vec::new(),
-        schema_cache: HashMap::new(),
-        media_cache: HashMap::new(),
-        response_cache: HashMap::new(),
-    };
+fn compile_on(
+    doc: &Value,
+    typed: &openapiv3::OpenAPI,
+    source: &str,
+    threads: usize,
+    prepared: Prepared,
+) -> Compiled {
+    let Prepared { schemas, problems } = prepared;
+    let compiler = || Compiler::new(doc, source, &schemas);
     let mut c = compiler();
-    c.check_refs(doc);
+    c.problems = problems;
     let base_path = typed
         .servers
         .first()
@@ -558,7 +604,7 @@ mod tests {
         let doc = troubled_document();
         let typed: openapiv3::OpenAPI = serde_json::from_value(doc.clone()).unwrap();
         let seen = |threads| {
-            let compiled = compile_on(&doc, &typed, "t.yaml", threads);
+            let compiled = compile_on(&doc, &typed, "t.yaml", threads, prepare(&doc, "t.yaml"));
             let problems: Vec<String> = compiled
                 .problems
                 .iter()

@@ -391,11 +391,8 @@ impl Contract {
 
     /// Compiles a parsed document; `source_name` is used in messages.
     pub fn load_value(doc: &serde_json::Value, source_name: &str) -> Result<Compiled, SpecError> {
-        let typed = match load::check_version(doc, source_name)? {
-            load::Dialect::OpenApi30 => load::typed(doc, source_name)?,
-            load::Dialect::OpenApi31 => load::typed(&load::structural_view(doc), source_name)?,
-        };
-        Ok(compile::compile(doc, &typed, source_name))
+        let dialect = load::check_version(doc, source_name)?;
+        compile::compile(doc, dialect, source_name)
     }
 
     /// The embedded default contract (`specs/revkeen-integrations.yaml`).
