@@ -50,8 +50,8 @@ fn store_choice(args: &ServeArgs) -> Result<StoreChoice<'_>, String> {
 /// Builds the application state the flags describe: the contract, the store (holding
 /// what it kept, or the fixture) and the control plane.
 pub async fn build_app(args: &ServeArgs) -> Result<App, String> {
-    // The admin contract compiles on a thread of its own while the API's does: on two
-    // cores that takes a sixth off the start-up (docs/performance.md). Both are pure;
+    // The admin contract compiles on a thread of its own while the API's does (its
+    // 12 M instructions no longer wait in line; docs/performance.md). Both are pure:
     // nothing with an effect (a store, a file) starts before the API's contract loaded.
     let access = admin_access(args)?;
     let seed = args.seed;

@@ -301,13 +301,13 @@ enum Piece<'d> {
     },
 }
 
-/// Path items are compiled in chunks on as many threads as the machine has (up to
-/// [`MAX_THREADS`]), each chunk by a compiler of its own sharing the compiled schemas:
-/// building JSON Schema validators is most of loading a document, and the start-up
-/// waits for it (docs/performance.md). The chunks' pieces are put back in document
-/// order, and a problem already reported (a shared component met in two chunks) is
-/// dropped, so the result is what one compiler gives: the same operations, the same
-/// problems in the same order.
+/// Path items are compiled on as many threads as the machine has (up to this many),
+/// each thread taking the next path item not yet taken, with a compiler of its own
+/// over the shared compiled schemas: building JSON Schema validators is most of
+/// loading a document, and the start-up waits for it (docs/performance.md). The pieces
+/// are put back in document order, and a problem already reported (a shared component
+/// met by two threads) is dropped, so the result is what one compiler gives: the same
+/// operations, the same problems in the same order.
 const MAX_THREADS: usize = 4;
 
 /// Fewer operations than this are compiled on the calling thread alone.
@@ -440,8 +440,8 @@ fn compile_on(
             }
         }
     }
-    // What follows is compiled on this thread, after the chunks: its problems are
-    // checked against theirs too (the `Error` schema is met in every chunk).
+    // What follows is compiled on this thread, after the path items: its problems are
+    // checked against theirs too (the `Error` schema is met by every thread).
     let after = c.problems.len();
     let webhooks = c.webhooks();
     let schema_names: Vec<String> = lookup(doc, "/components/schemas")
@@ -555,7 +555,7 @@ mod tests {
 
     /// A document whose problems are spread over its operations: a broken shared
     /// response met by every operation, a dangling `$ref` in one, an operationId used
-    /// twice across what become different chunks, a bad example.
+    /// twice far apart (met by different threads), a bad example.
     fn troubled_document() -> Value {
         let mut paths = serde_json::Map::new();
         for i in 0..40 {
@@ -600,7 +600,7 @@ mod tests {
     }
 
     #[test]
-    fn compiling_in_chunks_gives_what_one_thread_gives() {
+    fn compiling_on_threads_gives_what_one_thread_gives() {
         let doc = troubled_document();
         let typed: openapiv3::OpenAPI = serde_json::from_value(doc.clone()).unwrap();
         let seen = |threads| {
