@@ -87,12 +87,7 @@ fn measure<F: std::future::Future<Output = ()>>(
 }
 
 fn main() {
-    support::log_to_a_sink();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    let app = support::activated_app(&rt);
+    let (rt, app) = support::set_up();
     // 25 scheduled runs (one minute after activation, then every 15): 100 log entries.
     rt.block_on(app.store.change_clock(Timestamp(0), &|c| {
         c.advance(std::time::Duration::from_secs(60 + 24 * 900))

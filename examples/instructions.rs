@@ -35,12 +35,7 @@ fn main() {
         ),
         other => panic!("usage: instructions get|put N (not {other:?})"),
     };
-    support::log_to_a_sink();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    let app = support::activated_app(&rt);
+    let (rt, app) = support::set_up();
     rt.block_on(async {
         for i in 0..WARM_UP + n {
             let r = handle(&app, one(i)).await;

@@ -33,7 +33,7 @@ pub fn request(method: &str, path: &str, body: Option<&'static str>) -> Request<
 }
 
 /// Log lines are formatted into the thread's buffer as when serving, then dropped.
-pub fn log_to_a_sink() {
+fn log_to_a_sink() {
     use tracing_subscriber::layer::SubscriberExt;
     use tracing_subscriber::util::SubscriberInitExt;
     let sink = LogSink::with_output(|_| {});
@@ -42,9 +42,21 @@ pub fn log_to_a_sink() {
         .init();
 }
 
+/// What both programs start from: logs formatted into a sink, a runtime on this thread,
+/// and [`activated_app`].
+pub fn set_up() -> (tokio::runtime::Runtime, App) {
+    log_to_a_sink();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let app = activated_app(&rt);
+    (rt, app)
+}
+
 /// The embedded contract on the memory store, its clock frozen, with the bench
 /// merchant's practicehub activated.
-pub fn activated_app(rt: &tokio::runtime::Runtime) -> App {
+fn activated_app(rt: &tokio::runtime::Runtime) -> App {
     let app = App::new(
         Contract::embedded().expect("the embedded spec"),
         MemoryStore::new(

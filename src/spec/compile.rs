@@ -375,14 +375,15 @@ fn compile_on(
         .map(|s| server_base_path(&s.url))
         .unwrap_or_default();
     let items: Vec<_> = typed.paths.paths.iter().collect();
-    let pieces = if threads_for(&items, threads) == 1 {
+    let threads = threads_for(&items, threads);
+    let pieces = if threads == 1 {
         c.path_items(&items)
     } else {
         // Each thread takes the next path item not yet taken; the pieces are put back
         // in the items' order.
         let next = AtomicUsize::new(0);
         let mut by_item: Vec<(usize, Vec<Piece>)> = std::thread::scope(|scope| {
-            let running: Vec<_> = (0..threads_for(&items, threads))
+            let running: Vec<_> = (0..threads)
                 .map(|_| {
                     let mut compiler = compiler();
                     let (next, items) = (&next, &items);
