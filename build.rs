@@ -11,12 +11,13 @@ use std::path::Path;
 #[path = "src/spec/yaml.rs"]
 mod yaml;
 
-const EMBEDDED: [(&str, &str); 2] = [
+const EMBEDDED: [(&str, &str); 3] = [
     (
         "specs/revkeen-integrations.yaml",
         "revkeen-integrations.json",
     ),
     ("specs/admin.yaml", "admin.json"),
+    ("specs/self-service.yaml", "self-service.json"),
 ];
 
 fn main() {

@@ -255,6 +255,27 @@ impl ApiError {
         )
     }
 
+    /// A self-service request past one of its quotas (`field`: where the value is).
+    pub fn quota_exceeded(field: &str, message: impl Into<String>) -> Self {
+        let mut e = Self::new(422, ErrorType::InvalidRequest, "quota_exceeded", message);
+        e.param = Some(field.to_owned());
+        e
+    }
+
+    /// A self-service request naming a key that is not the caller's.
+    pub fn key_not_yours(field: &str) -> Self {
+        let mut e = Self::new(
+            403,
+            ErrorType::Permission,
+            "key_not_yours",
+            format!(
+                "{field} names another key: the self-service API acts on the caller's own merchant only (leave it out, or name your own key)"
+            ),
+        );
+        e.param = Some(field.to_owned());
+        e
+    }
+
     /// An injected fault's error.
     pub fn injected(status: u16) -> Self {
         let code = match status {

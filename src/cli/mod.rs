@@ -80,6 +80,16 @@ pub enum WithoutToken {
     Off,
 }
 
+/// Whether a feature is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Switch {
+    /// On.
+    #[default]
+    On,
+    /// Off.
+    Off,
+}
+
 /// How log lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub enum LogFormat {
@@ -168,6 +178,11 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub admin_origin: Vec<String>,
+    /// The self-service API (/__mock/self): each partner moves its own merchant's
+    /// clock, stages failures on its own calls and resets its merchant, with its own
+    /// sandbox key (no admin token).
+    #[arg(long, env = "REVKEEN_MOCK_SELF_SERVICE", value_enum, default_value_t = Switch::On)]
+    pub self_service: Switch,
     /// Log format.
     #[arg(long, env = "REVKEEN_MOCK_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

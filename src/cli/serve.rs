@@ -162,6 +162,9 @@ pub async fn build_app(args: &ServeArgs) -> Result<App, String> {
         .join()
         .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
     control.fixtures_dir = args.fixtures_dir.clone();
+    if args.self_service == super::Switch::Off {
+        control.self_service = None;
+    }
     control.faults.restore_kept(&*store)?;
     *lock(&control.fixture) = Some(reset_fixture.0);
     // Host names compare in lower case without a final dot; origins without a final slash.

@@ -359,6 +359,13 @@ impl FaultBook {
         self.rules.clear();
     }
 
+    /// Keeps only the rules `keep` says to keep; how many were removed.
+    pub fn retain(&mut self, mut keep: impl FnMut(&Rule) -> bool) -> usize {
+        let before = self.rules.len();
+        self.rules.retain(|r| keep(r));
+        before - self.rules.len()
+    }
+
     /// Removes one rule; whether it existed.
     pub fn remove(&mut self, id: &str) -> bool {
         let before = self.rules.len();

@@ -7,6 +7,7 @@ mod error;
 pub mod faults;
 pub mod fixture;
 pub mod journal;
+pub mod self_service;
 
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -60,6 +61,8 @@ pub struct Control {
     /// Origins granted CORS on the admin API (`--admin-origin`; none by default), for a
     /// tool of one's own served elsewhere.
     pub admin_origins: Vec<String>,
+    /// The self-service API (`/__mock/self`), unless turned off (`--self-service off`).
+    pub self_service: Option<self_service::SelfService>,
     /// The admin contract's operations, resolved once.
     ops: admin::AdminOps,
 }
@@ -84,6 +87,7 @@ impl Control {
             allowed_hosts: Vec::new(),
             listening: OnceLock::new(),
             admin_origins: Vec::new(),
+            self_service: Some(self_service::SelfService::new()),
             ops,
         }
     }

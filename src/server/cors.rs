@@ -15,6 +15,9 @@ pub const ALLOW_METHODS: &str = "GET, POST, PUT, OPTIONS";
 /// Methods the admin API uses (granted only to `--admin-origin` origins).
 pub const ADMIN_METHODS: &str = "GET, POST, PUT, DELETE, OPTIONS";
 
+/// Methods the self-service API uses (granted to any origin, as the API's are).
+pub const SELF_SERVICE_METHODS: &str = "GET, POST, DELETE, OPTIONS";
+
 /// How long a browser may cache a pre-flight answer, in seconds.
 pub const MAX_AGE: &str = "600";
 

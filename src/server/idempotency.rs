@@ -59,6 +59,7 @@ pub(super) async fn begin(
     let begun = app
         .store
         .with_tenant(&session.tenant, |t| {
+            let now = t.now(now);
             let begun =
                 t.idempotency
                     .begin(&scope, &key, fingerprint, now, super::input::wall_now());

@@ -11,6 +11,7 @@ pub mod log;
 pub mod ops;
 mod pipeline;
 mod reply;
+mod self_service;
 mod strict;
 
 use std::net::SocketAddr;

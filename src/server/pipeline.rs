@@ -67,6 +67,17 @@ fn request_id(headers: &HeaderMap) -> String {
         })
 }
 
+/// Which of the mock's three APIs a request is for (each has its own contract).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Surface {
+    /// The API the spec describes (`/v2/...`).
+    Api,
+    /// The operator's admin API (`/__mock`).
+    Admin,
+    /// The partner's self-service API (`/__mock/self`).
+    SelfService,
+}
+
 /// Answers one request. Every problem becomes an answer in the envelope; the only
 /// error is an injected `drop_connection` fault.
 pub async fn handle(
@@ -89,8 +100,16 @@ pub async fn handle(
     // is granted CORS (but those of `--admin-origin`), so a page the developer visits
     // can neither read it nor send it a JSON write (the browser's pre-flight is answered
     // without a grant). The API itself (`/v2/...`) stays callable from any origin.
-    let admin_path = admin::is_admin_path(&app.control, &path);
+    // The self-service API (`/__mock/self`) is the partner's, with its key: like the
+    // API, callable from any origin.
+    let self_service = app.control.self_service.as_ref().filter(|s| s.owns(&path));
+    let admin_path = self_service.is_none() && admin::is_admin_path(&app.control, &path);
     let admin = !preflight && admin_path;
+    let surface = match (admin_path, self_service.is_some()) {
+        (true, _) => Surface::Admin,
+        (false, true) => Surface::SelfService,
+        (false, false) => Surface::Api,
+    };
     let granted = origin
         .as_deref()
         .filter(|o| !admin_path || app.control.admin_origins.iter().any(|a| a == o));
@@ -100,16 +119,18 @@ pub async fn handle(
         let requested = req.headers().header("access-control-request-headers");
         let mut r = Reply::empty(204, None);
         if let Some(origin) = granted {
-            let methods = if admin_path {
-                cors::ADMIN_METHODS
-            } else {
-                cors::ALLOW_METHODS
+            let methods = match surface {
+                Surface::Admin => cors::ADMIN_METHODS,
+                Surface::SelfService => cors::SELF_SERVICE_METHODS,
+                Surface::Api => cors::ALLOW_METHODS,
             };
             for (k, v) in cors::preflight_headers(origin, methods, requested) {
                 put(&mut r.headers, k, &v);
             }
         }
         r
+    } else if let Some(service) = self_service {
+        super::self_service::self_request(app, service, req, &rid).await
     } else {
         api(app, req, &method_text, &path, &rid, &mut ctx).await
     };
@@ -153,7 +174,7 @@ pub async fn handle(
     }
 
     if app.config.strict && !preflight && !ctx.drop {
-        strict::strict_check(app, &reply, admin, &method_text, &path, &rid);
+        strict::strict_check(app, &reply, surface, &method_text, &path, &rid);
     }
 
     let latency = started.elapsed();
@@ -167,7 +188,8 @@ pub async fn handle(
         key_last4 = ctx.key.as_ref().map_or("-", |k| k.last4()),
         "request"
     );
-    if !admin && !preflight {
+    // The journal lists the API's requests (neither the admin API's nor self-service's).
+    if surface == Surface::Api && !preflight {
         // The request's own strings move into the journal: it is their last use.
         let entry = journal::Entry {
             id: 0,

@@ -5,21 +5,22 @@
 use serde_json::Value;
 
 use super::App;
+use super::pipeline::Surface;
 use super::reply::Reply;
 
-/// Checks `reply` against the API's contract, or the admin API's.
+/// Checks `reply` against the contract of the API it came from.
 pub(super) fn strict_check(
     app: &App,
     reply: &Reply,
-    admin: bool,
+    surface: Surface,
     method: &str,
     path: &str,
     rid: &str,
 ) {
-    let contract = if admin {
-        &app.control.contract
-    } else {
-        &app.contract
+    let contract = match (surface, &app.control.self_service) {
+        (Surface::Admin, _) => &app.control.contract,
+        (Surface::SelfService, Some(service)) => &service.contract,
+        _ => &app.contract,
     };
     let op = reply.operation.map(|i| &contract.operations[i]);
     let parsed;

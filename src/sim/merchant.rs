@@ -57,6 +57,29 @@ pub struct Merchant {
     /// State of the id generator; ids depend only on the seed and this merchant's
     /// history, never on other merchants or on the system.
     pub(super) rng_state: u64,
+    /// How far the merchant's own clock runs ahead of the sandbox's, in milliseconds:
+    /// moved on by its partner alone (`POST /__mock/self/clock/advance`), never back.
+    /// Every entry point that takes a time takes the sandbox's and adds it.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub(super) clock_ahead_ms: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// The most a merchant's own clock may be moved ahead in one call: 90 days.
+pub const MAX_CLOCK_STEP: Duration = Duration::from_secs(90 * 24 * 3600);
+
+/// Why a merchant's clock was not moved ahead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum ClockRefusal {
+    /// More than [`MAX_CLOCK_STEP`] in one call.
+    #[error("a merchant's clock moves at most {} seconds (90 days) per call", MAX_CLOCK_STEP.as_secs())]
+    StepTooLong,
+    /// Past [`Timestamp::LATEST`].
+    #[error("the merchant's clock cannot go past 9999-01-01T00:00:00Z")]
+    PastLatest,
 }
 
 /// An event that simulated time brings.
@@ -73,9 +96,17 @@ enum Event {
 pub struct MerchantView<'a> {
     merchant: &'a Merchant,
     config: &'a SimConfig,
+    /// The merchant's own time it was brought up to.
+    now: Timestamp,
 }
 
 impl<'a> MerchantView<'a> {
+    /// The merchant's own time the view shows (the sandbox's, plus how far the
+    /// merchant's clock was moved ahead).
+    pub fn now(self) -> Timestamp {
+        self.now
+    }
+
     /// The integration of `provider`, if it was ever activated.
     pub fn integration(self, provider: Provider) -> Option<&'a Integration> {
         self.merchant.integration(provider)
@@ -141,16 +172,58 @@ impl Merchant {
             payment_requests: PaymentRequests::default(),
             outages: [None, None, None],
             rng_state: seed,
+            clock_ahead_ms: 0,
         }
     }
 
-    /// The merchant as of `now`, to read: what simulated time has brought by then is
-    /// applied first, so no read can miss a scheduled sync or a cool-down.
+    /// The merchant's own time when the sandbox's clock reads `sandbox`.
+    pub fn local_time(&self, sandbox: Timestamp) -> Timestamp {
+        Timestamp(sandbox.0.saturating_add_unsigned(self.clock_ahead_ms))
+    }
+
+    /// How far the merchant's clock runs ahead of the sandbox's.
+    pub fn clock_ahead(&self) -> Duration {
+        Duration::from_millis(self.clock_ahead_ms)
+    }
+
+    /// Moves the merchant's own clock `by` ahead of where it is at sandbox time
+    /// `sandbox`, and applies what that time brings (due syncs, job completions,
+    /// cool-downs), in order; the merchant's new time.
+    pub fn move_clock_ahead(
+        &mut self,
+        config: &SimConfig,
+        sandbox: Timestamp,
+        by: Duration,
+    ) -> Result<Timestamp, ClockRefusal> {
+        if by > MAX_CLOCK_STEP {
+            return Err(ClockRefusal::StepTooLong);
+        }
+        // What was due before the move is applied at its own time first.
+        self.advance(config, sandbox);
+        let to = self.local_time(sandbox).plus(by);
+        if to > Timestamp::LATEST {
+            return Err(ClockRefusal::PastLatest);
+        }
+        self.clock_ahead_ms = self.clock_ahead_ms.saturating_add(by.as_millis() as u64);
+        self.advance(config, sandbox);
+        Ok(to)
+    }
+
+    /// Takes over `other`'s clock (a merchant replaced by a reset or a fixture keeps its
+    /// partner's time: a merchant's clock never goes back).
+    pub fn keep_clock_of(&mut self, other: &Merchant) {
+        self.clock_ahead_ms = self.clock_ahead_ms.max(other.clock_ahead_ms);
+    }
+
+    /// The merchant as of sandbox time `now`, to read: what simulated time has brought
+    /// by then is applied first, so no read can miss a scheduled sync or a cool-down.
     pub fn at<'a>(&'a mut self, config: &'a SimConfig, now: Timestamp) -> MerchantView<'a> {
-        self.advance(config, now);
+        let now = self.local_time(now);
+        self.advance_to(config, now);
         MerchantView {
             merchant: self,
             config,
+            now,
         }
     }
 
@@ -183,7 +256,7 @@ impl Merchant {
         self.products = products;
     }
 
-    /// Keeps a new invoice payment request made at `now`.
+    /// Keeps a new invoice payment request made at sandbox time `now`.
     pub fn create_payment_request(
         &mut self,
         now: Timestamp,
@@ -192,7 +265,7 @@ impl Merchant {
         let request = PaymentRequest {
             id: self.next_id(),
             input,
-            created_at: now,
+            created_at: self.local_time(now),
         };
         self.payment_requests.push(request.clone());
         request
@@ -240,10 +313,15 @@ impl Merchant {
         uuid::Builder::from_random_bytes(bytes).into_uuid()
     }
 
-    /// Applies everything simulated time has brought up to `now`, in order: job
-    /// completions, scheduled ticks (skipped while sync is off, a job runs or the
-    /// breaker is open; the trial once it is half-open).
+    /// Applies everything simulated time has brought up to sandbox time `now`.
     pub fn advance(&mut self, config: &SimConfig, now: Timestamp) {
+        self.advance_to(config, self.local_time(now));
+    }
+
+    /// Applies everything simulated time has brought up to the merchant's own time
+    /// `now`, in order: job completions, scheduled ticks (skipped while sync is off, a
+    /// job runs or the breaker is open; the trial once it is half-open).
+    fn advance_to(&mut self, config: &SimConfig, now: Timestamp) {
         for integ in self.integrations.iter_mut().flatten() {
             if let Some(next) = integ.next_run {
                 let step = integ.interval.millis() as i64;
@@ -290,8 +368,8 @@ impl Merchant {
         }
     }
 
-    /// Runs one command on `provider`'s integration at `now` (after applying what time
-    /// has brought).
+    /// Runs one command on `provider`'s integration at sandbox time `now` (the
+    /// merchant's own time then), after applying what time has brought.
     pub fn execute(
         &mut self,
         config: &SimConfig,
@@ -299,7 +377,8 @@ impl Merchant {
         provider: Provider,
         command: Command,
     ) -> Result<Outcome, SimError> {
-        self.advance(config, now);
+        let now = self.local_time(now);
+        self.advance_to(config, now);
         let i = provider.index();
         match command {
             Command::Activate(input) => self.activate(config, now, provider, input),

@@ -6,7 +6,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 
 use super::*;
-use crate::sim::random_runs::{T0, activate_with, active_at_t0, at, creds, run, steps};
+use crate::sim::random_runs::{Step, T0, activate_with, active_at_t0, at, creds, run, steps};
 use crate::sim::{
     BreakerConfig, BreakerState, IntegrationStatus, LookbackDays, SimConfig, SyncHealth,
     SyncIntervalMinutes,
@@ -514,4 +514,71 @@ proptest! {
         let config = SimConfig::default();
         prop_assert_eq!(run(&steps, &config), run(&steps, &config));
     }
+
+    /// A merchant whose own clock was moved ahead by `d` (at any point of any
+    /// sequence) answers every command, and ends in every state, as the same merchant
+    /// does when the sandbox's time is `d` later: moving the clock runs what falls due
+    /// as time passing would, and every entry point reads the merchant's own time.
+    #[test]
+    fn a_merchant_moved_ahead_is_the_same_merchant_later(
+        steps in steps(),
+        ahead in 0u64..200_000,
+        at_step in 0usize..60,
+    ) {
+        let config = SimConfig { sync_duration: Duration::from_secs(5), ..SimConfig::default() };
+        let d = Duration::from_secs(ahead);
+        let (mut moved, mut later) = (Merchant::new(11), Merchant::new(11));
+        let (mut now, mut extra) = (T0, Duration::ZERO);
+        for (i, step) in steps.iter().enumerate() {
+            if i == at_step.min(steps.len().saturating_sub(1)) {
+                let to = moved.move_clock_ahead(&config, now, d).unwrap();
+                extra = d;
+                later.advance(&config, now.plus(extra));
+                prop_assert_eq!(to, now.plus(extra));
+            }
+            match step {
+                Step::Run(_, p, c) => {
+                    let a = moved.execute(&config, now, *p, c.clone());
+                    let b = later.execute(&config, now.plus(extra), *p, c.clone());
+                    prop_assert_eq!(a, b);
+                }
+                Step::Advance(secs) => {
+                    now = now.plus(Duration::from_secs(u64::from(*secs)));
+                    moved.advance(&config, now);
+                    later.advance(&config, now.plus(extra));
+                }
+                Step::Outage(_, p, n) => {
+                    moved.inject_outage(*p, Outage::NextSyncs { remaining: *n });
+                    later.inject_outage(*p, Outage::NextSyncs { remaining: *n });
+                }
+            }
+            let mut seen = moved.clone();
+            prop_assert_eq!(seen.clock_ahead(), extra);
+            seen.clock_ahead_ms = 0;
+            prop_assert_eq!(&seen, &later);
+        }
+    }
+}
+
+#[test]
+fn a_merchants_clock_moves_at_most_ninety_days_a_call_and_never_past_9999() {
+    let (mut m, config) = active("ph_key");
+    assert_eq!(
+        m.move_clock_ahead(&config, T0, MAX_CLOCK_STEP + Duration::from_secs(1)),
+        Err(ClockRefusal::StepTooLong)
+    );
+    let near_the_end = Timestamp(Timestamp::LATEST.0 - 1000);
+    let before = m.clone();
+    assert_eq!(
+        m.move_clock_ahead(&config, near_the_end, Duration::from_secs(2)),
+        Err(ClockRefusal::PastLatest)
+    );
+    assert_eq!(m.clock_ahead(), Duration::ZERO);
+    // The refusal left the clock; what was due by then had run (as any read would).
+    assert_eq!(m.integrations().count(), before.integrations().count());
+    assert_eq!(
+        m.move_clock_ahead(&config, T0, MAX_CLOCK_STEP),
+        Ok(T0.plus(MAX_CLOCK_STEP))
+    );
+    assert_eq!(m.local_time(T0), T0.plus(MAX_CLOCK_STEP));
 }

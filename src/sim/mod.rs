@@ -76,7 +76,9 @@ pub use integration::{
     SyncHealth, SyncIntervalMinutes, SyncJob,
 };
 pub use key::{ApiKey, Environment, KeyError, Scope, Scopes};
-pub use merchant::{FIRST_SYNC_DELAY, MAX_CATCH_UP_RUNS, Merchant, MerchantView};
+pub use merchant::{
+    ClockRefusal, FIRST_SYNC_DELAY, MAX_CATCH_UP_RUNS, MAX_CLOCK_STEP, Merchant, MerchantView,
+};
 pub use provider::{Behaviour, Credentials, Failure, Outage, Provider, ResourceType};
 pub use rate_limit::{Bucket, RateDecision, RateLimit};
 pub use reports::{BatchReport, SkipReason, SyncStateUpdate};

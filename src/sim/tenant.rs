@@ -57,9 +57,17 @@ impl Tenant {
         }
     }
 
-    /// Takes a token from the key's bucket, when rate limiting is on.
+    /// The tenant's own time when the sandbox's clock reads `sandbox` (its merchant's
+    /// clock may run ahead, [`Merchant::move_clock_ahead`]).
+    pub fn now(&self, sandbox: Timestamp) -> Timestamp {
+        self.merchant.local_time(sandbox)
+    }
+
+    /// Takes a token from the key's bucket at sandbox time `now`, when rate limiting
+    /// is on.
     pub fn take_token(&mut self, config: &SimConfig, now: Timestamp) -> Option<RateDecision> {
         let limit = config.rate_limit?;
+        let now = self.now(now);
         let bucket = self.bucket.get_or_insert_with(|| Bucket::full(limit, now));
         Some(bucket.take(limit, now))
     }

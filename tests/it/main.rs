@@ -10,6 +10,7 @@ mod conform_runner;
 mod conform_variants;
 mod mock_server;
 mod security_limits;
+mod self_service;
 mod serve_binary;
 mod server_bad_input;
 mod server_catalog;

@@ -278,3 +278,108 @@ proptest! {
         prop_assert_eq!(app.strict_violations(), 0, "{:#?}", app.violation_log());
     }
 }
+
+/// A mock of its own (the admin fuzz runs at the same time, and changes its state).
+fn self_service_mock() -> &'static Mock {
+    static MOCK: OnceLock<Mock> = OnceLock::new();
+    MOCK.get_or_init(|| {
+        runtime().block_on(async {
+            let m = Mock::start().await;
+            m.activate(KEY, "wodify", "fuzz_secret_key_0001").await;
+            m
+        })
+    })
+}
+
+fn self_service_path() -> impl Strategy<Value = String> {
+    let route = prop_oneof![
+        Just(""),
+        Just("/clock"),
+        Just("/clock/advance"),
+        Just("/faults"),
+        Just("/faults/fault-1"),
+        Just("/reset"),
+        Just("/fixtures/breaker-open"),
+        Just("/fixtures/nope"),
+        Just("/fixtures/partners"),
+        Just("/requests"),
+        Just("/nowhere"),
+    ];
+    let query = prop_oneof![
+        4 => Just(String::new()),
+        1 => Just("?merchant=rk_sandbox_partner_bravo_0002".to_owned()),
+        1 => "\\?(limit|merchant|key)=[-0-9a-zA-Z:%]{0,12}",
+    ];
+    prop_oneof![
+        9 => (route, query).prop_map(|(r, q)| format!("/__mock/self{r}{q}")),
+        1 => "/__mock/self/[ -~&&[^?#]]{0,30}",
+    ]
+}
+
+fn self_service_body() -> impl Strategy<Value = Option<String>> {
+    let valid = prop_oneof![
+        (0u64..20_000_000).prop_map(|s| json!({"seconds": s})),
+        Just(json!({"seconds": -1})),
+        Just(
+            json!({"rules": [{"match": {"provider": "wodify"}, "action": {"type": "provider_outage", "syncs": 2}}]})
+        ),
+        (0u64..20_000).prop_map(|ms| json!({"rules": [{"action": {"type": "latency", "ms": ms}}]})),
+        Just(
+            json!({"rules": [{"match": {"key": OTHER_KEY}, "action": {"type": "error", "status": 503}}]})
+        ),
+        Just(json!({"rules": [{"action": {"type": "error", "status": 418}}]})),
+        Just(
+            json!({"rules": [{"match": {"provider": "wodify"}, "action": {"type": "provider_outage"}}]})
+        ),
+        Just(json!([1, 2, 3])),
+    ];
+    prop_oneof![
+        3 => Just(None),
+        6 => valid.prop_map(|v| Some(v.to_string())),
+        1 => "\\PC{0,48}".prop_map(Some),
+    ]
+}
+
+fn self_service_key() -> impl Strategy<Value = Option<&'static str>> {
+    prop_oneof![
+        6 => Just(Some(KEY)),
+        1 => Just(None),
+        1 => Just(Some("rk_live_fuzz_live_key_0000001")),
+        1 => Just(Some("not a key")),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(600))]
+
+    /// Whatever reaches self-service, the answer is a non-5xx that conforms to its
+    /// spec, and a refused request changes neither the state nor the fault rules.
+    #[test]
+    fn random_self_service_requests_never_break_it_and_refusals_change_nothing(
+        method in method(), path in self_service_path(), key in self_service_key(),
+        json_type in any::<bool>(), body in self_service_body()
+    ) {
+        let mock = self_service_mock();
+        let app = &mock.running.app;
+        let rules = || serde_json::to_value(app.control.faults.with(|b| b.rules().to_vec())).unwrap();
+        let (before, rules_before, r, after, rules_after) = runtime().block_on(async {
+            let before = app.store.snapshot(None).await.unwrap();
+            let rules_before = rules();
+            let mut h = Vec::new();
+            h.extend(key.map(|k| ("x-api-key", k)));
+            if json_type {
+                h.push(("content-type", "application/json"));
+            }
+            let r = mock.try_send(&method, &path, &h, body.as_deref()).await;
+            (before, rules_before, r, app.store.snapshot(None).await.unwrap(), rules())
+        });
+        prop_assume!(r.is_some(), "not a sendable request");
+        let r = r.unwrap();
+        prop_assert!(r.status < 500, "{method} {path} {key:?} {body:?} → {} {}", r.status, String::from_utf8_lossy(&r.body));
+        if r.status >= 400 {
+            prop_assert_eq!(&before, &after, "{} {} {:?} was refused ({}) but changed the state", method, path, body, r.status);
+            prop_assert_eq!(rules_before, rules_after, "{} {} {:?} was refused ({}) but changed the rules", method, path, body, r.status);
+        }
+        prop_assert_eq!(app.strict_violations(), 0, "{:#?}", app.violation_log());
+    }
+}

@@ -49,11 +49,13 @@ fn the_file_in_specs_is_the_embedded_one() {
 /// loading the YAML gives, key order included (operations are listed in it).
 #[test]
 fn the_embedded_json_is_the_yaml_parsed() {
+    use revkeen_mock::control::self_service::{SELF_SERVICE_SPEC, SELF_SERVICE_SPEC_JSON};
     use revkeen_mock::control::{ADMIN_SPEC, ADMIN_SPEC_JSON};
     use revkeen_mock::spec::load::{EMBEDDED_SPEC, EMBEDDED_SPEC_JSON, parse_embedded, parse_text};
     for (json, yaml) in [
         (EMBEDDED_SPEC_JSON, EMBEDDED_SPEC),
         (ADMIN_SPEC_JSON, ADMIN_SPEC),
+        (SELF_SERVICE_SPEC_JSON, SELF_SERVICE_SPEC),
     ] {
         assert!(!json.is_empty(), "the build parsed the YAML");
         let from_json: serde_json::Value = serde_json::from_str(json).unwrap();

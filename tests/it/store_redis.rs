@@ -889,3 +889,109 @@ async fn the_tenant_limit_counts_the_tenants_of_every_replica() {
         }
     }
 }
+
+/// The self-service proof on a sandbox of three replicas: partner A moves its clock two
+/// hours and stages an outage through different replicas, its breaker opens and
+/// `resume-sync` closes it; partner B, whose requests go round the replicas too, sees
+/// exactly what it sees on a sandbox where A does nothing. Then A and B advance their
+/// clocks at once through different replicas, each seeing only its own time, while
+/// `conform` passes against the sandbox with a third key.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn partners_on_three_replicas_move_their_own_time_and_failures_only() {
+    use crate::self_service::{A, B, advance_own, b_step, ok, seen_by_b};
+    let alone_redis = Redis::start();
+    let alone = replicas(&alone_redis, 3).await;
+    for step in 0..4 {
+        b_step(&alone[step % 3], step).await;
+    }
+    let expected = seen_by_b(&alone[0]).await;
+
+    let redis = Redis::start();
+    let nodes = replicas(&redis, 3).await;
+    b_step(&nodes[0], 0).await;
+    assert_eq!(
+        nodes[1].activate(A, "wodify", "wod_alpha").await.status,
+        200
+    );
+    let outage = json!({"rules": [{"match": {"provider": "wodify"}, "action": {"type": "provider_outage", "syncs": 5}}]});
+    ok(&nodes[2], "POST", "/faults", A, Some(outage)).await;
+    b_step(&nodes[1], 1).await;
+    let clock = advance_own(&nodes[0], A, 7200).await;
+    assert_eq!(clock["now"], "2026-05-01T11:00:00Z");
+    let wodify = nodes[2].get("/v2/integrations/wodify", A).await.json()["data"].clone();
+    assert_eq!(wodify["providerState"]["mode"], "open", "{wodify}");
+    b_step(&nodes[2], 2).await;
+    let resumed = nodes[1]
+        .call("POST", "/v2/integrations/wodify/resume-sync", A, None)
+        .await;
+    assert_eq!(resumed.status, 200, "{}", resumed.json());
+    let wodify = nodes[0].get("/v2/integrations/wodify", A).await.json()["data"].clone();
+    assert_eq!(wodify["providerState"]["mode"], "closed", "{wodify}");
+    b_step(&nodes[0], 3).await;
+    assert_eq!(seen_by_b(&nodes[1]).await, expected);
+    for node in &nodes {
+        // Reading B's view lists its integrations, which the one journal then shows:
+        // the other replicas are compared on the rest.
+        let seen = seen_by_b(node).await;
+        assert_eq!(seen["integrations"], expected["integrations"]);
+        assert_eq!(seen["clock"], expected["clock"]);
+    }
+
+    // Both at once, through different replicas; conform meanwhile, with its own key.
+    let (a0, b0) = (
+        ok(&nodes[0], "GET", "/clock", A, None).await["aheadSeconds"]
+            .as_u64()
+            .unwrap(),
+        ok(&nodes[0], "GET", "/clock", B, None).await["aheadSeconds"]
+            .as_u64()
+            .unwrap(),
+    );
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let run = |key: &'static str, step: u64, start: u64, from: usize| {
+        let (nodes, stop) = (&nodes, &stop);
+        async move {
+            let mut last = start;
+            let mut i = from;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let clock = advance_own(&nodes[i % 3], key, step).await;
+                let ahead = clock["aheadSeconds"].as_u64().unwrap();
+                assert_eq!(ahead, last + step, "{key}: {clock}");
+                last = ahead;
+                i += 1;
+            }
+            last
+        }
+    };
+    let upstreams = nodes.iter().map(|n| n.running.addr).collect();
+    let addr = common::proxy::start_round_robin(upstreams, common::proxy::Proxy::PLAIN).await;
+    let cfg = revkeen_mock::conform::Config {
+        seed: 47,
+        cases: 40,
+        max_time: Duration::from_secs(120),
+        timeout: Duration::from_secs(5),
+        ..revkeen_mock::conform::Config::new(
+            format!("http://{addr}/v2"),
+            "rk_sandbox_conform_self_clock_key_1",
+            Contract::embedded().unwrap(),
+        )
+    };
+    let conform = async {
+        let report = common::conform(cfg).await;
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        report
+    };
+    let (a_end, b_end, report) = tokio::join!(run(A, 60, a0, 0), run(B, 7, b0, 1), conform);
+    assert!(report.passed(), "{}", report.text());
+    assert!(a_end > a0 && b_end > b0);
+    for node in &nodes {
+        assert_eq!(
+            ok(node, "GET", "/clock", A, None).await["aheadSeconds"],
+            a_end
+        );
+        assert_eq!(
+            ok(node, "GET", "/clock", B, None).await["aheadSeconds"],
+            b_end
+        );
+        node.assert_conformant();
+    }
+}

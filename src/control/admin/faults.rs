@@ -112,10 +112,11 @@ async fn inject_outage(
     else {
         return Err(ControlError::OutageWithoutProvider);
     };
-    let outage = match (syncs, seconds) {
+    // As of each merchant's own time (its clock may run ahead of the sandbox's).
+    let outage = |t: &crate::sim::Tenant| match (syncs, seconds) {
         (Some(n), _) => Outage::NextSyncs { remaining: *n },
         (None, s) => Outage::Until {
-            until: now.plus(Duration::from_secs(s.unwrap_or(0))),
+            until: t.now(now).plus(Duration::from_secs(s.unwrap_or(0))),
         },
     };
     let keys = match &rule.matcher.key {
@@ -128,6 +129,7 @@ async fn inject_outage(
     for key in keys {
         store
             .with_tenant(&TenantRef::of(key), |t| {
+                let outage = outage(t);
                 t.merchant.inject_outage(provider, outage)
             })
             .await?;

@@ -78,7 +78,11 @@ pub(super) async fn answer(op: Op, call: &Call<'_>) -> Result<Bytes, ApiError> {
         Op::Get => {
             let provider = call.provider()?;
             let data = call
-                .read(|view| view.integration(provider).map(|i| call.json(i)).transpose())
+                .read(|view| {
+                    view.integration(provider)
+                        .map(|i| call.json(i, view.now()))
+                        .transpose()
+                })
                 .await??;
             write(&GetBody { data })
         }
@@ -103,12 +107,15 @@ pub(super) async fn answer(op: Op, call: &Call<'_>) -> Result<Bytes, ApiError> {
                 flags,
                 payment_mappings: a.payment_mappings,
             };
-            match call.command(provider, Command::Activate(input)).await? {
-                Outcome::Activated(i) => write(&ActivatedBody {
+            match call
+                .command_seen(provider, Command::Activate(input))
+                .await?
+            {
+                (Outcome::Activated(i), now) => write(&ActivatedBody {
                     success: true,
-                    data: call.json(&i)?,
+                    data: call.json(&i, now)?,
                 }),
-                other => unexpected(other),
+                (other, _) => unexpected(other),
             }
         }
         Op::Deactivate => {
@@ -154,7 +161,7 @@ async fn list(call: &Call<'_>) -> Result<Bytes, ApiError> {
                 .integrations()
                 .skip(offset)
                 .take(limit)
-                .map(|i| call.json(i))
+                .map(|i| call.json(i, view.now()))
                 .collect::<Result<Vec<_>, _>>()?;
             Ok::<_, ApiError>((page, view.integrations().count()))
         })

@@ -169,16 +169,26 @@ impl Call<'_> {
 
     /// Runs `command` on `provider`'s integration, as one update of the tenant.
     async fn command(&self, provider: Provider, command: Command) -> Result<Outcome, ApiError> {
+        Ok(self.command_seen(provider, command).await?.0)
+    }
+
+    /// [`Call::command`], with the merchant's own time it ran at (to render with).
+    async fn command_seen(
+        &self,
+        provider: Provider,
+        command: Command,
+    ) -> Result<(Outcome, Timestamp), ApiError> {
         let (config, now) = (self.store.config(), self.now);
-        let outcome = self
+        let (outcome, seen) = self
             .store
             .with_tenant(self.tenant, |t| {
                 // A store may run this more than once (on a conflict): each run gets
                 // its own copy of the command.
-                t.merchant.execute(config, now, provider, command.clone())
+                let outcome = t.merchant.execute(config, now, provider, command.clone());
+                (outcome, t.now(now))
             })
             .await?;
-        Ok(outcome?)
+        Ok((outcome?, seen))
     }
 
     /// Runs `query` on the merchant as of the request's time (brought up to it first).
@@ -193,10 +203,11 @@ impl Call<'_> {
             .await?)
     }
 
-    /// An integration's JSON (usually kept from an earlier read, see `render`). Only a
-    /// time past the years 1970-9999 cannot be written, and the clock never goes there.
-    fn json(&self, i: &Integration) -> Result<IntegrationJson, ApiError> {
-        render::integration_json(i, &self.store.config().breaker, self.now).map_err(|e| {
+    /// An integration's JSON at the merchant's own time `now` (a view's, or the one a
+    /// command ran at; usually kept from an earlier read, see `render`). Only a time
+    /// past the years 1970-9999 cannot be written, and the clock never goes there.
+    fn json(&self, i: &Integration, now: Timestamp) -> Result<IntegrationJson, ApiError> {
+        render::integration_json(i, &self.store.config().breaker, now).map_err(|e| {
             ApiError::internal(format!("the integration cannot be written as JSON: {e}"))
         })
     }
