@@ -115,6 +115,32 @@ impl Control {
     }
 }
 
+/// Every operation of `contract` resolved by `resolve` (by `operationId`), in the
+/// contract's order, or the ids without a handler, named (`what`: whose operations).
+fn resolve_operations<T>(
+    contract: &Contract,
+    resolve: impl Fn(&str) -> Option<T>,
+    what: &str,
+) -> Result<Vec<T>, String> {
+    let mut missing = Vec::new();
+    let ops = contract
+        .operations
+        .iter()
+        .filter_map(|op| {
+            let found = resolve(&op.id);
+            if found.is_none() {
+                missing.push(op.id.as_str());
+            }
+            found
+        })
+        .collect();
+    if missing.is_empty() {
+        Ok(ops)
+    } else {
+        Err(format!("{what} without a handler: {}", missing.join(", ")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -158,7 +158,12 @@ proptest! {
 
 fn admin_mock() -> &'static Mock {
     static MOCK: OnceLock<Mock> = OnceLock::new();
-    MOCK.get_or_init(|| {
+    activated_mock(&MOCK)
+}
+
+/// The mock kept in `slot`: started once, with `KEY`'s wodify active.
+fn activated_mock(slot: &'static OnceLock<Mock>) -> &'static Mock {
+    slot.get_or_init(|| {
         runtime().block_on(async {
             let m = Mock::start().await;
             m.activate(KEY, "wodify", "fuzz_secret_key_0001").await;
@@ -282,13 +287,7 @@ proptest! {
 /// A mock of its own (the admin fuzz runs at the same time, and changes its state).
 fn self_service_mock() -> &'static Mock {
     static MOCK: OnceLock<Mock> = OnceLock::new();
-    MOCK.get_or_init(|| {
-        runtime().block_on(async {
-            let m = Mock::start().await;
-            m.activate(KEY, "wodify", "fuzz_secret_key_0001").await;
-            m
-        })
-    })
+    activated_mock(&MOCK)
 }
 
 fn self_service_path() -> impl Strategy<Value = String> {

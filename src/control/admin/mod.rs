@@ -112,26 +112,7 @@ pub struct AdminOps(Vec<AdminOp>);
 impl AdminOps {
     /// Resolves every operation of the admin contract, or names those without a handler.
     pub fn resolve(contract: &Contract) -> Result<Self, String> {
-        let mut missing = Vec::new();
-        let ops = contract
-            .operations
-            .iter()
-            .filter_map(|op| {
-                let found = AdminOp::resolve(&op.id);
-                if found.is_none() {
-                    missing.push(op.id.as_str());
-                }
-                found
-            })
-            .collect();
-        if missing.is_empty() {
-            Ok(AdminOps(ops))
-        } else {
-            Err(format!(
-                "admin operations without a handler: {}",
-                missing.join(", ")
-            ))
-        }
+        super::resolve_operations(contract, AdminOp::resolve, "admin operations").map(AdminOps)
     }
 
     /// The operation at `index` of the admin contract.

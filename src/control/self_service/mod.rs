@@ -118,26 +118,7 @@ impl Op {
 
 /// Every operation of the contract, by index, or the ids without a handler.
 fn resolve(contract: &Contract) -> Result<Vec<Op>, String> {
-    let mut missing = Vec::new();
-    let ops = contract
-        .operations
-        .iter()
-        .filter_map(|op| {
-            let found = Op::resolve(&op.id);
-            if found.is_none() {
-                missing.push(op.id.as_str());
-            }
-            found
-        })
-        .collect();
-    if missing.is_empty() {
-        Ok(ops)
-    } else {
-        Err(format!(
-            "self-service operations without a handler: {}",
-            missing.join(", ")
-        ))
-    }
+    super::resolve_operations(contract, Op::resolve, "self-service operations")
 }
 
 /// A self-service request, as the HTTP layer read it.
