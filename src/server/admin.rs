@@ -1,9 +1,7 @@
 //! The HTTP side of the admin API: a `/__mock` request read, answered by the control
 //! plane, and rendered (JSON in the envelope, or the dashboard page).
 
-use bytes::Bytes;
 use hyper::Request;
-use hyper::header::{CONTENT_TYPE, HeaderValue};
 
 use super::App;
 use super::input::{RequestBody, read_body, wall_now};
@@ -39,13 +37,7 @@ pub(super) async fn admin_request(app: &App, req: Request<impl RequestBody>, rid
     )
     .await;
     if let Some(html) = answer.html {
-        let mut r = Reply::empty(200, answer.operation);
-        r.body = Bytes::from_static(html.as_bytes());
-        r.headers.insert(
-            CONTENT_TYPE,
-            HeaderValue::from_static("text/html; charset=utf-8"),
-        );
-        return r;
+        return Reply::html(html, answer.operation);
     }
     match answer.result {
         Ok(value) => Reply::json(200, value, answer.operation),

@@ -44,6 +44,17 @@ impl Reply {
         r
     }
 
+    /// A page (the dashboard).
+    pub(super) fn html(page: &'static str, operation: Option<usize>) -> Self {
+        let mut r = Self::empty(200, operation);
+        r.body = Bytes::from_static(page.as_bytes());
+        r.headers.insert(
+            CONTENT_TYPE,
+            HeaderValue::from_static("text/html; charset=utf-8"),
+        );
+        r
+    }
+
     /// A refusal in the envelope, with its extra headers.
     pub(super) fn error(e: &ApiError, request_id: &str, operation: Option<usize>) -> Self {
         let mut r = Self::json(e.status, e.body(request_id), operation);

@@ -31,6 +31,9 @@ pub(super) async fn self_request(
     };
     let answer =
         self_service::handle(&app.control, service, &*app.store, &request, wall_now()).await;
+    if let Some(html) = answer.html {
+        return Reply::html(html, answer.operation);
+    }
     match answer.result {
         Ok(value) => Reply::json(200, value, answer.operation),
         Err(e) => Reply::error(&e, rid, answer.operation),

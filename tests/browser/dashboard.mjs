@@ -8,6 +8,8 @@ import assert from "node:assert/strict";
 const MOCK = process.env.MOCK_URL ?? "http://127.0.0.1:4041";
 const OUT = process.env.SCREENSHOTS ?? "../../target";
 const KEY = "rk_sandbox_demo_merchant_key_01";
+const PARTNER = "rk_sandbox_partner_alpha_0001";
+const PARTNER_APP = "rk_sandbox_partner_app_key_0001";
 
 const browser = await chromium.launch({
   executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
@@ -159,6 +161,17 @@ await step("clear faults and reset go back to the fixture", async () => {
 // A browser app on another origin (a dev server on port 5173).
 const app = http.createServer((req, res) => {
   res.setHeader("content-type", "text/html");
+  if (req.url === "/self") {
+    // A partner's own web app driving its merchant's clock through self-service.
+    res.end(`<!doctype html><pre id="result">pending</pre><script>
+      fetch(${JSON.stringify(MOCK)} + "/__mock/self/clock/advance", { method: "POST",
+        headers: { "x-api-key": ${JSON.stringify(PARTNER_APP)}, "content-type": "application/json" },
+        body: JSON.stringify({ seconds: 600 }) })
+        .then(async (r) => { document.getElementById("result").textContent = JSON.stringify({ status: r.status, ...(await r.json()) }); })
+        .catch((e) => { document.getElementById("result").textContent = "error: " + e; });
+    </script>`);
+    return;
+  }
   if (req.url === "/admin") {
     // The same page, trying the admin API: read the state (every key and credential),
     // a JSON write (needs a pre-flight), a "simple" text/plain write (sent without one),
@@ -240,6 +253,77 @@ await step("the request journal updates live with the other page's call", async 
   await page.waitForFunction(
     () => [...document.querySelectorAll("#journal td.path")].some((td) => td.textContent === "/v2/integrations"),
     null, { timeout: 10000 });
+});
+
+// Partner mode: the same page at /__mock/self/ui, with a partner's key and no token.
+const selfClock = async (key) =>
+  (await (await fetch(MOCK + "/__mock/self/clock", { headers: { "x-api-key": key } })).json());
+
+await step("partner mode shows and drives only the partner's merchant, with its key", async () => {
+  await fetch(MOCK + "/v2/integrations/wodify/activate", { method: "POST",
+    headers: { "x-api-key": PARTNER, "content-type": "application/json" },
+    body: JSON.stringify({ credentials: { apiKey: "wd_partner", baseUrl: "https://gym.example" } }) });
+  const sandboxBefore = (await (await fetch(MOCK + "/__mock/clock")).json()).now;
+  const demoBefore = await selfClock(KEY);
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const p = await context.newPage();
+  await p.goto(MOCK + "/__mock/self/ui#key=" + PARTNER);
+  const pfield = (provider, name) => p.locator(`.card[data-provider="${provider}"] dd[data-field="${name}"]`);
+  await pfield("wodify", "health").waitFor({ timeout: 10000 });
+  assert.ok(!p.url().includes(PARTNER), "the key is taken out of the address bar");
+  assert.equal(await p.locator("#tenant").isVisible(), false, "no tenant to choose");
+  assert.match(await p.locator("#merchant").textContent(), /key …0001 · merchant [0-9a-f-]{36}/);
+  assert.equal(await p.locator('.card[data-provider="practicehub"]').count(), 0, "the demo merchant is not shown");
+  assert.match(await p.locator("#clock").textContent(), / 0 s ahead/);
+  // An outage and two hours of the partner's own time open its breaker.
+  await p.selectOption("#outageProvider", "wodify");
+  await p.click("#outage");
+  await p.waitForFunction(() => document.querySelector("#message").textContent.startsWith("outage started"));
+  await p.click("#advance1h");
+  await p.waitForFunction(() => / 3600 s ahead/.test(document.querySelector("#clock").textContent), null, { timeout: 10000 });
+  await p.click("#advance1h");
+  await p.waitForFunction(
+    () => document.querySelector('.card[data-provider="wodify"] dd[data-field="breaker"]')?.textContent === "open",
+    null, { timeout: 10000 });
+  assert.match(await p.locator("#clock").textContent(), / 7200 s ahead/);
+  assert.equal(await p.locator('.card[data-provider="wodify"] .runs li[data-status="failed"]').count() >= 5, true);
+  // Resume through the API with the partner's key: a trial sync closes it.
+  await p.click("#clearFaults");
+  await p.waitForFunction(() => document.querySelector("#message").textContent.startsWith("faults and outages cleared"));
+  await p.click('.card[data-provider="wodify"] button[data-action="resume"]');
+  await p.waitForFunction(
+    () => document.querySelector('.card[data-provider="wodify"] dd[data-field="breaker"]')?.textContent === "closed",
+    null, { timeout: 10000 });
+  // Its own requests only.
+  await p.waitForFunction(
+    () => [...document.querySelectorAll("#journal td.path")].some((td) => td.textContent === "/v2/integrations/wodify/resume-sync"),
+    null, { timeout: 10000 });
+  const paths = await p.locator("#journal td.path").allTextContents();
+  assert.ok(paths.every((x) => x.startsWith("/v2/integrations/wodify")), paths.join(", "));
+  await p.screenshot({ path: `${OUT}/dashboard-partner.png`, fullPage: true });
+  // Nobody else moved: the sandbox's clock and the demo merchant's.
+  const sandboxAfter = (await (await fetch(MOCK + "/__mock/clock")).json()).now;
+  assert.ok(Date.parse(sandboxAfter) - Date.parse(sandboxBefore) < 60 * 1000, `${sandboxBefore} -> ${sandboxAfter}`);
+  assert.equal((await selfClock(KEY)).aheadSeconds, demoBefore.aheadSeconds);
+  assert.equal((await selfClock(PARTNER)).aheadSeconds, 7200);
+  // Its reset empties its merchant (the fixture does not name its key), its clock kept.
+  await p.click("#reset");
+  await p.waitForFunction(() => document.querySelector("#message").textContent === "your merchant reset");
+  await p.waitForFunction(() => document.querySelectorAll(".card").length === 0, null, { timeout: 10000 });
+  assert.equal((await selfClock(PARTNER)).aheadSeconds, 7200);
+  await context.close();
+});
+
+await step("a partner's own web app on another origin drives its merchant's clock", async () => {
+  const other = await browser.newPage();
+  await other.goto("http://127.0.0.1:5173/self");
+  await other.waitForFunction(() => document.getElementById("result").textContent !== "pending");
+  const text = await other.locator("#result").textContent();
+  assert.ok(!text.startsWith("error"), text);
+  const result = JSON.parse(text);
+  assert.equal(result.status, 200);
+  assert.equal(result.aheadSeconds, 600);
+  await other.close();
 });
 
 app.close();

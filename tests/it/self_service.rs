@@ -578,6 +578,30 @@ async fn any_origin_may_call_it_as_it_may_call_the_api() {
 }
 
 #[tokio::test]
+async fn the_partner_dashboard_is_served_without_a_key_and_get_self_shows_the_merchant() {
+    let mock = Mock::start().await;
+    let page = mock.send("GET", "/__mock/self/ui", &[], None).await;
+    assert_eq!(page.status, 200);
+    assert_eq!(
+        page.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(String::from_utf8_lossy(&page.body).contains("/__mock/self"));
+    assert_eq!(mock.activate(A, "practicehub", "ph_a").await.status, 200);
+    let me_now = ok(&mock, "GET", "", A, None).await;
+    assert_eq!(me_now["key"], "…0001");
+    assert_eq!(me_now["integrations"][0]["provider"], "practicehub");
+    assert_eq!(me_now["outages"], json!([]));
+    assert!(me_now["recentRuns"]["practicehub"].is_array(), "{me_now}");
+    // What the operator's listing shows of that tenant, at the merchant's own time.
+    advance_own(&mock, A, 600).await;
+    let me_now = ok(&mock, "GET", "", A, None).await;
+    let listed = admin(&mock, "GET", &format!("/tenants?key={A}"), None).await;
+    assert_eq!(me_now["integrations"], listed["data"][0]["integrations"]);
+    assert_eq!(me_now["recentRuns"], listed["data"][0]["recentRuns"]);
+}
+
+#[tokio::test]
 async fn turned_off_its_paths_are_unknown() {
     let mut control = Control::new(AdminAccess::Open, 7);
     control.self_service = None;

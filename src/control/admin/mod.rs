@@ -19,6 +19,8 @@ mod journal;
 mod state;
 mod tenants;
 
+pub(super) use tenants::tenant_view;
+
 use std::time::Duration;
 
 use serde_json::{Value, json};

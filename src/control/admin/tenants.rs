@@ -11,7 +11,7 @@ use crate::api::sync_log::{Owner, log_view};
 use crate::control::ControlError;
 use crate::sim::{
     ApiKey, Catalog, Integration, LogStatus, MerchantView, Product, Provider, SimConfig,
-    SyncLogEntry, Timestamp, validate_products,
+    SyncLogEntry, validate_products,
 };
 use crate::store::TenantRef;
 
@@ -109,13 +109,7 @@ async fn list(call: &Call<'_>) -> Result<Value, ControlError> {
     for key in keys {
         let found = store
             .with_existing(&key, |t| {
-                tenant_view(
-                    &key,
-                    t.merchant.at(config, now),
-                    config,
-                    now,
-                    only.is_some(),
-                )
+                tenant_view(&key, t.merchant.at(config, now), config, only.is_some())
             })
             .await?;
         // A tenant removed since the keys were listed is left out.
@@ -127,16 +121,17 @@ async fn list(call: &Call<'_>) -> Result<Value, ControlError> {
 /// Runs per integration the listing of one tenant shows.
 const RECENT_RUNS: usize = 8;
 
-/// One tenant of the listing: its key, merchant, integrations as the API shows them and
-/// the providers it has taken down; `detailed`, also the recent runs and the payment
-/// mappings (no API operation reads those back; the dashboard shows them).
-fn tenant_view(
+/// One tenant of the listing: its key, merchant, integrations as the API shows them (at
+/// the merchant's own time, the view's) and the providers it has taken down;
+/// `detailed`, also the recent runs and the payment mappings (no API operation reads
+/// those back; the dashboard shows them, self-service's `GET /__mock/self` too).
+pub(in crate::control) fn tenant_view(
     key: &ApiKey,
     view: MerchantView<'_>,
     config: &SimConfig,
-    now: Timestamp,
     detailed: bool,
 ) -> Value {
+    let now = view.now();
     let integrations: Vec<Value> = view
         .integrations()
         .filter_map(|i| serde_json::to_value(render::integration(i, &config.breaker, now)).ok())

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use super::faults::own_rules;
 use super::{Call, clock, done};
 use crate::api::ApiError;
+use crate::control::admin::tenant_view;
 use crate::control::fixture::{self, Fixture, MerchantFixture};
 use crate::control::journal::Matcher;
 use crate::sim::{Tenant, lock};
@@ -47,9 +48,11 @@ pub(super) async fn answer(op: Op, call: &Call<'_>) -> Result<Value, ApiError> {
     match op {
         Op::Get => {
             let (config, now) = (store.config(), call.now);
-            let merchant_id = store
+            // The merchant as the operator's listing shows one tenant (its integrations
+            // as the API shows them, outages, recent runs, payment mappings).
+            let mut view = store
                 .with_tenant(&call.session.tenant, |t| {
-                    t.merchant.at(config, now).merchant_id()
+                    tenant_view(key, t.merchant.at(config, now), config, true)
                 })
                 .await?;
             let rules = control
@@ -57,19 +60,17 @@ pub(super) async fn answer(op: Op, call: &Call<'_>) -> Result<Value, ApiError> {
                 .update(store, |book| own_rules(book, key.as_str()))
                 .await?;
             let quotas = call.service.quotas;
-            Ok(json!({
-                "key": format!("…{}", key.last4()),
-                "merchantId": merchant_id,
-                "clock": clock::view(call).await?,
-                "rules": rules,
-                "quotas": {
+            view["key"] = json!(format!("…{}", key.last4()));
+            view["clock"] = clock::view(call).await?;
+            view["rules"] = json!(rules);
+            view["quotas"] = json!({
                     "rules": quotas.rules,
                     "latencyMs": quotas.latency.as_millis() as u64,
                     "outageSeconds": quotas.outage.as_secs(),
                     "retryAfterSeconds": quotas.retry_after_secs,
                     "clockStepSeconds": crate::sim::MAX_CLOCK_STEP.as_secs(),
-                },
-            }))
+            });
+            Ok(view)
         }
         Op::Reset => {
             let fixture = lock(&control.fixture).clone();

@@ -102,6 +102,8 @@ impl Default for SelfService {
 /// A self-service operation, by family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Op {
+    /// `selfUi`: the dashboard in partner mode.
+    Ui,
     Clock(clock::Op),
     Faults(faults::Op),
     Merchant(merchant::Op),
@@ -109,6 +111,9 @@ enum Op {
 
 impl Op {
     fn resolve(operation_id: &str) -> Option<Self> {
+        if operation_id == "selfUi" {
+            return Some(Op::Ui);
+        }
         clock::Op::resolve(operation_id)
             .map(Op::Clock)
             .or_else(|| faults::Op::resolve(operation_id).map(Op::Faults))
@@ -144,6 +149,8 @@ pub struct SelfAnswer {
     pub operation: Option<usize>,
     /// The result.
     pub result: Result<Value, ApiError>,
+    /// A page to send instead of JSON (the dashboard in partner mode).
+    pub html: Option<&'static str>,
 }
 
 /// What an operation runs with: the request routed, authenticated and checked.
@@ -196,13 +203,23 @@ pub async fn handle(
             return SelfAnswer {
                 operation: None,
                 result: Err(e),
+                html: None,
             };
         }
     };
+    if service.ops.get(index) == Some(&Op::Ui) {
+        // The page holds no data: it asks for the key itself.
+        return SelfAnswer {
+            operation: Some(index),
+            result: Ok(Value::Null),
+            html: Some(super::admin::DASHBOARD),
+        };
+    }
     let result = answer(control, service, store, req, wall, index, &path_params).await;
     SelfAnswer {
         operation: Some(index),
         result,
+        html: None,
     }
 }
 
@@ -247,6 +264,8 @@ async fn answer(
         wall,
     };
     match self_op {
+        // Answered before authentication, in `handle`.
+        Op::Ui => Ok(Value::Null),
         Op::Clock(op) => clock::answer(op, &call).await,
         Op::Faults(op) => faults::answer(op, &call).await,
         Op::Merchant(op) => merchant::answer(op, &call).await,
