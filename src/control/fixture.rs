@@ -68,6 +68,10 @@ pub struct MerchantFixture {
     pub integrations: Vec<IntegrationFixture>,
     /// The merchant's RevKeen products (default: eight from its seed).
     pub products: Option<Vec<Product>>,
+    /// How far the merchant's own clock runs ahead of the sandbox's (self-service's
+    /// per-merchant time); its integrations are staged as of its own time.
+    #[serde(default, rename = "clockAheadSeconds")]
+    pub clock_ahead_seconds: u64,
 }
 
 /// One integration, staged by activating it and running syncs.
@@ -335,6 +339,15 @@ impl Fixture {
             sync_duration: std::time::Duration::ZERO,
             ..config.clone()
         };
+        // Staged as of the merchant's own time; its clock is set ahead at the end.
+        let ahead = std::time::Duration::from_secs(m.clock_ahead_seconds);
+        let now = now.plus(ahead);
+        if now > Timestamp::LATEST {
+            return Err(ControlError::BadFixture(format!(
+                "{}: {}: clockAheadSeconds takes the merchant's clock past 9999-01-01",
+                self.source, m.key
+            )));
+        }
         let mut merchant = Merchant::new(tenant_seed(config.seed, &m.key));
         merchant.set_products(m.products.clone());
         for i in &m.integrations {
@@ -403,6 +416,7 @@ impl Fixture {
                 )?;
             }
         }
+        merchant.set_clock_ahead(ahead);
         Ok(merchant)
     }
 }

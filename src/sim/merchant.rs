@@ -209,6 +209,12 @@ impl Merchant {
         Ok(to)
     }
 
+    /// Sets how far the clock of a merchant being built runs ahead (a fixture's
+    /// `clockAheadSeconds`): the times it was built at are taken as its own.
+    pub fn set_clock_ahead(&mut self, by: Duration) {
+        self.clock_ahead_ms = by.as_millis() as u64;
+    }
+
     /// Takes over `other`'s clock (a merchant replaced by a reset or a fixture keeps its
     /// partner's time: a merchant's clock never goes back).
     pub fn keep_clock_of(&mut self, other: &Merchant) {

@@ -6,7 +6,7 @@
 use crate::common;
 
 use common::{Mock, Resp, T0, exchange, spawn};
-use revkeen_mock::control::{AdminAccess, Control};
+use revkeen_mock::control::{AdminAccess, Control, fixture};
 use revkeen_mock::server::{App, ServerConfig};
 use revkeen_mock::sim::{Clock, RateLimit, SimConfig};
 use revkeen_mock::store::MemoryStore;
@@ -599,6 +599,66 @@ async fn the_partner_dashboard_is_served_without_a_key_and_get_self_shows_the_me
     let listed = admin(&mock, "GET", &format!("/tenants?key={A}"), None).await;
     assert_eq!(me_now["integrations"], listed["data"][0]["integrations"]);
     assert_eq!(me_now["recentRuns"], listed["data"][0]["recentRuns"]);
+}
+
+#[tokio::test]
+async fn a_fixture_may_start_a_merchant_ahead_and_cool_downs_follow_the_merchants_clock() {
+    let mock = Mock::start_with(SimConfig {
+        breaker: revkeen_mock::sim::BreakerConfig {
+            threshold: 5,
+            cooldown: Some(std::time::Duration::from_secs(15 * 60)),
+        },
+        ..SimConfig::default()
+    })
+    .await;
+    let f = fixture::parse(
+        &format!(
+            "merchants:
+  - key: {A}
+    clockAheadSeconds: 3600
+    integrations:
+      - provider: practicehub
+        credentials: {{apiKey: ph_ahead, baseUrl: 'https://ahead.example'}}
+        syncs: {{succeeded: 1}}
+  - key: {B}
+    integrations:
+      - provider: wodify
+        credentials: {{apiKey: wod_open, baseUrl: 'https://open.example'}}
+        syncs: {{failed: 5}}
+"
+        ),
+        "ahead.yaml",
+    )
+    .unwrap();
+    f.apply(&*mock.running.app.store, T0).await.unwrap();
+    let clock = ok(&mock, "GET", "/clock", A, None).await;
+    assert_eq!(clock["aheadSeconds"], 3600);
+    assert_eq!(clock["sandboxNow"], "2026-05-01T09:00:00Z");
+    let ph = &mock.integrations(A).await[0];
+    // Staged at its own time: the last sync a minute before it.
+    assert_eq!(ph["lastSyncAt"], "2026-05-01T09:59:00Z", "{ph}");
+
+    // B's breaker opened; A's time does nothing to it; B's own 16 minutes pass the
+    // cool-down (half-open) and the next scheduled sync, the trial, which succeeds (the
+    // outage is over) and closes it.
+    let mode = |key: &'static str| {
+        let mock = &mock;
+        async move {
+            mock.get("/v2/integrations/wodify", key).await.json()["data"]["providerState"]["mode"]
+                .clone()
+        }
+    };
+    assert_eq!(mode(B).await, "open");
+    advance_own(&mock, A, 16 * 60).await;
+    assert_eq!(mode(B).await, "open");
+    advance_own(&mock, B, 16 * 60).await;
+    assert_eq!(mode(B).await, "closed");
+    let trial = &mock
+        .get("/v2/integrations/wodify/sync-logs?limit=1", B)
+        .await
+        .json()["data"][0];
+    assert_eq!(trial["status"], "success", "{trial}");
+    assert_eq!(trial["jobType"], "scheduled", "{trial}");
 }
 
 #[tokio::test]
