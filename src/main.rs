@@ -3,7 +3,9 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use revkeen_mock::cli::{Cli, Command, check_spec, run_conform, run_health, run_serve};
+use revkeen_mock::cli::{
+    Cli, Command, check_spec, run_conform, run_coverage, run_health, run_serve,
+};
 
 /// mimalloc instead of glibc's allocator: a request body of 500 mappings is parsed into
 /// a few thousand small allocations, which glibc's malloc (its bins consolidated on
@@ -44,6 +46,16 @@ fn main() -> ExitCode {
             Err(message) => {
                 eprintln!("unhealthy: {message}");
                 ExitCode::from(1)
+            }
+        },
+        Some(Command::Coverage(args)) => match run_coverage(&args) {
+            Ok(outcome) => {
+                print!("{}", outcome.output);
+                ExitCode::from(u8::from(!outcome.passed))
+            }
+            Err(message) => {
+                eprintln!("error: {message}");
+                ExitCode::from(2)
             }
         },
         Some(Command::Conform(args)) => match run_conform(&args) {

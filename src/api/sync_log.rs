@@ -27,14 +27,16 @@ pub struct LogView {
     job_id: Uuid,
     job_type: &'static str,
     resource_type: ResourceType,
-    status: &'static str,
+    /// `status` (`success`, `failed`, ...).
+    pub status: &'static str,
     items_processed: u32,
     full_sync: bool,
     started_at: Rfc3339,
     completed_at: Option<Rfc3339>,
     duration_ms: Option<u32>,
     error: Option<String>,
-    retryable: bool,
+    /// Whether `POST .../retry` would take it.
+    pub retryable: bool,
     retry_of: Option<Uuid>,
     idempotency_key: String,
     unmapped_packages: u16,
@@ -126,12 +128,16 @@ const KEPT_PAGES: usize = 32;
 
 thread_local! {
     /// This thread's rendered pages. Per thread, so reading one takes no lock.
-    static PAGES: RefCell<HashMap<PageKey, Bytes>> = RefCell::new(HashMap::new());
+    static PAGES: RefCell<HashMap<PageKey, (Bytes, u32)>> = RefCell::new(HashMap::new());
 }
 
-/// The page `key` names: the bytes this thread rendered before for the same key, else
-/// `render`'s, kept (unless the revision is 0). The bytes are shared, not copied.
-pub fn kept_page<E>(key: PageKey, render: impl FnOnce() -> Result<Bytes, E>) -> Result<Bytes, E> {
+/// The page `key` names, with what `render` said of it (the states its entries show,
+/// for coverage): what this thread rendered before for the same key, else `render`'s,
+/// kept (unless the revision is 0). The bytes are shared, not copied.
+pub fn kept_page<E>(
+    key: PageKey,
+    render: impl FnOnce() -> Result<(Bytes, u32), E>,
+) -> Result<(Bytes, u32), E> {
     if key.revision != 0
         && let Some(page) = PAGES.with_borrow(|kept| kept.get(&key).cloned())
     {

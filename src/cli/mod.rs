@@ -4,6 +4,7 @@
 
 mod check_spec;
 mod conform;
+mod coverage;
 mod health;
 mod serve;
 
@@ -13,6 +14,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 pub use check_spec::{CheckOutcome, check_spec};
 pub use conform::run_conform;
+pub use coverage::{CoverageOutcome, run_coverage};
 pub use health::run_health;
 pub use serve::{build_app, run_serve};
 
@@ -57,6 +59,59 @@ pub enum Command {
     /// no curl needed).
     #[command(after_help = "Example:\n  revkeen-mock health --url http://127.0.0.1:4010")]
     Health(HealthArgs),
+    /// Print what a consumer's tests met on a running mock (per key and run), and fail
+    /// when a requirement is not met.
+    #[command(
+        after_help = "Exit status: 0 every requirement met, 1 one missed, 2 the report cannot be read.\n\n\
+                      Example:\n  revkeen-mock coverage --url http://127.0.0.1:4010 --key rk_sandbox_... --run ci-42 \\\n    --format markdown --fail-under 40 --require listIntegrations:200 --require-state breaker.open"
+    )]
+    Coverage(CoverageArgs),
+}
+
+/// How `coverage` prints its report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum CoverageFormat {
+    /// The report as the mock gives it, with the requirements checked.
+    Json,
+    /// Fit for a CI job summary.
+    #[default]
+    Markdown,
+    /// One test case per requirement.
+    Junit,
+}
+
+/// Flags of `coverage`.
+#[derive(Debug, Clone, Args)]
+pub struct CoverageArgs {
+    /// Where the mock answers (its root, not the API's base path).
+    #[arg(
+        long,
+        env = "REVKEEN_MOCK_URL",
+        default_value = "http://127.0.0.1:4010",
+        value_name = "URL"
+    )]
+    pub url: String,
+    /// The key whose requests to report (it authenticates the read, as on the API).
+    #[arg(long, env = "REVKEEN_API_KEY", value_name = "KEY")]
+    pub key: String,
+    /// The run (the X-Mock-Run header the tests sent); the key's default run when absent.
+    #[arg(long, value_name = "NAME")]
+    pub run: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = CoverageFormat::Markdown)]
+    pub format: CoverageFormat,
+    /// Fail when fewer than this share (0-100) of the documented statuses were met.
+    #[arg(long, value_name = "PERCENT")]
+    pub fail_under: Option<f64>,
+    /// Fail unless this operation answered this status (repeatable).
+    #[arg(long, value_name = "OPERATION_ID:STATUS")]
+    pub require: Vec<String>,
+    /// Fail unless this state or error class was met (repeatable): breaker.open, 429, ...
+    #[arg(long, value_name = "NAME")]
+    pub require_state: Vec<String>,
+    /// How long to wait for the report.
+    #[arg(long, default_value = "10s", value_parser = humantime::parse_duration)]
+    pub timeout: std::time::Duration,
 }
 
 /// Flags of `health`.

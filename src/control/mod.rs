@@ -3,6 +3,7 @@
 //! restarts goes through the store ([`crate::store::KeptControl`]).
 
 pub mod admin;
+pub mod coverage;
 mod error;
 pub mod faults;
 pub mod fixture;
@@ -61,6 +62,8 @@ pub struct Control {
     /// Origins granted CORS on the admin API (`--admin-origin`; none by default), for a
     /// tool of one's own served elsewhere.
     pub admin_origins: Vec<String>,
+    /// What each key's runs met (`/__mock/coverage`, `/__mock/self/coverage`).
+    pub coverage: coverage::Coverage,
     /// The self-service API (`/__mock/self`), unless turned off (`--self-service off`).
     pub self_service: Option<self_service::SelfService>,
     /// The admin contract's operations, resolved once.
@@ -87,6 +90,7 @@ impl Control {
             allowed_hosts: Vec::new(),
             listening: OnceLock::new(),
             admin_origins: Vec::new(),
+            coverage: coverage::Coverage::default(),
             self_service: Some(self_service::SelfService::new()),
             ops,
         }

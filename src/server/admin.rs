@@ -31,6 +31,7 @@ pub(super) async fn admin_request(app: &App, req: Request<impl RequestBody>, rid
         &request,
         wall_now(),
         &admin::ServerFacts {
+            api: &app.contract,
             spec_title: &app.contract.title,
             uptime: app.started.elapsed(),
         },

@@ -7,7 +7,7 @@ pub const EXPOSE_HEADERS: &str = "X-Request-Id, RevKeen-Version, RateLimit-Limit
 
 /// Headers a browser may send.
 pub const ALLOW_HEADERS: &str =
-    "x-api-key, content-type, idempotency-key, revkeen-version, x-request-id";
+    "x-api-key, content-type, idempotency-key, revkeen-version, x-request-id, x-mock-run";
 
 /// Methods the API uses.
 pub const ALLOW_METHODS: &str = "GET, POST, PUT, OPTIONS";

@@ -4,6 +4,7 @@
 use hyper::HeaderMap;
 
 use super::App;
+use super::pipeline::Context;
 use super::reply::Reply;
 use crate::api::ApiError;
 use crate::control::faults;
@@ -19,7 +20,7 @@ pub(super) async fn inject_faults(
     path_params: &[(String, String)],
     headers: &HeaderMap,
     rid: &str,
-    dropped: &mut bool,
+    ctx: &mut Context,
     session: Option<&Session>,
 ) -> Option<Reply> {
     let op = &app.contract.operations[index];
@@ -50,9 +51,11 @@ pub(super) async fn inject_faults(
         match effect {
             faults::Effect::Delay(d) => tokio::time::sleep(d).await,
             faults::Effect::Error(status) => {
+                ctx.injected = true;
                 return Some(Reply::error(&ApiError::injected(status), rid, Some(index)));
             }
             faults::Effect::RateLimit(secs) => {
+                ctx.injected = true;
                 return Some(Reply::error(
                     &ApiError::injected_rate_limit(secs),
                     rid,
@@ -60,7 +63,8 @@ pub(super) async fn inject_faults(
                 ));
             }
             faults::Effect::Drop => {
-                *dropped = true;
+                ctx.drop = true;
+                ctx.injected = true;
                 return Some(Reply::empty(0, Some(index)));
             }
         }

@@ -14,6 +14,7 @@ use super::input::{RequestBody, read_body, wall_now};
 use super::reply::{self, Reply, names, put, text};
 use super::{API_VERSION, App, cors, idempotency, ops, strict};
 use crate::api::{ApiError, request};
+use crate::control::coverage::{Met, Seen, State};
 use crate::control::{admin, journal};
 use crate::sim::{RateDecision, Timestamp};
 use crate::spec::{HeaderLookup, Operation, ParamLocation};
@@ -41,6 +42,10 @@ pub(super) struct Context {
     pub(super) drop: bool,
     /// The older `RevKeen-Version` the request pinned, echoed instead of the current.
     version: Option<HeaderValue>,
+    /// A fault rule made the answer (coverage counts it as injected).
+    pub(super) injected: bool,
+    /// The states the answer showed (coverage).
+    seen: Seen,
 }
 
 /// The connection is dropped without an answer (an injected fault).
@@ -92,6 +97,7 @@ pub async fn handle(
     let mut ctx = Context::default();
 
     let query = req.uri().query().map(str::to_owned);
+    let run = text(req.headers(), &names::X_MOCK_RUN);
     let preflight = req.method() == hyper::Method::OPTIONS
         && req
             .headers()
@@ -188,7 +194,27 @@ pub async fn handle(
         key_last4 = ctx.key.as_ref().map_or("-", |k| k.last4()),
         "request"
     );
-    // The journal lists the API's requests (neither the admin API's nor self-service's).
+    // Coverage and the journal count the API's requests (neither the admin API's nor
+    // self-service's).
+    if surface == Surface::Api && !preflight {
+        let code = reply
+            .json
+            .as_ref()
+            .filter(|_| reply.status >= 400)
+            .and_then(|v| v["error"]["code"].as_str());
+        if matches!(code, Some("unknown_external_id" | "duplicate_mapping")) {
+            ctx.seen.mark(State::MappingRefused);
+        }
+        app.control.coverage.record(&Met {
+            key: ctx.key.as_ref(),
+            run: run.as_deref(),
+            operation: reply.operation,
+            status: if ctx.drop { 0 } else { reply.status },
+            injected: ctx.injected,
+            states: ctx.seen.bits(),
+            error_code: code,
+        });
+    }
     if surface == Surface::Api && !preflight {
         // The request's own strings move into the journal: it is their last use.
         let entry = journal::Entry {
@@ -254,16 +280,9 @@ async fn api(
         Ok(Ok(s)) => Some(s),
         _ => None,
     };
-    if let Some(reply) = super::faults::inject_faults(
-        app,
-        index,
-        &path_params,
-        req.headers(),
-        rid,
-        &mut ctx.drop,
-        session,
-    )
-    .await
+    if let Some(reply) =
+        super::faults::inject_faults(app, index, &path_params, req.headers(), rid, ctx, session)
+            .await
     {
         return reply;
     }
@@ -312,10 +331,20 @@ async fn api(
         Err(violations) => return fail(parameter_error(op, violations)),
     };
     ctx.version = pinned_version(&params);
+    if params
+        .get("offset")
+        .and_then(Value::as_u64)
+        .is_some_and(|o| o > 0)
+    {
+        ctx.seen.mark(State::PageFollowed);
+    }
     let claim = match idempotency::begin(app, op, path, &parts.headers, &bytes, &session, now).await
     {
         idempotency::Start::Run(claim) => claim,
-        idempotency::Start::Replay(stored) => return idempotency::replay(stored, index),
+        idempotency::Start::Replay(stored) => {
+            ctx.seen.mark(State::Replayed);
+            return idempotency::replay(stored, index);
+        }
         idempotency::Start::Refused(e) => return fail(e),
     };
 
@@ -326,7 +355,14 @@ async fn api(
         .find(|needed| !session.scopes.contains_named(needed))
     {
         Some(missing) => Err(ApiError::insufficient_scope(missing, &op.id)),
-        None => evaluate(app, index, params, &parts.headers, &bytes, &session, now).await,
+        None => {
+            let asker = Asker {
+                session: &session,
+                now,
+                seen: &ctx.seen,
+            };
+            evaluate(app, index, params, &parts.headers, &bytes, asker).await
+        }
     };
     let store = match &result {
         Ok(_) => true,
@@ -374,14 +410,20 @@ fn parameter_error(op: &Operation, violations: Vec<crate::spec::Violation>) -> A
 
 /// Validates the body against the operation and runs it: the success's reply, or the
 /// refusal.
+/// Who asks: the request's session, its simulated time, and the states its answer shows.
+struct Asker<'a> {
+    session: &'a Session,
+    now: Timestamp,
+    seen: &'a Seen,
+}
+
 async fn evaluate(
     app: &App,
     index: usize,
     params: crate::spec::ParsedParams<'_>,
     headers: &HeaderMap,
     bytes: &Bytes,
-    session: &Session,
-    now: Timestamp,
+    asker: Asker<'_>,
 ) -> Result<Reply, ApiError> {
     let op = &app.contract.operations[index];
     // The content type matters only for a body (and a header lookup by name costs a
@@ -398,8 +440,9 @@ async fn evaluate(
                 params: &params,
                 body: body.as_ref(),
                 store: &*app.store,
-                tenant: &session.tenant,
-                now,
+                tenant: &asker.session.tenant,
+                now: asker.now,
+                seen: asker.seen,
             };
             Ok(reply::json_bytes(
                 200,

@@ -71,6 +71,7 @@ pub(super) mod names {
 
     pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
     pub const X_API_KEY: HeaderName = HeaderName::from_static("x-api-key");
+    pub const X_MOCK_RUN: HeaderName = HeaderName::from_static("x-mock-run");
     pub const REVKEEN_VERSION: HeaderName = HeaderName::from_static("revkeen-version");
     pub const RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("ratelimit-limit");
     pub const RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("ratelimit-remaining");

@@ -22,6 +22,7 @@ pub(super) async fn self_request(
         Err(e) => return Reply::error(&e, rid, None),
     };
     let request = SelfRequest {
+        api: &app.contract,
         method: parts.method.as_str(),
         path: parts.uri.path(),
         query: parts.uri.query(),

@@ -19,7 +19,7 @@ pub(super) fn strict_check(
 ) {
     let contract = match (surface, &app.control.self_service) {
         (Surface::Admin, _) => &app.control.contract,
-        (Surface::SelfService, Some(service)) => &service.contract,
+        (Surface::SelfService, Some(service)) => service.contract(),
         _ => &app.contract,
     };
     let op = reply.operation.map(|i| &contract.operations[i]);

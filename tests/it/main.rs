@@ -8,6 +8,7 @@ mod admin_api;
 mod conform_limits;
 mod conform_runner;
 mod conform_variants;
+mod coverage;
 mod mock_server;
 mod security_limits;
 mod self_service;

@@ -10,9 +10,11 @@
 //! - [`faults`]: fault rules and provider outages;
 //! - [`journal`]: the request journal;
 //! - [`tenants`]: the tenants listing and the catalogs and products staged per tenant;
-//! - [`fixtures`]: loading a fixture by name.
+//! - [`fixtures`]: loading a fixture by name;
+//! - [`coverage`]: what a key's runs met.
 
 mod clock;
+mod coverage;
 mod faults;
 mod fixtures;
 mod journal;
@@ -53,6 +55,8 @@ pub struct AdminRequest<'a> {
 
 /// What the server tells the admin API about itself (for `/__mock/health`).
 pub struct ServerFacts<'a> {
+    /// The served contract (coverage reports its operations).
+    pub api: &'a Contract,
     /// The served spec's title.
     pub spec_title: &'a str,
     /// How long the server has run.
@@ -89,6 +93,8 @@ pub enum AdminOp {
     Tenants(tenants::Op),
     /// Fixtures.
     Fixtures(fixtures::Op),
+    /// Coverage.
+    Coverage(coverage::Op),
 }
 
 impl AdminOp {
@@ -104,6 +110,7 @@ impl AdminOp {
             .or_else(|| journal::Op::resolve(operation_id).map(AdminOp::Journal))
             .or_else(|| tenants::Op::resolve(operation_id).map(AdminOp::Tenants))
             .or_else(|| fixtures::Op::resolve(operation_id).map(AdminOp::Fixtures))
+            .or_else(|| coverage::Op::resolve(operation_id).map(AdminOp::Coverage))
     }
 }
 
@@ -273,6 +280,7 @@ async fn run(op: AdminOp, call: &Call<'_>) -> Result<Value, ControlError> {
         AdminOp::Journal(op) => journal::answer(op, call).await,
         AdminOp::Tenants(op) => tenants::answer(op, call).await,
         AdminOp::Fixtures(op) => fixtures::answer(op, call).await,
+        AdminOp::Coverage(op) => coverage::answer(op, call).await,
     }
 }
 

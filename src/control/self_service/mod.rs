@@ -8,12 +8,15 @@
 //! - [`clock`]: the merchant's own clock (`GET /self/clock`, `POST /self/clock/advance`);
 //! - [`faults`]: fault rules on the caller's own requests, and its provider outages;
 //! - [`merchant`]: the merchant itself (`GET /self`), its reset, a fixture's merchant
-//!   loaded under the key, and the caller's own requests from the journal.
+//!   loaded under the key, and the caller's own requests from the journal;
+//! - [`coverage`]: what the caller's runs met.
 
 mod clock;
+mod coverage;
 mod faults;
 mod merchant;
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::Value;
@@ -59,36 +62,53 @@ impl Default for Quotas {
     }
 }
 
-/// The self-service API: its contract, its operations resolved, its quotas.
+/// The self-service API: its contract (compiled on first use: a sandbox whose partners
+/// never call it does not hold it), its operations resolved, its quotas.
 pub struct SelfService {
-    /// The compiled contract (routes and response validation).
-    pub contract: Contract,
-    ops: Vec<Op>,
+    compiled: OnceLock<(Contract, Vec<Op>)>,
     /// What one merchant may stage.
     pub quotas: Quotas,
 }
 
+/// The path below which self-service answers (`/__mock/self`).
+const BASE: &str = "/__mock/self";
+
 impl SelfService {
     /// The self-service API of the embedded contract.
     pub fn new() -> Self {
-        let contract = load::parse_embedded(SELF_SERVICE_SPEC_JSON, SELF_SERVICE_SPEC, NAME)
-            .and_then(|doc| Contract::load_value(&doc, NAME))
-            .and_then(|c| c.into_servable())
-            // The embedded contract is checked by the tests; it cannot fail here.
-            .expect("the embedded self-service spec compiles");
-        // Checked by the tests too: an operation without a handler stops here.
-        let ops = resolve(&contract).unwrap_or_else(|e| panic!("{e}"));
         SelfService {
-            contract,
-            ops,
+            compiled: OnceLock::new(),
             quotas: Quotas::default(),
         }
     }
 
+    /// The compiled contract and its operations, compiled on first use.
+    fn compiled(&self) -> &(Contract, Vec<Op>) {
+        self.compiled.get_or_init(|| {
+            let contract = load::parse_embedded(SELF_SERVICE_SPEC_JSON, SELF_SERVICE_SPEC, NAME)
+                .and_then(|doc| Contract::load_value(&doc, NAME))
+                .and_then(|c| c.into_servable())
+                // The embedded contract is checked by the tests; it cannot fail here.
+                .expect("the embedded self-service spec compiles");
+            // Checked by the tests too (every operation has a handler).
+            let ops = resolve(&contract).unwrap_or_else(|e| panic!("{e}"));
+            (contract, ops)
+        })
+    }
+
+    /// The compiled contract (routes and response validation).
+    pub fn contract(&self) -> &Contract {
+        &self.compiled().0
+    }
+
+    /// The operation at `index` of the contract.
+    fn op(&self, index: usize) -> Option<Op> {
+        self.compiled().1.get(index).copied()
+    }
+
     /// Whether `path` is one of this API's (`/__mock/self` and below).
     pub fn owns(&self, path: &str) -> bool {
-        path.strip_prefix(self.contract.base_path.as_str())
-            .and_then(|rest| rest.strip_prefix("/self"))
+        path.strip_prefix(BASE)
             .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
     }
 }
@@ -107,6 +127,7 @@ enum Op {
     Clock(clock::Op),
     Faults(faults::Op),
     Merchant(merchant::Op),
+    Coverage(coverage::Op),
 }
 
 impl Op {
@@ -118,6 +139,7 @@ impl Op {
             .map(Op::Clock)
             .or_else(|| faults::Op::resolve(operation_id).map(Op::Faults))
             .or_else(|| merchant::Op::resolve(operation_id).map(Op::Merchant))
+            .or_else(|| coverage::Op::resolve(operation_id).map(Op::Coverage))
     }
 }
 
@@ -128,6 +150,8 @@ fn resolve(contract: &Contract) -> Result<Vec<Op>, String> {
 
 /// A self-service request, as the HTTP layer read it.
 pub struct SelfRequest<'a> {
+    /// The served API's contract.
+    pub api: &'a Contract,
     /// The method.
     pub method: &'a str,
     /// The path (starting with `/__mock/self`).
@@ -155,6 +179,8 @@ pub struct SelfAnswer {
 
 /// What an operation runs with: the request routed, authenticated and checked.
 struct Call<'a> {
+    /// The served API's contract (coverage reports its operations).
+    api: &'a Contract,
     control: &'a Control,
     service: &'a SelfService,
     store: &'a dyn Store,
@@ -197,7 +223,7 @@ pub async fn handle(
     req: &SelfRequest<'_>,
     wall: Timestamp,
 ) -> SelfAnswer {
-    let (index, path_params) = match request::route(&service.contract, req.method, req.path) {
+    let (index, path_params) = match request::route(service.contract(), req.method, req.path) {
         Ok(found) => found,
         Err(e) => {
             return SelfAnswer {
@@ -207,7 +233,7 @@ pub async fn handle(
             };
         }
     };
-    if service.ops.get(index) == Some(&Op::Ui) {
+    if service.op(index) == Some(Op::Ui) {
         // The page holds no data: it asks for the key itself.
         return SelfAnswer {
             operation: Some(index),
@@ -232,8 +258,8 @@ async fn answer(
     index: usize,
     path_params: &[(String, String)],
 ) -> Result<Value, ApiError> {
-    let op = &service.contract.operations[index];
-    let Some(self_op) = service.ops.get(index).copied() else {
+    let op = &service.contract().operations[index];
+    let Some(self_op) = service.op(index) else {
         return Err(ApiError::not_found(format!(
             "{} is not an operation this mock's self-service API carries out",
             op.id
@@ -254,6 +280,7 @@ async fn answer(
     request::json_body(op, req.content_type, req.body)?;
     let now = store.now_for(&session, wall).await?;
     let call = Call {
+        api: req.api,
         control,
         service,
         store,
@@ -269,6 +296,7 @@ async fn answer(
         Op::Clock(op) => clock::answer(op, &call).await,
         Op::Faults(op) => faults::answer(op, &call).await,
         Op::Merchant(op) => merchant::answer(op, &call).await,
+        Op::Coverage(op) => coverage::answer(op, &call).await,
     }
 }
 
@@ -280,9 +308,10 @@ mod tests {
     fn every_operation_of_the_contract_has_a_handler_and_paths_are_owned() {
         let service = SelfService::new();
         assert_eq!(
-            resolve(&service.contract).unwrap().len(),
-            service.contract.operations.len()
+            resolve(service.contract()).unwrap().len(),
+            service.contract().operations.len()
         );
+        assert_eq!(service.contract().base_path, "/__mock", "BASE is below it");
         for owned in [
             "/__mock/self",
             "/__mock/self/clock",

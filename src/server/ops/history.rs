@@ -12,6 +12,7 @@ use crate::api::ApiError;
 use crate::api::render::Pagination;
 use crate::api::render::Rfc3339;
 use crate::api::sync_log::{LogView, Owner, PageKey, kept_page, log_view, one_view, retry_view};
+use crate::control::coverage::{Seen, State};
 use crate::sim::{
     Command, LogStats, LogStatus, Outcome, Provider, ResourceState, ResourceType, SkipReason,
     SyncLogEntry, Timestamp,
@@ -155,6 +156,9 @@ pub(super) async fn answer(op: Op, call: &Call<'_>) -> Result<Bytes, ApiError> {
                     h.entry(id).map(|e| one_view(e, integ, h))
                 })
                 .await?;
+            if let Some(e) = &view {
+                mark_entry(call.seen, e);
+            }
             let data = view.ok_or_else(|| {
                 ApiError::from(crate::sim::SimError::LogNotFound {
                     provider,
@@ -314,7 +318,7 @@ async fn list(call: &Call<'_>, provider: Provider) -> Result<Bytes, ApiError> {
                 .integration(provider)
                 .filter(|i| filter.integration_id.is_none_or(|id| id == i.id))
             else {
-                return render_page(Vec::new(), limit, offset, 0);
+                return render_page(Vec::new(), limit, offset, 0).map(|b| (b, 0));
             };
             let key = PageKey {
                 integration: integ.id,
@@ -333,18 +337,32 @@ async fn list(call: &Call<'_>, provider: Provider) -> Result<Bytes, ApiError> {
                             || !std::mem::replace(&mut seen[e.resource_type as usize], true)
                     })
                     .collect();
-                let page = kept
+                let page: Vec<LogView> = kept
                     .iter()
                     .skip(offset)
                     .take(limit)
                     .map(|&(e, covered)| log_view(e, owner, e.retryable(covered)))
                     .collect();
-                render_page(page, limit, offset, kept.len())
+                let shown = Seen::default();
+                page.iter().for_each(|e| mark_entry(&shown, e));
+                Ok((render_page(page, limit, offset, kept.len())?, shown.bits()))
             })
         })
         .await??;
+    call.seen.mark_bits(page.1);
     // The kept bytes themselves, shared: a page is tens of KB.
-    Ok(page)
+    Ok(page.0)
+}
+
+/// Marks the states a sync log entry shows, for coverage.
+fn mark_entry(seen: &Seen, e: &LogView) {
+    seen.mark(match (e.status, e.retryable) {
+        ("success", _) => State::LogSuccess,
+        ("failed", true) => State::LogFailedRetryable,
+        ("failed", false) => State::LogFailedFinal,
+        ("skipped", _) => State::LogSkipped,
+        _ => State::LogSyncing,
+    });
 }
 
 /// `{"success": true, "data": [...], "pagination": {...}}`.

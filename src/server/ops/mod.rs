@@ -31,7 +31,11 @@ use serde_json::Value;
 
 use crate::api::ApiError;
 use crate::api::render::{self, IntegrationJson};
-use crate::sim::{Command, Integration, MerchantView, Outcome, Provider, Timestamp};
+use crate::control::coverage::{Seen, State};
+use crate::sim::{
+    BreakerConfig, BreakerState, Command, Integration, IntegrationStatus, MerchantView, Outcome,
+    Provider, SyncHealth, Timestamp,
+};
 use crate::spec::{Contract, ParsedParams, Violation};
 use crate::store::{Store, TenantRef};
 
@@ -104,6 +108,8 @@ pub struct Call<'a> {
     pub tenant: &'a TenantRef,
     /// Simulated time of the request.
     pub now: Timestamp,
+    /// The states the answer shows, for coverage.
+    pub seen: &'a Seen,
 }
 
 /// Answers a modelled operation: the 200 body, as JSON bytes.
@@ -207,9 +213,34 @@ impl Call<'_> {
     /// command ran at; usually kept from an earlier read, see `render`). Only a time
     /// past the years 1970-9999 cannot be written, and the clock never goes there.
     fn json(&self, i: &Integration, now: Timestamp) -> Result<IntegrationJson, ApiError> {
-        render::integration_json(i, &self.store.config().breaker, now).map_err(|e| {
+        let breaker = &self.store.config().breaker;
+        mark_integration(self.seen, i, breaker, now);
+        render::integration_json(i, breaker, now).map_err(|e| {
             ApiError::internal(format!("the integration cannot be written as JSON: {e}"))
         })
+    }
+}
+
+/// Marks the states an integration shows at `now`, for coverage.
+fn mark_integration(seen: &Seen, i: &Integration, breaker: &BreakerConfig, now: Timestamp) {
+    seen.mark(match i.status {
+        IntegrationStatus::Connected => State::IntegrationConnected,
+        IntegrationStatus::Error => State::IntegrationError,
+        IntegrationStatus::Syncing => State::IntegrationSyncing,
+        IntegrationStatus::Idle => State::IntegrationIdle,
+    });
+    seen.mark(match i.health(breaker, now) {
+        SyncHealth::Healthy => State::HealthHealthy,
+        SyncHealth::Degraded => State::HealthDegraded,
+        SyncHealth::Paused => State::HealthPaused,
+    });
+    seen.mark(match i.breaker.state(breaker, now) {
+        BreakerState::Closed => State::BreakerClosed,
+        BreakerState::Open => State::BreakerOpen,
+        BreakerState::HalfOpen => State::BreakerHalfOpen,
+    });
+    if !i.sync_enabled {
+        seen.mark(State::AutoSyncOff);
     }
 }
 
