@@ -487,9 +487,10 @@ pub enum Requirement {
     State(String),
 }
 
-/// The report of `counts` against `contract` (the served API's): the JSON of
+/// The report of `key`'s run `run` against `contract` (the served API's): the JSON of
 /// `GET /__mock/coverage` and `GET /__mock/self/coverage`.
-pub fn report(contract: &Contract, counts: &Counts, key: &ApiKey, run: Option<&str>) -> Value {
+pub fn report(coverage: &Coverage, contract: &Contract, key: &ApiKey, run: Option<&str>) -> Value {
+    let counts = &coverage.counts(key, run);
     let mut documented = 0u32;
     let mut met = 0u32;
     let mut gaps = Vec::new();
@@ -577,6 +578,7 @@ pub fn report(contract: &Contract, counts: &Counts, key: &ApiKey, run: Option<&s
     json!({
         "key": format!("…{}", key.last4()),
         "run": run_name(run),
+        "runs": coverage.runs(key),
         "operations": operations,
         "unrouted": unrouted,
         "states": states,

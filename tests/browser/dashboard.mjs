@@ -300,6 +300,20 @@ await step("partner mode shows and drives only the partner's merchant, with its 
     null, { timeout: 10000 });
   const paths = await p.locator("#journal td.path").allTextContents();
   assert.ok(paths.every((x) => x.startsWith("/v2/integrations/wodify")), paths.join(", "));
+  // Coverage: the default run met the activation's states; a run named by the
+  // X-Mock-Run header appears in the run list and shows its own.
+  await p.waitForFunction(
+    () => document.querySelector('#coverageStates li[data-name="integration.status.connected"]')?.className === "met",
+    null, { timeout: 10000 });
+  assert.match(await p.locator("#coverageSummary").textContent(), /documented statuses met/);
+  await fetch(MOCK + "/v2/integrations/wodify", { headers: { "x-api-key": PARTNER, "x-mock-run": "browser-run" } });
+  await p.waitForFunction(() => [...document.querySelectorAll("#run option")].some((o) => o.value === "browser-run"),
+    null, { timeout: 10000 });
+  await p.selectOption("#run", "browser-run");
+  await p.waitForFunction(
+    () => document.querySelector("#coverageSummary").textContent.startsWith("1 of"), null, { timeout: 10000 });
+  assert.equal(await p.locator('#coverageStates li[data-name="breaker.closed"]').getAttribute("class"), "met");
+  assert.equal(await p.locator('#coverageStates li[data-name="breaker.open"]').getAttribute("class"), null);
   await p.screenshot({ path: `${OUT}/dashboard-partner.png`, fullPage: true });
   // Nobody else moved: the sandbox's clock and the demo merchant's.
   const sandboxAfter = (await (await fetch(MOCK + "/__mock/clock")).json()).now;

@@ -189,6 +189,7 @@ fn admin_path() -> impl Strategy<Value = String> {
         Just("/faults/fault-1"),
         Just("/requests"),
         Just("/requests/count"),
+        Just("/coverage"),
         Just("/nowhere"),
     ];
     let query = prop_oneof![
@@ -197,7 +198,7 @@ fn admin_path() -> impl Strategy<Value = String> {
         1 => Just("?key=not-a-key".to_owned()),
         1 => Just("?full=true".to_owned()),
         1 => Just("?full=maybe".to_owned()),
-        1 => "\\?(limit|status|since|key|path)=[-0-9a-zA-Z:%]{0,12}",
+        1 => "\\?(limit|status|since|key|path|run)=[-0-9a-zA-Z:%]{0,12}",
     ];
     prop_oneof![
         9 => (route, query).prop_map(|(r, q)| format!("/__mock{r}{q}")),
@@ -302,11 +303,13 @@ fn self_service_path() -> impl Strategy<Value = String> {
         Just("/fixtures/nope"),
         Just("/fixtures/partners"),
         Just("/requests"),
+        Just("/coverage"),
         Just("/nowhere"),
     ];
     let query = prop_oneof![
         4 => Just(String::new()),
         1 => Just("?merchant=rk_sandbox_partner_bravo_0002".to_owned()),
+        1 => Just("?run=ci-1".to_owned()),
         1 => "\\?(limit|merchant|key)=[-0-9a-zA-Z:%]{0,12}",
     ];
     prop_oneof![

@@ -32,12 +32,7 @@ pub(super) async fn answer(op: Op, call: &Call<'_>) -> Result<Value, ControlErro
     let run = call.params.get("run").and_then(Value::as_str);
     let counted = &call.control.coverage;
     match op {
-        Op::Get => Ok(coverage::report(
-            call.facts.api,
-            &counted.counts(&key, run),
-            &key,
-            run,
-        )),
+        Op::Get => Ok(coverage::report(counted, call.facts.api, &key, run)),
         Op::Clear => {
             counted.forget(&key, run);
             done(match run {

@@ -32,12 +32,7 @@ pub(super) async fn answer(op: Op, call: &Call<'_>) -> Result<Value, ApiError> {
     let run = call.text("run");
     let counted = &call.control.coverage;
     match op {
-        Op::Get => Ok(coverage::report(
-            call.api,
-            &counted.counts(key, run),
-            key,
-            run,
-        )),
+        Op::Get => Ok(coverage::report(counted, call.api, key, run)),
         Op::Clear => {
             counted.forget(key, run);
             done(match run {
