@@ -17,6 +17,7 @@ use serde_json::{Value, json};
 
 use crate::sim::{ApiKey, lock};
 use crate::spec::{Contract, StatusKey};
+use crate::store::{Counters, Store, StoreError};
 
 /// The request header that names a run.
 pub const RUN_HEADER: &str = "x-mock-run";
@@ -429,6 +430,76 @@ impl Coverage {
         }
     }
 
+    /// Counts one answered request where the store keeps coverage: here, or, with a
+    /// store shared by replicas, the counters to add there (in the journal's round
+    /// trip, [`crate::control::journal::Journal::record_in`]).
+    pub fn record_in(&self, store: &dyn Store, met: &Met<'_>) -> Option<Counters> {
+        if store.shared().is_none() {
+            self.record(met);
+            return None;
+        }
+        let run = run_name(met.run);
+        if met.key.is_none() && run == DEFAULT_RUN {
+            return None;
+        }
+        Some(Counters {
+            owner: met.key.map_or_else(String::new, |k| k.as_str().to_owned()),
+            name: run.to_owned(),
+            fields: fields(met),
+            per_owner: MAX_RUNS_PER_KEY,
+            in_all: MAX_RUNS,
+        })
+    }
+
+    /// [`Coverage::counts`], wherever the store keeps coverage.
+    pub async fn counts_in(
+        &self,
+        store: &dyn Store,
+        key: &ApiKey,
+        run: Option<&str>,
+    ) -> Result<Counts, StoreError> {
+        let Some(shared) = store.shared() else {
+            return Ok(self.counts(key, run));
+        };
+        let run = run_name(run);
+        let mut total = from_fields(&shared.read_counters(key.as_str(), run).await?);
+        if run != DEFAULT_RUN {
+            total.add(&from_fields(&shared.read_counters("", run).await?));
+        }
+        Ok(total)
+    }
+
+    /// [`Coverage::runs`], wherever the store keeps coverage.
+    pub async fn runs_in(
+        &self,
+        store: &dyn Store,
+        key: &ApiKey,
+    ) -> Result<Vec<String>, StoreError> {
+        match store.shared() {
+            Some(shared) => shared.counter_names(key.as_str()).await,
+            None => Ok(self.runs(key)),
+        }
+    }
+
+    /// [`Coverage::forget`], wherever the store keeps coverage.
+    pub async fn forget_in(
+        &self,
+        store: &dyn Store,
+        key: &ApiKey,
+        run: Option<&str>,
+    ) -> Result<(), StoreError> {
+        match store.shared() {
+            Some(shared) => {
+                let run = run.map(|r| run_name(Some(r)));
+                shared.forget_counters(key.as_str(), run).await
+            }
+            None => {
+                self.forget(key, run);
+                Ok(())
+            }
+        }
+    }
+
     #[cfg(test)]
     fn held(&self) -> usize {
         self.shards.iter().map(|s| lock(s).held).sum()
@@ -478,6 +549,83 @@ fn add_run(shard: &mut Shard, key: Option<&ApiKey>, run: &str, counts: Counts, p
     }
 }
 
+/// The counters one request adds, as a shared store keeps them: `o{op}:{status}:n`
+/// (natural) or `:i` (injected), `u:{status}:..` for an unrouted request, `s{bits}`
+/// for the states shown together (hexadecimal), `e{class}` for its error class.
+fn fields(met: &Met<'_>) -> Vec<String> {
+    let kind = if met.injected { 'i' } else { 'n' };
+    let mut out = vec![match met.operation {
+        Some(op) => format!("o{op}:{}:{kind}", met.status),
+        None => format!("u:{}:{kind}", met.status),
+    }];
+    if met.states != 0 {
+        // The states shown together, as one counter (one HINCRBY, however many).
+        out.push(format!("s{:x}", met.states));
+    }
+    if let Some(class) = met
+        .error_code
+        .and_then(|code| ErrorClass::of(met.status, code))
+    {
+        out.push(format!("e{}", class as usize));
+    }
+    out
+}
+
+/// The counts a shared store's counters hold ([`fields`]); fields it does not know are
+/// left out.
+fn from_fields(fields: &[(String, u64)]) -> Counts {
+    let mut counts = Counts::default();
+    for (field, n) in fields {
+        let n = u32::try_from(*n).unwrap_or(u32::MAX);
+        let mut parsed = || -> Option<()> {
+            if let Some(bits) = field.strip_prefix('s') {
+                let mut bits = u32::from_str_radix(bits, 16).ok()?;
+                while bits != 0 {
+                    let s = &mut counts.states[bits.trailing_zeros() as usize];
+                    *s = s.saturating_add(n);
+                    bits &= bits - 1;
+                }
+            } else if let Some(i) = field.strip_prefix('e') {
+                let i: usize = i.parse().ok()?;
+                *counts.errors.get_mut(i)? = n;
+            } else {
+                let (where_, rest) = field.split_at(1);
+                let mut parts = rest.split(':');
+                let op = parts.next()?;
+                let status: u16 = parts.next()?.parse().ok()?;
+                let injected = parts.next()? == "i";
+                let slot = if where_ == "u" {
+                    &mut counts.unrouted
+                } else {
+                    let op: usize = op.parse().ok()?;
+                    if op > 10_000 {
+                        return None;
+                    }
+                    if counts.ops.len() <= op {
+                        counts.ops.resize_with(op + 1, OpCounts::default);
+                    }
+                    &mut counts.ops[op]
+                };
+                let at = match slot.0.iter().position(|(s, ..)| *s == status) {
+                    Some(at) => at,
+                    None => {
+                        slot.0.push((status, 0, 0));
+                        slot.0.len() - 1
+                    }
+                };
+                if injected {
+                    slot.0[at].2 = n;
+                } else {
+                    slot.0[at].1 = n;
+                }
+            }
+            Some(())
+        };
+        let _ = parsed();
+    }
+    counts
+}
+
 /// What to require of a report (the `coverage` command's `--require`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Requirement {
@@ -487,10 +635,16 @@ pub enum Requirement {
     State(String),
 }
 
-/// The report of `key`'s run `run` against `contract` (the served API's): the JSON of
+/// The report of what `key`'s run `run` met (`counts`; `runs`: the key's runs) against
+/// `contract` (the served API's): the JSON of
 /// `GET /__mock/coverage` and `GET /__mock/self/coverage`.
-pub fn report(coverage: &Coverage, contract: &Contract, key: &ApiKey, run: Option<&str>) -> Value {
-    let counts = &coverage.counts(key, run);
+pub fn report(
+    contract: &Contract,
+    counts: &Counts,
+    runs: Vec<String>,
+    key: &ApiKey,
+    run: Option<&str>,
+) -> Value {
     let mut documented = 0u32;
     let mut met = 0u32;
     let mut gaps = Vec::new();
@@ -578,7 +732,7 @@ pub fn report(coverage: &Coverage, contract: &Contract, key: &ApiKey, run: Optio
     json!({
         "key": format!("…{}", key.last4()),
         "run": run_name(run),
-        "runs": coverage.runs(key),
+        "runs": runs,
         "operations": operations,
         "unrouted": unrouted,
         "states": states,
@@ -720,6 +874,53 @@ mod tests {
                 s.keys.values().map(|r| r.0.len()).sum::<usize>() + s.keyless.0.len()
             })
             .sum()
+    }
+
+    #[test]
+    fn a_shared_stores_fields_read_back_as_the_counts_they_count() {
+        let a = key(1);
+        let mets = [
+            Met {
+                states: (1 << State::BreakerOpen as u32) | (1 << State::Replayed as u32),
+                ..met(Some(&a), Some("r"), 200)
+            },
+            met(Some(&a), Some("r"), 200),
+            Met {
+                injected: true,
+                error_code: Some("service_unavailable"),
+                ..met(Some(&a), Some("r"), 503)
+            },
+            Met {
+                operation: None,
+                error_code: Some("route_not_found"),
+                ..met(Some(&a), Some("r"), 404)
+            },
+        ];
+        let local = Coverage::new(10);
+        let mut shared: HashMap<String, u64> = HashMap::new();
+        for m in &mets {
+            local.record(m);
+            for f in fields(m) {
+                *shared.entry(f).or_default() += 1;
+            }
+        }
+        let mut read: Vec<(String, u64)> = shared.into_iter().collect();
+        read.sort();
+        let mut expected = local.counts(&a, Some("r"));
+        expected.used = 0;
+        let mut got = from_fields(&read);
+        // The order statuses were met in is not kept.
+        for o in expected.ops.iter_mut().chain([&mut expected.unrouted]) {
+            o.0.sort_unstable();
+        }
+        for o in got.ops.iter_mut().chain([&mut got.unrouted]) {
+            o.0.sort_unstable();
+        }
+        assert_eq!(got, expected);
+        assert_eq!(
+            from_fields(&[("nonsense".into(), 3), ("o99999999:1:n".into(), 1)]),
+            Counts::default()
+        );
     }
 
     #[test]

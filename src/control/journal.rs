@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use serde::{Deserialize, Serialize};
 
 use crate::sim::{ApiKey, Timestamp, lock};
-use crate::store::{Store, StoreError};
+use crate::store::{Counters, Store, StoreError};
 
 /// How many requests are kept; older ones are forgotten first.
 pub const CAPACITY: usize = 1000;
@@ -222,16 +222,20 @@ impl Journal {
 
     /// Records a request wherever the journal is kept: here, or in a store shared by
     /// replicas ([`Store::shared`]: a capped stream every replica appends to, so a
-    /// journal read through any replica sees the requests of all). A request is in the
+    /// journal read through any replica sees the requests of all), with the request's
+    /// coverage counters (`counted`) in the same round trip. A request is in the
     /// shared journal before it is answered; when the store cannot take it, the
     /// request is still answered and the loss logged.
-    pub async fn record_in(&self, store: &dyn Store, entry: Entry) {
+    pub async fn record_in(&self, store: &dyn Store, entry: Entry, counted: Option<Counters>) {
         let Some(shared) = store.shared() else {
             drop(self.record(entry)); // the forgotten entry, freed outside the lock
             return;
         };
         let written = match serde_json::to_vec(&Kept::of(entry)) {
-            Ok(bytes) => shared.append_journal(bytes, CAPACITY).await.map(drop),
+            Ok(bytes) => shared
+                .append_journal(bytes, CAPACITY, counted)
+                .await
+                .map(drop),
             Err(e) => Err(StoreError::Invalid(e.to_string())),
         };
         if let Err(e) = written {

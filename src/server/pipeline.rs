@@ -196,6 +196,7 @@ pub async fn handle(
     );
     // Coverage and the journal count the API's requests (neither the admin API's nor
     // self-service's).
+    let mut counted = None;
     if surface == Surface::Api && !preflight {
         let code = reply
             .json
@@ -205,15 +206,18 @@ pub async fn handle(
         if matches!(code, Some("unknown_external_id" | "duplicate_mapping")) {
             ctx.seen.mark(State::MappingRefused);
         }
-        app.control.coverage.record(&Met {
-            key: ctx.key.as_ref(),
-            run: run.as_deref(),
-            operation: reply.operation,
-            status: if ctx.drop { 0 } else { reply.status },
-            injected: ctx.injected,
-            states: ctx.seen.bits(),
-            error_code: code,
-        });
+        counted = app.control.coverage.record_in(
+            &*app.store,
+            &Met {
+                key: ctx.key.as_ref(),
+                run: run.as_deref(),
+                operation: reply.operation,
+                status: if ctx.drop { 0 } else { reply.status },
+                injected: ctx.injected,
+                states: ctx.seen.bits(),
+                error_code: code,
+            },
+        );
     }
     if surface == Surface::Api && !preflight {
         // The request's own strings move into the journal: it is their last use.
@@ -240,7 +244,10 @@ pub async fn handle(
                 .map(|i| app.contract.operations[i].id.clone()),
             latency_micros: latency.as_micros() as u64,
         };
-        app.control.journal.record_in(&*app.store, entry).await;
+        app.control
+            .journal
+            .record_in(&*app.store, entry, counted)
+            .await;
     }
     if ctx.drop {
         return Err(Dropped);

@@ -239,15 +239,51 @@ pub trait SharedControl: Send + Sync {
     /// when another replica changed it first.
     fn write_book(&self, version: u64, book: Vec<u8>) -> StoreFuture<'_, Option<u64>>;
 
-    /// Appends a request to the journal, the oldest forgotten past `capacity`; the
-    /// entry's number (increasing across replicas).
-    fn append_journal(&self, entry: Vec<u8>, capacity: usize) -> StoreFuture<'_, u64>;
+    /// Appends a request to the journal, the oldest forgotten past `capacity`, and adds
+    /// `counted` to its counters in the same round trip; the entry's number
+    /// (increasing across replicas).
+    fn append_journal(
+        &self,
+        entry: Vec<u8>,
+        capacity: usize,
+        counted: Option<Counters>,
+    ) -> StoreFuture<'_, u64>;
+
+    /// The counters `name` of `owner` (coverage's runs of a key), field by field.
+    fn read_counters<'a>(
+        &'a self,
+        owner: &'a str,
+        name: &'a str,
+    ) -> StoreFuture<'a, Vec<(String, u64)>>;
+
+    /// The names of `owner`'s counters, sorted.
+    fn counter_names<'a>(&'a self, owner: &'a str) -> StoreFuture<'a, Vec<String>>;
+
+    /// Forgets `owner`'s counters `name`, or all of them.
+    fn forget_counters<'a>(&'a self, owner: &'a str, name: Option<&'a str>) -> StoreFuture<'a, ()>;
 
     /// The latest `n` journal entries, latest first, with their numbers.
     fn read_journal(&self, n: usize) -> StoreFuture<'_, Vec<(u64, Vec<u8>)>>;
 
     /// Forgets every journal entry.
     fn clear_journal(&self) -> StoreFuture<'_, ()>;
+}
+
+/// Counters to add to, shared by replicas (coverage's counts of one run): opaque field
+/// names, each incremented by one. An owner keeps at most `per_owner` sets of counters
+/// and the store at most `in_all`, the least recently added to forgotten first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counters {
+    /// Whose (a key; empty: requests refused before a key was known).
+    pub owner: String,
+    /// Which of the owner's sets (a run).
+    pub name: String,
+    /// The fields to increment.
+    pub fields: Vec<String>,
+    /// The most sets one owner keeps.
+    pub per_owner: usize,
+    /// The most sets kept in all.
+    pub in_all: usize,
 }
 
 impl dyn Store + '_ {

@@ -995,3 +995,93 @@ async fn partners_on_three_replicas_move_their_own_time_and_failures_only() {
         node.assert_conformant();
     }
 }
+
+const COV_KEY: &str = "rk_sandbox_coverage_replicas_001";
+
+/// A journey of runs `rr` and default, sent round-robin through `nodes`.
+async fn coverage_journey(nodes: &[&Mock]) {
+    let activate =
+        json!({"credentials": {"apiKey": "ph_cov", "baseUrl": "https://clinic.example"}})
+            .to_string();
+    let steps: [(&str, &str, Option<&str>, Option<&str>); 7] = [
+        (
+            "POST",
+            "/v2/integrations/practicehub/activate",
+            Some(&activate),
+            Some("rr"),
+        ),
+        (
+            "POST",
+            "/v2/integrations/practicehub/activate",
+            Some(&activate),
+            Some("rr"),
+        ),
+        ("GET", "/v2/integrations/practicehub", None, Some("rr")),
+        ("GET", "/v2/integrations?offset=1", None, Some("rr")),
+        ("GET", "/v2/integrations/nope", None, Some("rr")),
+        ("GET", "/v2/integrations", None, None),
+        ("GET", "/v2/nowhere", None, Some("rr")),
+    ];
+    for (i, (method, path, body, run)) in steps.into_iter().enumerate() {
+        let mut headers = vec![("x-api-key", COV_KEY)];
+        headers.extend(run.map(|r| ("x-mock-run", r)));
+        if body.is_some() {
+            headers.push(("content-type", "application/json"));
+        }
+        nodes[i % nodes.len()]
+            .send(method, path, &headers, body)
+            .await;
+    }
+    // Refused before a key was known, in the run it names.
+    nodes[0]
+        .send("GET", "/v2/integrations", &[("x-mock-run", "rr")], None)
+        .await;
+}
+
+async fn coverage_report(node: &Mock, run: &str) -> Value {
+    let r = node
+        .send(
+            "GET",
+            &format!("/__mock/self/coverage?run={run}"),
+            &[("x-api-key", COV_KEY)],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.json());
+    r.json()
+}
+
+/// Coverage is one for all replicas: a journey sent round-robin through three replicas
+/// gives, read through any of them, the report one process gives for it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coverage_through_three_replicas_is_what_one_process_counts() {
+    let one = Mock::start().await;
+    coverage_journey(&[&one]).await;
+    let redis = Redis::start();
+    let nodes = replicas(&redis, 3).await;
+    coverage_journey(&nodes.iter().collect::<Vec<_>>()).await;
+    for run in ["rr", "default"] {
+        let expected = coverage_report(&one, run).await;
+        assert!(expected["summary"]["met"].as_u64().unwrap() > 0);
+        for node in &nodes {
+            assert_eq!(coverage_report(node, run).await, expected, "run {run}");
+        }
+    }
+    // Forgotten through one replica, for all.
+    let r = nodes[2]
+        .send(
+            "DELETE",
+            "/__mock/self/coverage?run=rr",
+            &[("x-api-key", COV_KEY)],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    let after = coverage_report(&nodes[0], "rr").await;
+    assert_eq!(after["runs"], json!(["default"]));
+    // Only the keyless request of run rr is left.
+    assert_eq!(after["summary"]["met"], 1, "{after}");
+    for node in &nodes {
+        node.assert_conformant();
+    }
+}

@@ -32,9 +32,15 @@ pub(super) async fn answer(op: Op, call: &Call<'_>) -> Result<Value, ControlErro
     let run = call.params.get("run").and_then(Value::as_str);
     let counted = &call.control.coverage;
     match op {
-        Op::Get => Ok(coverage::report(counted, call.facts.api, &key, run)),
+        Op::Get => Ok(coverage::report(
+            call.facts.api,
+            &counted.counts_in(call.store, &key, run).await?,
+            counted.runs_in(call.store, &key).await?,
+            &key,
+            run,
+        )),
         Op::Clear => {
-            counted.forget(&key, run);
+            counted.forget_in(call.store, &key, run).await?;
             done(match run {
                 Some(run) => format!("run {run} of {} forgotten", key.last4()),
                 None => format!("every run of {} forgotten", key.last4()),

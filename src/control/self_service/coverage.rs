@@ -32,9 +32,15 @@ pub(super) async fn answer(op: Op, call: &Call<'_>) -> Result<Value, ApiError> {
     let run = call.text("run");
     let counted = &call.control.coverage;
     match op {
-        Op::Get => Ok(coverage::report(counted, call.api, key, run)),
+        Op::Get => Ok(coverage::report(
+            call.api,
+            &counted.counts_in(call.store, key, run).await?,
+            counted.runs_in(call.store, key).await?,
+            key,
+            run,
+        )),
         Op::Clear => {
-            counted.forget(key, run);
+            counted.forget_in(call.store, key, run).await?;
             done(match run {
                 Some(run) => format!("run {run} forgotten"),
                 None => "every run of this key forgotten".to_owned(),

@@ -13,7 +13,10 @@
 //!   applied, so a replica that (re)starts never applies it over the shared state;
 //! - `faults`: a hash, `v` and `b` (the control plane's fault book as JSON);
 //! - `journal`: a stream capped near the journal's capacity, each entry `n` (its
-//!   number, from the counter `journal:n`) and `e` (the request as JSON).
+//!   number, from the counter `journal:n`) and `e` (the request as JSON);
+//! - coverage's counters: `cov:{owner}|{name}` a hash of counters (a key's run),
+//!   `cov:runs:{owner}` and `cov:all` the sets of names, bounded (past a bound, another
+//!   name drawn at random goes); added to in the journal's round trip.
 //!
 //! An update is optimistic: read the tenant and its version (authentication's round
 //! trip already did), apply the pure command to it, and, only if it changed, write it
@@ -36,7 +39,7 @@ use futures_util::future::Either;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::{AsyncCommands, Script};
 
-use super::{Session, SharedControl, Store, StoreError, StoreFuture, TenantRef};
+use super::{Counters, Session, SharedControl, Store, StoreError, StoreFuture, TenantRef};
 use crate::sim::{
     ApiKey, AuthError, Clock, DeclaredKey, KeyPolicy, SimConfig, Tenant, Timestamp, WorldState,
     admit, lock,
@@ -75,6 +78,39 @@ redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'n', n, 'e', ARGV[1])
 return n
 ";
 
+/// [`APPEND`] (`KEYS[1..2]`, `ARGV[1..2]`), then adds one to each field `ARGV[8..]` of
+/// the counters hash `KEYS[3]` (owner `ARGV[7]`, name `ARGV[4]`, member `ARGV[3]` =
+/// `owner|name`). A name new to its owner joins the owner's set `KEYS[4]` and the set
+/// of all `KEYS[5]`; past `ARGV[5]` names per owner or `ARGV[6]` in all, one other
+/// (drawn by `SRANDMEMBER`) is forgotten (its hash `ARGV[9]..member`). A request costs
+/// two or three `HINCRBY`s and one `SADD` beside the journal's; the bounds are checked
+/// only for a new name. One script, so one round trip, kept by Redis by its hash.
+const APPEND_AND_COUNT: &str = r"
+local n = redis.call('INCR', KEYS[2])
+redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'n', n, 'e', ARGV[1])
+local prefix = ARGV[8]
+for i = 9, #ARGV do redis.call('HINCRBY', KEYS[3], ARGV[i], 1) end
+if redis.call('SADD', KEYS[4], ARGV[4]) == 1 then
+  redis.call('SADD', KEYS[5], ARGV[3])
+  if redis.call('SCARD', KEYS[4]) > tonumber(ARGV[5]) then
+    local old = ARGV[4]
+    while old == ARGV[4] do old = redis.call('SRANDMEMBER', KEYS[4]) end
+    redis.call('SREM', KEYS[4], old)
+    redis.call('SREM', KEYS[5], ARGV[7] .. '|' .. old)
+    redis.call('DEL', prefix .. ARGV[7] .. '|' .. old)
+  end
+  if redis.call('SCARD', KEYS[5]) > tonumber(ARGV[6]) then
+    local old = ARGV[3]
+    while old == ARGV[3] do old = redis.call('SRANDMEMBER', KEYS[5]) end
+    redis.call('SREM', KEYS[5], old)
+    redis.call('DEL', prefix .. old)
+    local bar = string.find(old, '|', 1, true)
+    redis.call('SREM', prefix .. 'runs:' .. string.sub(old, 1, bar - 1), string.sub(old, bar + 1))
+  end
+end
+return n
+";
+
 /// Tenants, keys and the clock in Redis; see the module's comment.
 pub struct RedisStore {
     config: SimConfig,
@@ -82,6 +118,7 @@ pub struct RedisStore {
     prefix: String,
     cas: Script,
     append: Script,
+    append_and_count: Script,
     /// This replica's writes of tenants, pipelined per tenant, and its versions.
     writes: Writes<Tenant>,
 }
@@ -122,6 +159,7 @@ impl RedisStore {
             prefix: prefix.to_owned(),
             cas: Script::new(CAS),
             append: Script::new(APPEND),
+            append_and_count: Script::new(APPEND_AND_COUNT),
             writes: Writes::new(uuid::Uuid::new_v4().as_u64_pair().0),
         })
     }
@@ -600,17 +638,92 @@ impl SharedControl for RedisStore {
         })
     }
 
-    fn append_journal(&self, entry: Vec<u8>, capacity: usize) -> StoreFuture<'_, u64> {
+    fn append_journal(
+        &self,
+        entry: Vec<u8>,
+        capacity: usize,
+        counted: Option<Counters>,
+    ) -> StoreFuture<'_, u64> {
         boxed(async move {
             let mut c = self.conn.clone();
-            self.append
+            let Some(counted) = counted else {
+                return self
+                    .append
+                    .key(self.name("journal"))
+                    .key(self.name("journal:n"))
+                    .arg(entry)
+                    .arg(capacity)
+                    .invoke_async(&mut c)
+                    .await
+                    .map_err(unavailable);
+            };
+            let member = format!("{}|{}", counted.owner, counted.name);
+            self.append_and_count
                 .key(self.name("journal"))
                 .key(self.name("journal:n"))
+                .key(self.name(&format!("cov:{member}")))
+                .key(self.name(&format!("cov:runs:{}", counted.owner)))
+                .key(self.name("cov:all"))
                 .arg(entry)
                 .arg(capacity)
+                .arg(&member)
+                .arg(&counted.name)
+                .arg(counted.per_owner)
+                .arg(counted.in_all)
+                .arg(&counted.owner)
+                .arg(self.name("cov:"))
+                .arg(&counted.fields)
                 .invoke_async(&mut c)
                 .await
                 .map_err(unavailable)
+        })
+    }
+
+    fn read_counters<'a>(
+        &'a self,
+        owner: &'a str,
+        name: &'a str,
+    ) -> StoreFuture<'a, Vec<(String, u64)>> {
+        boxed(async move {
+            let mut c = self.conn.clone();
+            let all: Vec<(String, u64)> = c
+                .hgetall(self.name(&format!("cov:{owner}|{name}")))
+                .await
+                .map_err(unavailable)?;
+            Ok(all)
+        })
+    }
+
+    fn counter_names<'a>(&'a self, owner: &'a str) -> StoreFuture<'a, Vec<String>> {
+        boxed(async move {
+            let mut c = self.conn.clone();
+            let mut names: Vec<String> = c
+                .smembers(self.name(&format!("cov:runs:{owner}")))
+                .await
+                .map_err(unavailable)?;
+            names.sort();
+            Ok(names)
+        })
+    }
+
+    fn forget_counters<'a>(&'a self, owner: &'a str, name: Option<&'a str>) -> StoreFuture<'a, ()> {
+        boxed(async move {
+            let mut c = self.conn.clone();
+            let set = self.name(&format!("cov:runs:{owner}"));
+            let names: Vec<String> = match name {
+                Some(n) => vec![n.to_owned()],
+                None => c.smembers(&set).await.map_err(unavailable)?,
+            };
+            let mut pipe = redis::pipe();
+            pipe.atomic();
+            for n in &names {
+                let member = format!("{owner}|{n}");
+                pipe.del(self.name(&format!("cov:{member}"))).ignore();
+                pipe.srem(self.name("cov:all"), member).ignore();
+                pipe.srem(&set, n).ignore();
+            }
+            let _: () = pipe.query_async(&mut c).await.map_err(unavailable)?;
+            Ok(())
         })
     }
 
