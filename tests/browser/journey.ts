@@ -5,7 +5,10 @@ import createClient from "openapi-fetch";
 import type { paths } from "./generated/schema.js";
 
 const baseUrl = (process.env.MOCK_URL ?? "http://127.0.0.1:4041") + "/v2";
-const client = createClient<paths>({ baseUrl, headers: { "x-api-key": "rk_sandbox_typescript_client_01" } });
+const KEY = "rk_sandbox_typescript_client_01";
+// The journey's run: coverage counts its requests apart (X-Mock-Run).
+const RUN = "ts-journey";
+const client = createClient<paths>({ baseUrl, headers: { "x-api-key": KEY, "x-mock-run": RUN } });
 const provider = { params: { path: { provider: "wodify" as const } } };
 
 function check(condition: boolean, what: string): void {
@@ -81,4 +84,25 @@ check(deactivated.data?.success === true, "deactivate");
 
 const after = await client.GET("/integrations/{provider}", provider);
 check(after.data?.data?.isActive === false, "it reads as inactive");
+// What the journey met, as the mock counted it: exactly these, and nothing else.
+const coverage = await (await fetch(baseUrl.replace(/\/v2$/, "") + "/__mock/self/coverage?run=" + RUN,
+  { headers: { "x-api-key": KEY } })).json();
+const met = coverage.operations.flatMap((o: { operationId: string; statuses: { status: number; met: boolean; natural: number }[] }) =>
+  o.statuses.filter((s) => s.met).map((s) => `${o.operationId}:${s.status}x${s.natural}`)).sort();
+const named = (kind: "states" | "errors") =>
+  coverage[kind].filter((s: { met: boolean }) => s.met).map((s: { name: string }) => s.name).sort();
+const same = (got: string[], want: string[]) => JSON.stringify(got) === JSON.stringify([...want].sort());
+check(same(met, [
+  "activateIntegration:200x2", "getIntegration:200x2", "listIntegrations:200x1", "toggleIntegrationSync:200x1",
+  "updateIntegrationSyncInterval:400x1", "triggerIntegrationSync:200x1", "listIntegrationSyncLogs:200x2",
+  "retryIntegrationSyncLog:200x1", "retryIntegrationSyncLog:400x1", "listIntegrationPackages:200x1",
+  "replaceIntegrationProductMappings:200x1", "listIntegrationProductMappings:200x1", "deactivateIntegration:200x1",
+]), "coverage lists exactly the operations and statuses the journey met: " + met.join(" "));
+check(same(named("states"), [
+  "integration.status.connected", "integration.status.idle", "integration.syncEnabled.false", "syncHealth.healthy",
+  "syncHealth.paused", "breaker.closed", "syncLog.failed.retryable", "syncLog.success",
+]), "and exactly the states its answers showed: " + named("states").join(" "));
+check(same(named("errors"), ["400/422.validation"]), "and its one error class");
+check(coverage.gaps.some((g: { item: string; hint: string }) => g.item === "breaker.open" && g.hint.includes("breaker-open")),
+  "a gap it did not meet comes with how to stage it");
 console.log("typescript client: journey passed");
