@@ -196,7 +196,6 @@ pub async fn handle(
     );
     // Coverage and the journal count the API's requests (neither the admin API's nor
     // self-service's).
-    let mut counted = None;
     if surface == Surface::Api && !preflight {
         let code = reply
             .json
@@ -206,7 +205,7 @@ pub async fn handle(
         if matches!(code, Some("unknown_external_id" | "duplicate_mapping")) {
             ctx.seen.mark(State::MappingRefused);
         }
-        counted = app.control.coverage.record_in(
+        let counted = app.control.coverage.record_in(
             &*app.store,
             &Met {
                 key: ctx.key.as_ref(),
@@ -218,8 +217,6 @@ pub async fn handle(
                 error_code: code,
             },
         );
-    }
-    if surface == Surface::Api && !preflight {
         // The request's own strings move into the journal: it is their last use.
         let entry = journal::Entry {
             id: 0,
