@@ -5,8 +5,10 @@
 //! health, breaker, sync log entries, a refused mapping, a second page, a replay); the
 //! error classes. Counters, not entries, so a run's memory is bounded whatever it sends.
 //!
-//! Counting costs a request a thread-local lookup and an uncontended lock: each worker
-//! thread counts in a shard of its own, and a report adds the shards up.
+//! In one process, counting costs a request a thread-local lookup and an uncontended
+//! lock: each worker thread counts in a shard of its own, and a report adds the shards
+//! up. With a store shared by replicas (Redis) the counters go to the store instead, in
+//! the journal's round trip ([`Coverage::record_in`]), and a report reads them there.
 
 use std::cell::Cell;
 use std::collections::HashMap;
