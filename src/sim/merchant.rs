@@ -198,12 +198,12 @@ impl Merchant {
         if by > MAX_CLOCK_STEP {
             return Err(ClockRefusal::StepTooLong);
         }
-        // What was due before the move is applied at its own time first.
-        self.advance(config, sandbox);
         let to = self.local_time(sandbox).plus(by);
         if to > Timestamp::LATEST {
             return Err(ClockRefusal::PastLatest);
         }
+        // One advance to the new time applies what falls due on the way, in order (what
+        // was due before the move first).
         self.clock_ahead_ms = self.clock_ahead_ms.saturating_add(by.as_millis() as u64);
         self.advance(config, sandbox);
         Ok(to)

@@ -124,6 +124,19 @@ async fn the_report_lists_exactly_what_a_journey_met() {
         .await,
         400
     );
+    // A mapping the catalog refuses.
+    let unknown = json!({"mappings": [{"externalId": "no_such_package", "internalId": "prod_x"}]});
+    assert_eq!(
+        call(
+            &mock,
+            run,
+            "PUT",
+            "/v2/integrations/practicehub/product-mappings",
+            Some(unknown)
+        )
+        .await,
+        400
+    );
     // Without a key: refused before a key is known, counted in the run it names.
     let r = mock
         .send("GET", "/v2/integrations", &[("x-mock-run", run)], None)
@@ -179,6 +192,7 @@ async fn the_report_lists_exactly_what_a_journey_met() {
         ("listIntegrations", 200, 1, 0),
         ("listIntegrations", 401, 1, 0),
         ("updateIntegrationSyncInterval", 400, 1, 0),
+        ("replaceIntegrationProductMappings", 400, 1, 0),
         ("triggerIntegrationSync", 503, 0, 1),
         ("triggerIntegrationSync", 200, 1, 0),
         ("listIntegrationSyncLogs", 200, 1, 0),
@@ -195,6 +209,7 @@ async fn the_report_lists_exactly_what_a_journey_met() {
             "breaker.closed",
             "pagination.followed",
             "syncLog.success",
+            "mapping.refused",
         ]),
         "{r:#}"
     );
@@ -212,7 +227,7 @@ async fn the_report_lists_exactly_what_a_journey_met() {
         r["unrouted"],
         json!([{"status": 404, "natural": 1, "injected": 0}])
     );
-    assert_eq!(r["summary"]["met"], 10);
+    assert_eq!(r["summary"]["met"], 11);
     // Every documented status not met is a gap with a hint; nothing met is one.
     let gaps: BTreeSet<String> = r["gaps"]
         .as_array()
@@ -228,7 +243,7 @@ async fn the_report_lists_exactly_what_a_journey_met() {
     assert!(!gaps.contains("getIntegration:200"));
     assert!(!gaps.contains("pagination.followed"));
     assert_eq!(
-        r["summary"]["documented"].as_u64().unwrap() - 10,
+        r["summary"]["documented"].as_u64().unwrap() - 11,
         gaps.iter().filter(|g| g.contains(':')).count() as u64
     );
     // The operator reads the same.

@@ -100,9 +100,10 @@ pub(super) async fn answer(op: Op, call: &Call<'_>) -> Result<Value, ControlErro
     }
 }
 
-/// Injects a `provider_outage` rule's outage, as of `now`, into the tenants the rule's
-/// key selects (every existing tenant when it names none).
-async fn inject_outage(
+/// Injects a `provider_outage` rule's outage, as of `now` (each merchant's own time),
+/// into the tenants the rule's key selects (every existing tenant when it names none);
+/// self-service's rules name the caller's key.
+pub(in crate::control) async fn inject_outage(
     store: &dyn Store,
     rule: &RuleInput,
     now: Timestamp,

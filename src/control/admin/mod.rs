@@ -21,6 +21,7 @@ mod journal;
 mod state;
 mod tenants;
 
+pub(super) use faults::inject_outage;
 pub(super) use tenants::tenant_view;
 
 use std::time::Duration;

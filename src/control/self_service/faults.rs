@@ -11,8 +11,8 @@ use serde_json::{Value, json};
 
 use super::{Call, Quotas, done};
 use crate::api::ApiError;
+use crate::control::admin::inject_outage;
 use crate::control::faults::{FaultAction, FaultBook, Rule, RuleInput};
-use crate::sim::Outage;
 use crate::spec::Violation;
 
 /// The fault operations.
@@ -102,25 +102,10 @@ pub(super) async fn answer(op: Op, call: &Call<'_>) -> Result<Value, ApiError> {
                     ),
                 )
             })?;
-            // Outages are the merchant's state, as of its own time.
-            let (config_now, tenant) = (call.now, &call.session.tenant);
+            // Outages are the merchant's state, as of its own time: injected as the
+            // admin API injects them (the rule's key is the caller's).
             for r in &outages {
-                let (Some(provider), FaultAction::ProviderOutage { syncs, seconds }) =
-                    (r.matcher.provider, &r.action)
-                else {
-                    continue;
-                };
-                store
-                    .with_tenant(tenant, |t| {
-                        let outage = match (syncs, seconds) {
-                            (Some(n), _) => Outage::NextSyncs { remaining: *n },
-                            (None, s) => Outage::Until {
-                                until: t.now(config_now).plus(Duration::from_secs(s.unwrap_or(0))),
-                            },
-                        };
-                        t.merchant.inject_outage(provider, outage);
-                    })
-                    .await?;
+                inject_outage(store, r, call.now).await?;
             }
             Ok(json!({ "rules": own }))
         }

@@ -3,7 +3,8 @@
 //! clocks and test helpers allow. The key is authenticated as the API authenticates it
 //! (the store's [`Store::authenticate`], the same refusals); the merchant is always the
 //! key's, never one named by the request. As in the admin API, each `operationId` is
-//! resolved once, when the control plane is built, into an [`Op`] of one family:
+//! resolved once into an [`Op`] of one family, when the contract is compiled (on the
+//! first self-service request; a unit test checks every operation has a handler):
 //!
 //! - [`clock`]: the merchant's own clock (`GET /self/clock`, `POST /self/clock/advance`);
 //! - [`faults`]: fault rules on the caller's own requests, and its provider outages;
