@@ -18,7 +18,7 @@ use revkeen_mock::server::handle;
 use revkeen_mock::sim::Timestamp;
 
 /// Counts allocations, to report how many a request makes.
-/// Counts allocations, then hands them to the binary's allocator (mimalloc).
+/// Each is handed to the binary's allocator (`revkeen_mock::alloc::Allocator`, mimalloc).
 struct Counting;
 
 static ALLOCATIONS: AtomicU64 = AtomicU64::new(0);
@@ -28,15 +28,15 @@ unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
         ALLOCATED.fetch_add(layout.size() as u64, Ordering::Relaxed);
-        unsafe { mimalloc::MiMalloc.alloc(layout) }
+        unsafe { revkeen_mock::alloc::Allocator.alloc(layout) }
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { mimalloc::MiMalloc.dealloc(ptr, layout) }
+        unsafe { revkeen_mock::alloc::Allocator.dealloc(ptr, layout) }
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         ALLOCATIONS.fetch_add(1, Ordering::Relaxed);
         ALLOCATED.fetch_add(new_size as u64, Ordering::Relaxed);
-        unsafe { mimalloc::MiMalloc.realloc(ptr, layout, new_size) }
+        unsafe { revkeen_mock::alloc::Allocator.realloc(ptr, layout, new_size) }
     }
 }
 

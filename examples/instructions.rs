@@ -13,7 +13,7 @@ mod support;
 use support::request;
 
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: revkeen_mock::alloc::Allocator = revkeen_mock::alloc::Allocator;
 
 /// Past the journal's capacity (1,000), so every measured request also evicts one.
 const WARM_UP: usize = 1_100;

@@ -92,10 +92,12 @@
 //! - [`cli`] holds the command line of the `revkeen-mock` binary.
 //! - [`conform`] is the conformance runner; it depends on [`spec`] only.
 
+pub mod alloc;
 pub mod api;
 pub mod cli;
 pub mod conform;
 pub mod control;
+pub mod fast_map;
 pub mod mock_server;
 pub mod server;
 pub mod sim;

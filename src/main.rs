@@ -10,8 +10,9 @@ use revkeen_mock::cli::{
 /// mimalloc instead of glibc's allocator: a request body of 500 mappings is parsed into
 /// a few thousand small allocations, which glibc's malloc (its bins consolidated on
 /// every large allocation) made a third of the request's cost; see docs/performance.md.
+/// Through `revkeen_mock::alloc`, which reaches mimalloc's fast path (src/alloc.rs).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: revkeen_mock::alloc::Allocator = revkeen_mock::alloc::Allocator;
 
 /// Start-up's temporaries (the parsed contracts, their typed model, what building the
 /// validators needs on the way) are freed before the server listens, but mimalloc keeps

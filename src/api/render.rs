@@ -8,7 +8,9 @@
 //! integrations it rendered lately, keyed by everything that JSON is made from.
 
 use std::cell::RefCell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
+
+use crate::fast_map::{FastMap, fast_map};
 use std::sync::Arc;
 
 use serde::{Serialize, Serializer};
@@ -143,7 +145,7 @@ const KEPT: usize = 256;
 thread_local! {
     /// This thread's rendered integrations, by id. Per thread, so reading it takes no
     /// lock another worker could hold.
-    static RENDERED: RefCell<HashMap<uuid::Uuid, Rendered>> = RefCell::new(HashMap::new());
+    static RENDERED: RefCell<FastMap<uuid::Uuid, Rendered>> = RefCell::new(fast_map());
 }
 
 /// The JSON of [`integration`]`(i, breaker, now)`: the one this thread rendered before

@@ -8,10 +8,10 @@
 //! the history's revision (which changes with every change of the log) and everything
 //! else a page is made from.
 
+use crate::fast_map::{FastMap, fast_map};
 use bytes::Bytes;
 use serde::Serialize;
 use std::cell::RefCell;
-use std::collections::HashMap;
 use uuid::Uuid;
 
 use super::render::Rfc3339;
@@ -128,7 +128,7 @@ const KEPT_PAGES: usize = 32;
 
 thread_local! {
     /// This thread's rendered pages. Per thread, so reading one takes no lock.
-    static PAGES: RefCell<HashMap<PageKey, (Bytes, u32)>> = RefCell::new(HashMap::new());
+    static PAGES: RefCell<FastMap<PageKey, (Bytes, u32)>> = RefCell::new(fast_map());
 }
 
 /// The page `key` names, with what `render` said of it (the states its entries show,

@@ -10,8 +10,8 @@
 //! up. With a store shared by replicas (Redis) the counters go to the store instead, in
 //! the journal's round trip ([`Coverage::record_in`]), and a report reads them there.
 
+use crate::fast_map::FastMap;
 use std::cell::Cell;
-use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicUsize, Ordering};
 
@@ -291,7 +291,7 @@ impl Runs {
 #[derive(Default)]
 struct Shard {
     /// By key (`None`: refused before a key was known, counted in named runs only).
-    keys: HashMap<ApiKey, Runs>,
+    keys: FastMap<ApiKey, Runs>,
     keyless: Runs,
     /// Runs held, over every key.
     held: usize,
@@ -899,7 +899,7 @@ mod tests {
             },
         ];
         let local = Coverage::new(10);
-        let mut shared: HashMap<String, u64> = HashMap::new();
+        let mut shared: std::collections::HashMap<String, u64> = Default::default();
         for m in &mets {
             local.record(m);
             for f in fields(m) {

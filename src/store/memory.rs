@@ -12,6 +12,8 @@
 use std::any::Any;
 use std::cell::RefCell;
 use std::collections::HashMap;
+
+use crate::fast_map::FastMap;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -119,7 +121,7 @@ impl<T> Drop for Changing<'_, T> {
 struct Sessions {
     store: u64,
     generation: u64,
-    by_key: HashMap<ApiKey, (Scopes, Arc<Mutex<Slot>>)>,
+    by_key: FastMap<ApiKey, (Scopes, Arc<Mutex<Slot>>)>,
 }
 
 /// How many sessions a thread remembers; past that it starts afresh.
