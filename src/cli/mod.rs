@@ -291,6 +291,11 @@ pub struct ServeArgs {
     /// Connections served at once; more wait to be accepted until one closes.
     #[arg(long, env = "REVKEEN_MOCK_MAX_CONNECTIONS", default_value_t = 4096, value_parser = clap::value_parser!(u64).range(1..))]
     pub max_connections: u64,
+    /// Stop gracefully when standard input closes: the process that started the mock
+    /// with a pipe as its input takes it along when it ends, however it ends (even
+    /// killed). The npm package's `startMock` uses it.
+    #[arg(long, env = "REVKEEN_MOCK_STOP_WITH_STDIN")]
+    pub stop_with_stdin: bool,
 }
 
 /// Flags of `conform`.

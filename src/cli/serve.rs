@@ -242,7 +242,7 @@ pub fn run_serve(args: &ServeArgs, built: impl FnOnce()) -> Result<(), String> {
         .build()
         .map_err(|e| format!("cannot start the runtime: {e}"))?;
     let result = runtime.block_on(async {
-        let shutdown = shutdown_signal();
+        let shutdown = shutdown_signal(args.stop_with_stdin);
         let app = build_app(args).await?;
         built();
         let listener = tokio::net::TcpListener::bind(&args.addr)
@@ -276,10 +276,11 @@ pub fn run_serve(args: &ServeArgs, built: impl FnOnce()) -> Result<(), String> {
     result
 }
 
-/// Resolves at SIGINT or SIGTERM. The handlers are installed when this is called, not
-/// when the future is first polled: a signal sent once the first request has been
-/// answered must stop the server gracefully, never kill it with the default action.
-fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+/// Resolves at SIGINT or SIGTERM, or (with `stdin`) when standard input closes. The
+/// handlers are installed when this is called, not when the future is first polled: a
+/// signal sent once the first request has been answered must stop the server
+/// gracefully, never kill it with the default action.
+fn shutdown_signal(stdin: bool) -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     let (mut term, mut int) = {
         use tokio::signal::unix::{SignalKind, signal};
@@ -288,20 +289,66 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
             signal(SignalKind::interrupt()).ok(),
         )
     };
+    let closed = stdin.then(stdin_closed);
     async move {
+        let closed = async {
+            // None, or an error (the watch never started, and said so): never.
+            let ended = match closed {
+                Some(closed) => closed.await.is_ok(),
+                None => false,
+            };
+            if !ended {
+                std::future::pending::<()>().await;
+            }
+        };
         #[cfg(unix)]
         {
             tokio::select! {
                 () = received(term.as_mut()) => {}
                 () = received(int.as_mut()) => {}
+                () = closed => {}
             }
         }
         #[cfg(not(unix))]
         {
-            let _ = tokio::signal::ctrl_c().await;
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                () = closed => {}
+            }
         }
         tracing::info!("shutting down: finishing in-flight requests");
     }
+}
+
+/// Resolves when standard input reaches its end (or cannot be read): a thread reads and
+/// drops whatever comes until then. A blocking read, so a thread of its own, not the
+/// runtime's: tokio's stdin is a blocking thread as well, and one that shutdown would
+/// wait for.
+fn stdin_closed() -> tokio::sync::oneshot::Receiver<()> {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let watch = move || {
+        use std::io::Read;
+        let mut input = std::io::stdin().lock();
+        let mut buf = [0u8; 512];
+        loop {
+            match input.read(&mut buf) {
+                Ok(0) => break,
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(_) => break,
+            }
+        }
+        tracing::info!("standard input closed (--stop-with-stdin)");
+        let _ = tx.send(());
+    };
+    if std::thread::Builder::new()
+        .name("stdin-watch".into())
+        .spawn(watch)
+        .is_err()
+    {
+        tracing::warn!("cannot watch standard input: --stop-with-stdin has no effect");
+    }
+    rx
 }
 
 /// Resolves when `signal` arrives (never, without a handler).

@@ -27,6 +27,7 @@ fn start(extra: &[&str]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_revkeen-mock"))
         .args(["serve", "--addr", &addr])
         .args(extra)
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -133,6 +134,48 @@ fn sigterm_lets_an_in_flight_request_finish_then_exits() {
     );
     let status = server.child.wait().unwrap();
     assert!(status.success(), "{status:?}");
+    assert!(
+        TcpStream::connect(&server.addr).is_err(),
+        "no longer accepting"
+    );
+}
+
+/// What `startMock` (the npm package) relies on: the parent that started the mock with a
+/// pipe as its input ends, however it ends, and the mock stops gracefully with it.
+#[test]
+fn with_stop_with_stdin_the_mock_stops_gracefully_when_its_input_closes() {
+    // Without the flag, a closed input changes nothing.
+    let mut plain = start(&[]);
+    drop(plain.child.stdin.take());
+    std::thread::sleep(Duration::from_millis(300));
+    let answer = plain.raw(&format!(
+        "GET /v2/integrations HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: {KEY}\r\nConnection: close\r\n\r\n"
+    ));
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "still serving: {answer}"
+    );
+    assert!(plain.child.try_wait().unwrap().is_none(), "still running");
+
+    let mut server = start(&["--stop-with-stdin"]);
+    let stdin = server.child.stdin.as_mut().unwrap();
+    // Input that comes before the end is read and ignored.
+    stdin.write_all(b"anything\n").unwrap();
+    let answer = server.raw(&format!(
+        "GET /v2/integrations HTTP/1.1\r\nHost: 127.0.0.1\r\nx-api-key: {KEY}\r\nConnection: close\r\n\r\n"
+    ));
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    drop(server.child.stdin.take());
+    let status = server.child.wait().unwrap();
+    // Every line, to the end of the output (threads' lines may interleave out of order).
+    let rest: Vec<String> = server.lines.iter().collect();
+    for said in ["standard input closed", "shutting down", "stopped"] {
+        assert!(
+            rest.iter().any(|l| l.contains(said)),
+            "{said:?} in {rest:#?}"
+        );
+    }
+    assert!(status.success(), "a graceful stop: {status:?}");
     assert!(
         TcpStream::connect(&server.addr).is_err(),
         "no longer accepting"
