@@ -4,6 +4,7 @@
 
 mod admin;
 mod cors;
+mod deadline;
 mod faults;
 mod idempotency;
 mod input;
@@ -21,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -49,8 +50,8 @@ pub struct ServerConfig {
     /// The largest request body, in bytes.
     pub body_limit: usize,
     /// A connection that does not deliver a whole request head within this long is
-    /// closed: a slow client, or a keep-alive connection left idle (hyper times the
-    /// wait for the next head the same way). `None` waits forever.
+    /// closed: a slow client, or a keep-alive connection left idle (the wait for the
+    /// next head is timed the same way; see `deadline`). `None` waits forever.
     pub header_timeout: Option<Duration>,
     /// The largest request head (request line and headers), in bytes; a larger one is
     /// answered 431 and the connection closed.
@@ -171,9 +172,10 @@ pub async fn serve<A>(
     }
     let graceful = GracefulShutdown::new();
     let mut http = http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(app.config.header_timeout)
-        .max_header_size(app.config.max_header_size);
+    // No timer: hyper would arm one for every request head. The header time-out is a
+    // deadline per connection instead, checked by one ticker (`deadline`).
+    http.max_header_size(app.config.max_header_size);
+    let deadlines = app.config.header_timeout.map(deadline::Deadlines::start);
     // One permit per connection served; without one, the next connection is not
     // accepted (it waits in the kernel's queue) until a served one closes.
     let permits = Arc::new(Semaphore::new(app.config.max_connections.max(1)));
@@ -199,16 +201,34 @@ pub async fn serve<A>(
                 };
                 let _ = stream.set_nodelay(true);
                 let app = app.clone();
+                let watch = deadlines.as_ref().map(|d| d.connection());
+                let on_head = watch.clone();
                 let service = service_fn(move |req| {
+                    if let Some(w) = &on_head {
+                        w.busy();
+                    }
                     let app = app.clone();
                     // An injected `drop_connection` fault is the only error: hyper then
                     // closes the connection without an answer.
                     async move { pipeline::handle(&app, req).await }
                 });
-                let conn = http.serve_connection(TokioIo::new(stream), service);
-                let conn = graceful.watch(conn);
+                let io = TokioIo::new(deadline::Watched::new(stream, watch.clone()));
+                let conn = graceful.watch(http.serve_connection(io, service));
                 tokio::spawn(async move {
-                    let _ = conn.await;
+                    match watch {
+                        Some(watch) => {
+                            tokio::select! {
+                                biased;
+                                _ = conn => {}
+                                // Waited too long for a request head: dropping the
+                                // connection closes it.
+                                () = watch.expired() => {}
+                            }
+                        }
+                        None => {
+                            let _ = conn.await;
+                        }
+                    }
                     // The connection is closed: the next one may be accepted.
                     drop(permit);
                 });

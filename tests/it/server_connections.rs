@@ -1,6 +1,8 @@
 //! Connection hygiene for a sandbox exposed to strangers: 2,000 half-sent heads (and idle
 //! keep-alive connections) are dropped after the header time-out while other clients
-//! are served; an oversized head is 431; connections over the cap wait to be accepted.
+//! are served; a head trickled a byte at a time is dropped too, while an answer that
+//! takes longer than the time-out is not cut; an oversized head is 431; connections
+//! over the cap wait to be accepted.
 
 use crate::common;
 
@@ -87,6 +89,88 @@ async fn half_sent_heads_are_dropped_after_the_header_timeout_while_others_are_s
         "HTTP/1.1 200 OK"
     );
     mock.assert_conformant();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_head_trickled_a_byte_at_a_time_is_dropped_at_the_time_out() {
+    let mock = mock(ServerConfig {
+        header_timeout: Some(Duration::from_millis(400)),
+        ..ServerConfig::default()
+    })
+    .await;
+    let mut s = TcpStream::connect(mock.running.addr).await.unwrap();
+    let head = b"GET /v2/integrations HTTP/1.1\r\nhost: 127.0.0.1\r\nx-api-key: rk_sandbox_";
+    let started = Instant::now();
+    let mut closed_after = None;
+    for byte in head.iter().cycle().take(100) {
+        // Progress every 50 ms never resets the deadline: the head as a whole is late.
+        if s.write_all(&[*byte]).await.is_err() {
+            closed_after = Some(started.elapsed());
+            break;
+        }
+        let mut buf = [0u8; 256];
+        match tokio::time::timeout(Duration::from_millis(50), s.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => {
+                closed_after = Some(started.elapsed());
+                break;
+            }
+            _ => {}
+        }
+    }
+    let after = closed_after.expect("the trickling connection was closed");
+    assert!(
+        after >= Duration::from_millis(350) && after < Duration::from_millis(2_000),
+        "closed {after:?} after its first byte (time-out 400 ms)"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_slower_than_the_header_time_out_is_not_cut() {
+    let mock = mock(ServerConfig {
+        header_timeout: Some(Duration::from_millis(300)),
+        ..ServerConfig::default()
+    })
+    .await;
+    let rule = r#"{"rules": [{"match": {"path": "/integrations"}, "action": {"type": "latency", "ms": 900}}]}"#;
+    let mut s = TcpStream::connect(mock.running.addr).await.unwrap();
+    let add = format!(
+        "POST /__mock/faults HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{rule}",
+        rule.len()
+    );
+    s.write_all(add.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    s.read_to_end(&mut answer).await.unwrap();
+    assert!(
+        answer.starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&answer)
+    );
+    // Three times the time-out answering: time spent on the answer has no deadline.
+    let started = Instant::now();
+    assert_eq!(
+        status_line(&mock, "/v2/integrations").await,
+        "HTTP/1.1 200 OK"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(900));
+    // And a keep-alive connection idle after its answer is closed at the time-out.
+    let mut s = TcpStream::connect(mock.running.addr).await.unwrap();
+    let head = format!(
+        "GET /v2/integrations/wodify HTTP/1.1\r\nhost: 127.0.0.1\r\nx-api-key: {KEY}\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    let mut buf = [0u8; 4096];
+    let n = s.read(&mut buf).await.unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 200"));
+    let idle = Instant::now();
+    assert!(
+        closed_within(&mut s, Duration::from_secs(5)).await,
+        "the idle connection was kept"
+    );
+    assert!(
+        idle.elapsed() >= Duration::from_millis(250),
+        "closed too soon: {:?}",
+        idle.elapsed()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
