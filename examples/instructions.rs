@@ -1,10 +1,15 @@
-//! Requests through the server's pipeline in-process, for `scripts/instructions` to count
-//! the instructions each costs under callgrind (deterministic, unlike time on a shared
-//! machine): `instructions KIND N` warms up past the journal's capacity, then sends N
-//! requests of KIND (`get`: `GET /v2/integrations/practicehub`; `put`: `PUT
-//! .../sync-interval`, alternating 30 and 60 so each write changes the merchant), as
-//! `scripts/bench` does over a socket. The script runs it with two values of N and
-//! divides the difference, so start-up and warm-up cancel out.
+//! Requests through the server's pipeline in process, to count under callgrind the
+//! instructions the pipeline alone costs (no socket, no hyper, no runtime): a profiling
+//! aid beside `scripts/instructions`, which guards the served binary. `instructions KIND
+//! N` warms up past the journal's capacity, then sends N requests of KIND (`get`: `GET
+//! /v2/integrations/practicehub`; `put`: `PUT .../sync-interval`, alternating 30 and 60
+//! so each write changes the merchant). Run it with two values of N and divide the
+//! difference, so start-up and warm-up cancel out:
+//!
+//! ```text
+//! cargo build --release --example instructions
+//! taskset -c 0 valgrind --tool=callgrind target/release/examples/instructions get 1300
+//! ```
 
 use revkeen_mock::server::handle;
 
