@@ -13,8 +13,10 @@
 //! keep-alive connection left idle, as before. Time spent answering (a latency fault, a
 //! slow store) does not count, as it did not with hyper's timer.
 //!
-//! A connection is closed within one tick (at most a quarter of the time-out, and at
-//! most 250 ms) after its deadline. One difference with hyper's timer: an interim
+//! The coarse clock a connection reads when its wait begins may be up to one tick old,
+//! so a connection is told only once it has waited the time-out plus one tick by that
+//! clock: never before the time-out, and at most two ticks after it (a tick is a quarter
+//! of the time-out, at most 250 ms). One difference with hyper's timer: an interim
 //! `100 Continue` is a write, so a request body sent after it must arrive within the
 //! time-out too.
 
@@ -74,6 +76,8 @@ impl Connection {
 /// Every connection of one server with a time-out.
 pub struct Deadlines {
     timeout_ms: u64,
+    /// How often the ticker sweeps, and so how old the coarse clock may be.
+    tick_ms: u64,
     connections: Mutex<Vec<Weak<Connection>>>,
 }
 
@@ -81,12 +85,13 @@ impl Deadlines {
     /// Deadlines of `timeout`; the ticker runs until the returned value is dropped
     /// (it holds only a weak reference).
     pub fn start(timeout: Duration) -> Arc<Deadlines> {
+        let tick = (timeout / 4).clamp(Duration::from_millis(10), Duration::from_millis(250));
         let deadlines = Arc::new(Deadlines {
             timeout_ms: timeout.as_millis().max(1) as u64,
+            tick_ms: tick.as_millis() as u64,
             connections: Mutex::new(Vec::new()),
         });
         advance_clock();
-        let tick = (timeout / 4).clamp(Duration::from_millis(10), Duration::from_millis(250));
         let weak = Arc::downgrade(&deadlines);
         tokio::spawn(async move {
             let mut interval = tokio::time::interval(tick);
@@ -119,7 +124,8 @@ impl Deadlines {
                 return false;
             };
             let since = c.since.load(Ordering::Relaxed);
-            if since != BUSY && now.saturating_sub(since) >= self.timeout_ms {
+            // `since` may be a tick old: the time-out plus a tick is never early.
+            if since != BUSY && now.saturating_sub(since) >= self.timeout_ms + self.tick_ms {
                 // Told once: the connection ends when its task sees it.
                 c.since.store(BUSY, Ordering::Relaxed);
                 c.expired.notify_one();
@@ -202,6 +208,7 @@ mod tests {
     fn deadlines(timeout_ms: u64) -> Deadlines {
         Deadlines {
             timeout_ms,
+            tick_ms: 100,
             connections: Mutex::new(Vec::new()),
         }
     }
@@ -220,9 +227,10 @@ mod tests {
         let busy = d.connection();
         let start = waiting.since.load(Ordering::Relaxed);
         busy.busy();
-        d.sweep(start + 999);
+        // The clock read at `start` may have been a tick old: not yet.
+        d.sweep(start + 1_099);
         assert!(!told(&waiting) && !told(&busy), "before the deadline");
-        d.sweep(start + 1_000);
+        d.sweep(start + 1_100);
         assert!(told(&waiting), "at the deadline");
         assert!(!told(&busy), "an answer in progress has no deadline");
         d.sweep(start + 5_000);
@@ -236,9 +244,9 @@ mod tests {
         c.busy();
         let now = 10_000;
         c.waiting_since(now);
-        d.sweep(now + 999);
+        d.sweep(now + 1_099);
         assert!(!told(&c));
-        d.sweep(now + 1_000);
+        d.sweep(now + 1_100);
         assert!(told(&c));
     }
 

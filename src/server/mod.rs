@@ -215,19 +215,18 @@ pub async fn serve<A>(
                 let io = TokioIo::new(deadline::Watched::new(stream, watch.clone()));
                 let conn = graceful.watch(http.serve_connection(io, service));
                 tokio::spawn(async move {
-                    match watch {
-                        Some(watch) => {
-                            tokio::select! {
-                                biased;
-                                _ = conn => {}
-                                // Waited too long for a request head: dropping the
-                                // connection closes it.
-                                () = watch.expired() => {}
-                            }
+                    let expired = async {
+                        match &watch {
+                            Some(watch) => watch.expired().await,
+                            None => std::future::pending().await,
                         }
-                        None => {
-                            let _ = conn.await;
-                        }
+                    };
+                    tokio::select! {
+                        biased;
+                        _ = conn => {}
+                        // Waited too long for a request head: dropping the connection
+                        // closes it.
+                        () = expired => {}
                     }
                     // The connection is closed: the next one may be accepted.
                     drop(permit);
