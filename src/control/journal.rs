@@ -1,6 +1,7 @@
 //! The request journal: the latest requests, in bounded memory, for "was it called
 //! exactly once?" assertions (as in WireMock's verification) and the dashboard.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -42,34 +43,101 @@ pub struct Entry {
     pub latency_micros: u64,
 }
 
+/// One request as the pipeline reports it: borrowed from the request, copied into the
+/// journal's slot (the request's own buffers are freed when it ends, so the allocator
+/// hands the next request the blocks this one just used, still in cache).
+#[derive(Debug, Clone, Copy)]
+pub struct Record<'a> {
+    /// Simulated time of the request.
+    pub at: Timestamp,
+    /// The method.
+    pub method: &'a str,
+    /// The path, without the query.
+    pub path: &'a str,
+    /// The query string.
+    pub query: Option<&'a str>,
+    /// The status answered (0: the connection was dropped).
+    pub status: u16,
+    /// The sandbox key that was authenticated.
+    pub key: Option<&'a ApiKey>,
+    /// The request id.
+    pub request_id: &'a str,
+    /// The operation answered, if any.
+    pub operation_id: Option<&'a str>,
+    /// How long the answer took.
+    pub latency_micros: u64,
+}
+
+impl Record<'_> {
+    /// A new entry holding this record (its `id` is given by the journal).
+    fn entry(&self) -> Entry {
+        Entry {
+            id: 0,
+            at: self.at,
+            method: self.method.to_owned(),
+            path: self.path.to_owned(),
+            query: self.query.map(str::to_owned),
+            status: self.status,
+            key: self.key.cloned(),
+            request_id: self.request_id.to_owned(),
+            operation_id: self.operation_id.map(str::to_owned),
+            latency_micros: self.latency_micros,
+        }
+    }
+
+    /// Overwrites `e` with this record, in the buffers `e` already has: a full shard
+    /// reuses its oldest entry, so recording allocates nothing once the shard is full.
+    fn overwrite(&self, e: &mut Entry) {
+        fn text(slot: &mut String, value: &str) {
+            slot.clear();
+            slot.push_str(value);
+        }
+        fn optional(slot: &mut Option<String>, value: Option<&str>) {
+            match (slot.as_mut(), value) {
+                (Some(s), Some(v)) => text(s, v),
+                (_, v) => *slot = v.map(str::to_owned),
+            }
+        }
+        e.at = self.at;
+        text(&mut e.method, self.method);
+        text(&mut e.path, self.path);
+        optional(&mut e.query, self.query);
+        e.status = self.status;
+        e.key.clone_from(&self.key.cloned());
+        text(&mut e.request_id, self.request_id);
+        optional(&mut e.operation_id, self.operation_id);
+        e.latency_micros = self.latency_micros;
+    }
+}
+
 /// An entry as a journal shared by replicas keeps it (JSON in the store): the whole
 /// key, which filters and counts match; its number is the store's.
 #[derive(Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct Kept {
+struct Kept<'a> {
     at: Timestamp,
-    method: String,
-    path: String,
-    query: Option<String>,
+    method: Cow<'a, str>,
+    path: Cow<'a, str>,
+    query: Option<Cow<'a, str>>,
     status: u16,
-    key: Option<String>,
-    request_id: String,
-    operation_id: Option<String>,
+    key: Option<Cow<'a, str>>,
+    request_id: Cow<'a, str>,
+    operation_id: Option<Cow<'a, str>>,
     latency_micros: u64,
 }
 
-impl Kept {
-    fn of(e: Entry) -> Self {
+impl<'a> Kept<'a> {
+    fn of(r: &Record<'a>) -> Self {
         Kept {
-            at: e.at,
-            method: e.method,
-            path: e.path,
-            query: e.query,
-            status: e.status,
-            key: e.key.map(|k| k.as_str().to_owned()),
-            request_id: e.request_id,
-            operation_id: e.operation_id,
-            latency_micros: e.latency_micros,
+            at: r.at,
+            method: r.method.into(),
+            path: r.path.into(),
+            query: r.query.map(Cow::from),
+            status: r.status,
+            key: r.key.map(|k| k.as_str().into()),
+            request_id: r.request_id.into(),
+            operation_id: r.operation_id.map(Cow::from),
+            latency_micros: r.latency_micros,
         }
     }
 
@@ -77,13 +145,13 @@ impl Kept {
         Entry {
             id,
             at: self.at,
-            method: self.method,
-            path: self.path,
-            query: self.query,
+            method: self.method.into_owned(),
+            path: self.path.into_owned(),
+            query: self.query.map(Cow::into_owned),
             status: self.status,
             key: self.key.and_then(|k| ApiKey::parse(&k).ok()),
-            request_id: self.request_id,
-            operation_id: self.operation_id,
+            request_id: self.request_id.into_owned(),
+            operation_id: self.operation_id.map(Cow::into_owned),
             latency_micros: self.latency_micros,
         }
     }
@@ -172,20 +240,21 @@ thread_local! {
 }
 
 impl Journal {
-    /// Records a request (its `id` is assigned here), returning the entry it forgot to
-    /// make room, if any, so the caller can drop it after the shard's lock is released.
-    #[must_use = "the forgotten entry is returned to be dropped outside the lock"]
-    pub fn record(&self, mut entry: Entry) -> Option<Entry> {
-        entry.id = self.last_id.fetch_add(1, Ordering::Relaxed) + 1;
+    /// Records a request (its `id` is assigned here). A full shard overwrites its
+    /// oldest entry in place.
+    pub fn record(&self, record: &Record<'_>) {
+        let id = self.last_id.fetch_add(1, Ordering::Relaxed) + 1;
         let shard = SHARD.try_with(|s| *s).unwrap_or(0);
         let mut entries = lock(&self.shards[shard]);
-        let forgotten = if entries.len() == CAPACITY {
-            entries.pop_front()
+        let mut entry = if entries.len() == CAPACITY {
+            let mut oldest = entries.pop_front().expect("a full shard has entries");
+            record.overwrite(&mut oldest);
+            oldest
         } else {
-            None
+            record.entry()
         };
+        entry.id = id;
         entries.push_back(entry);
-        forgotten
     }
 
     /// Applies `f` to the latest [`CAPACITY`] entries, latest first.
@@ -226,12 +295,17 @@ impl Journal {
     /// coverage counters (`counted`) in the same round trip. A request is in the
     /// shared journal before it is answered; when the store cannot take it, the
     /// request is still answered and the loss logged.
-    pub async fn record_in(&self, store: &dyn Store, entry: Entry, counted: Option<Counters>) {
+    pub async fn record_in(
+        &self,
+        store: &dyn Store,
+        record: &Record<'_>,
+        counted: Option<Counters>,
+    ) {
         let Some(shared) = store.shared() else {
-            drop(self.record(entry)); // the forgotten entry, freed outside the lock
+            self.record(record);
             return;
         };
-        let written = match serde_json::to_vec(&Kept::of(entry)) {
+        let written = match serde_json::to_vec(&Kept::of(record)) {
             Ok(bytes) => shared
                 .append_journal(bytes, CAPACITY, counted)
                 .await
@@ -300,16 +374,23 @@ impl Journal {
 mod tests {
     use super::*;
 
-    fn entry(method: &str, path: &str, status: u16, at: i64) -> Entry {
-        Entry {
-            id: 0,
+    const KEY: &str = "rk_sandbox_journal_test_key_0001";
+
+    fn record<'a>(
+        method: &'a str,
+        path: &'a str,
+        status: u16,
+        at: i64,
+        key: &'a ApiKey,
+    ) -> Record<'a> {
+        Record {
             at: Timestamp(at),
-            method: method.into(),
-            path: path.into(),
+            method,
+            path,
             query: None,
             status,
-            key: ApiKey::parse("rk_sandbox_journal_test_key_0001").ok(),
-            request_id: "r".into(),
+            key: Some(key),
+            request_id: "r",
             operation_id: None,
             latency_micros: 1,
         }
@@ -318,9 +399,22 @@ mod tests {
     #[test]
     fn queries_are_latest_first_and_filtered() {
         let j = Journal::default();
-        let _ = j.record(entry("GET", "/v2/integrations", 200, 1));
-        let _ = j.record(entry("POST", "/v2/integrations/wodify/sync", 400, 2));
-        let _ = j.record(entry("POST", "/v2/integrations/wodify/sync", 200, 3));
+        let key = ApiKey::parse(KEY).unwrap();
+        j.record(&record("GET", "/v2/integrations", 200, 1, &key));
+        j.record(&record(
+            "POST",
+            "/v2/integrations/wodify/sync",
+            400,
+            2,
+            &key,
+        ));
+        j.record(&record(
+            "POST",
+            "/v2/integrations/wodify/sync",
+            200,
+            3,
+            &key,
+        ));
         let all = j.query(&Matcher::default(), 10);
         assert_eq!(all.iter().map(|e| e.id).collect::<Vec<_>>(), [3, 2, 1]);
         let m = Matcher {
@@ -339,21 +433,79 @@ mod tests {
     #[test]
     fn memory_is_bounded() {
         let j = Journal::default();
+        let key = ApiKey::parse(KEY).unwrap();
         for i in 0..(CAPACITY + 10) {
-            let _ = j.record(entry("GET", "/", 200, i as i64));
+            j.record(&record("GET", "/", 200, i as i64, &key));
         }
         assert_eq!(j.count(&Matcher::default()), CAPACITY);
     }
 
     #[test]
+    fn an_overwritten_entry_holds_only_the_new_request() {
+        let j = Journal::default();
+        let (old, new) = (
+            ApiKey::parse(KEY).unwrap(),
+            ApiKey::parse("rk_sandbox_journal_test_key_0002").unwrap(),
+        );
+        for i in 0..CAPACITY {
+            j.record(&Record {
+                query: Some("page=2&limit=50"),
+                operation_id: Some("listIntegrations"),
+                request_id: "an-older-and-longer-request-id",
+                ..record(
+                    "GET",
+                    "/v2/integrations/practicehub/sync-logs",
+                    200,
+                    i as i64,
+                    &old,
+                )
+            });
+        }
+        for i in 0..CAPACITY {
+            let (query, operation_id) = if i.is_multiple_of(2) {
+                (None, Some("syncIntegration"))
+            } else {
+                (Some("x=1"), None)
+            };
+            j.record(&Record {
+                query,
+                operation_id,
+                key: (!i.is_multiple_of(3)).then_some(&new),
+                ..record("POST", "/v2/x", 202, 10_000 + i as i64, &new)
+            });
+        }
+        let all = j.query(&Matcher::default(), usize::MAX);
+        assert_eq!(all.len(), CAPACITY);
+        for e in &all {
+            let i = (e.at.0 - 10_000) as usize;
+            let (query, operation_id) = if i.is_multiple_of(2) {
+                (None, Some("syncIntegration"))
+            } else {
+                (Some("x=1"), None)
+            };
+            assert_eq!(
+                (e.method.as_str(), e.path.as_str(), e.status),
+                ("POST", "/v2/x", 202)
+            );
+            assert_eq!(
+                (e.query.as_deref(), e.operation_id.as_deref()),
+                (query, operation_id)
+            );
+            assert_eq!(e.key.as_ref(), (!i.is_multiple_of(3)).then_some(&new));
+            assert_eq!(e.request_id, "r");
+        }
+    }
+
+    #[test]
     fn records_of_many_threads_read_as_one_window_latest_first() {
         let j = Journal::default();
+        let key = ApiKey::parse(KEY).unwrap();
         std::thread::scope(|s| {
             for t in 0..4 {
-                let j = &j;
+                let (j, key) = (&j, &key);
                 s.spawn(move || {
                     for i in 0..CAPACITY {
-                        let _ = j.record(entry("GET", &format!("/t{t}"), 200, i as i64));
+                        j.record(&record("GET", &format!("/t{t}"), 200, i as i64, key));
                     }
                 });
             }

@@ -91,12 +91,14 @@ pub async fn handle(
 ) -> Result<Response<Full<Bytes>>, Dropped> {
     let started = Instant::now();
     let rid = request_id(req.headers());
-    let method_text = req.method().as_str().to_owned();
-    let path = req.uri().path().to_owned();
+    // Shared, not copied: the method is a small value, the URI's text is the request
+    // head's buffer, counted.
+    let method = req.method().clone();
+    let uri = req.uri().clone();
+    let (method_text, path) = (method.as_str(), uri.path());
     let origin = text(req.headers(), &hyper::header::ORIGIN);
     let mut ctx = Context::default();
 
-    let query = req.uri().query().map(str::to_owned);
     let run = text(req.headers(), &names::X_MOCK_RUN);
     let preflight = req.method() == hyper::Method::OPTIONS
         && req
@@ -108,8 +110,8 @@ pub async fn handle(
     // without a grant). The API itself (`/v2/...`) stays callable from any origin.
     // The self-service API (`/__mock/self`) is the partner's, with its key: like the
     // API, callable from any origin.
-    let self_service = app.control.self_service.as_ref().filter(|s| s.owns(&path));
-    let admin_path = self_service.is_none() && admin::is_admin_path(&app.control, &path);
+    let self_service = app.control.self_service.as_ref().filter(|s| s.owns(path));
+    let admin_path = self_service.is_none() && admin::is_admin_path(&app.control, path);
     let admin = !preflight && admin_path;
     let surface = match (admin_path, self_service.is_some()) {
         (true, _) => Surface::Admin,
@@ -138,7 +140,7 @@ pub async fn handle(
     } else if let Some(service) = self_service {
         super::self_service::self_request(app, service, req, &rid).await
     } else {
-        api(app, req, &method_text, &path, &rid, &mut ctx).await
+        api(app, req, method_text, path, &rid, &mut ctx).await
     };
 
     if let Ok(v) = HeaderValue::from_str(&rid) {
@@ -180,14 +182,14 @@ pub async fn handle(
     }
 
     if app.config.strict && !preflight && !ctx.drop {
-        strict::strict_check(app, &reply, surface, &method_text, &path, &rid);
+        strict::strict_check(app, &reply, surface, method_text, path, &rid);
     }
 
     let latency = started.elapsed();
     // Plain `&str` and integer fields: the log formatter writes them without `fmt::Debug`.
     tracing::info!(
-        method = method_text.as_str(),
-        path = path.as_str(),
+        method = method_text,
+        path = path,
         status = reply.status,
         latency_us = latency.as_micros() as u64,
         request_id = rid.as_str(),
@@ -217,9 +219,7 @@ pub async fn handle(
                 error_code: code,
             },
         );
-        // The request's own strings move into the journal: it is their last use.
-        let entry = journal::Entry {
-            id: 0,
+        let record = journal::Record {
             at: match ctx.now {
                 Some(now) => now,
                 // Refused before the clock was read: read it now (the wall clock if
@@ -232,18 +232,18 @@ pub async fn handle(
             },
             method: method_text,
             path,
-            query,
+            query: uri.query(),
             status: if ctx.drop { 0 } else { reply.status },
-            key: ctx.key.take(),
-            request_id: rid,
+            key: ctx.key.as_ref(),
+            request_id: &rid,
             operation_id: reply
                 .operation
-                .map(|i| app.contract.operations[i].id.clone()),
+                .map(|i| app.contract.operations[i].id.as_str()),
             latency_micros: latency.as_micros() as u64,
         };
         app.control
             .journal
-            .record_in(&*app.store, entry, counted)
+            .record_in(&*app.store, &record, counted)
             .await;
     }
     if ctx.drop {
