@@ -103,7 +103,7 @@ impl Record<'_> {
         text(&mut e.path, self.path);
         optional(&mut e.query, self.query);
         e.status = self.status;
-        e.key.clone_from(&self.key.cloned());
+        e.key = self.key.cloned();
         text(&mut e.request_id, self.request_id);
         optional(&mut e.operation_id, self.operation_id);
         e.latency_micros = self.latency_micros;
