@@ -54,29 +54,6 @@ impl PathTemplate {
             .filter(|s| matches!(s, Segment::Literal(_)))
             .count()
     }
-
-    /// Matches the request's segments (percent-decoded once by the caller), returning
-    /// the parameters.
-    fn matches(&self, decoded: &[Cow<'_, str>]) -> Option<Vec<(String, String)>> {
-        if decoded.len() != self.segments.len()
-            || self.segments.iter().zip(decoded).any(|(seg, d)| match seg {
-                Segment::Literal(l) => l != d,
-                Segment::Param(_) => false,
-            })
-        {
-            return None;
-        }
-        Some(
-            self.segments
-                .iter()
-                .zip(decoded)
-                .filter_map(|(seg, d)| match seg {
-                    Segment::Param(name) => Some((name.clone(), d.clone().into_owned())),
-                    Segment::Literal(_) => None,
-                })
-                .collect(),
-        )
-    }
 }
 
 /// A segment percent-decoded: borrowed unless it held an escape.
@@ -107,13 +84,49 @@ pub enum RouteMatch {
     NotFound,
 }
 
+/// One segment of a route in [`PathMatcher`]'s table: a range of its `text`, the
+/// literal to match or the parameter's name.
+#[derive(Debug, Clone, Copy)]
+enum Flat {
+    Literal { start: u32, end: u32 },
+    Param { start: u32, end: u32 },
+}
+
+/// One route of [`PathMatcher`]'s table.
+#[derive(Debug, Clone, Copy)]
+struct Route {
+    /// Its segments: `segments[first..first + len]`.
+    first: u32,
+    len: u32,
+    /// Literal segments (routes are tried most-literal first).
+    literals: u32,
+    /// Which template (routes of one template share it: a path's other methods).
+    template: u32,
+    method: Method,
+    operation: usize,
+}
+
 /// Path templates of every operation, tried most-literal first so `/a/b` beats `/a/{x}`.
+/// The routes, their segments and their text each live in one contiguous table, so a
+/// request reads a few cache lines instead of chasing a heap block per template and per
+/// segment (the matcher was the request path's largest source of level-1 data misses,
+/// docs/performance.md); a route's segments are read only when its length matches.
 #[derive(Debug, Clone, Default)]
 pub struct PathMatcher {
     /// The server URL's path (`/v2`), stripped before matching; empty for none.
     base_path: String,
-    /// (template, method, operation index), sorted by literal segment count, descending.
-    routes: Vec<(PathTemplate, Method, usize)>,
+    /// Sorted by literal segment count, descending (stable: the order added otherwise).
+    routes: Vec<Route>,
+    segments: Vec<Flat>,
+    /// Every literal and parameter name, one after the other.
+    text: String,
+    /// The templates as written, by index.
+    templates: Vec<String>,
+}
+
+/// A table index; a contract's table is a few kilobytes, far below `u32::MAX`.
+fn index(n: usize) -> u32 {
+    u32::try_from(n).expect("a path table under 4 GiB")
 }
 
 impl PathMatcher {
@@ -121,16 +134,72 @@ impl PathMatcher {
     pub fn new(base_path: &str) -> Self {
         Self {
             base_path: base_path.trim_end_matches('/').to_owned(),
-            routes: Vec::new(),
+            ..Self::default()
         }
     }
 
     /// Adds an operation's route.
     pub fn add(&mut self, template: &str, method: Method, operation: usize) {
-        self.routes
-            .push((PathTemplate::parse(template), method, operation));
-        self.routes
-            .sort_by_key(|(t, _, _)| std::cmp::Reverse(t.literal_count()));
+        let parsed = PathTemplate::parse(template);
+        let template = match self.templates.iter().position(|t| *t == parsed.template) {
+            Some(i) => i,
+            None => {
+                self.templates.push(parsed.template.clone());
+                self.templates.len() - 1
+            }
+        };
+        let first = index(self.segments.len());
+        for segment in &parsed.segments {
+            let (Segment::Literal(t) | Segment::Param(t)) = segment;
+            let start = index(self.text.len());
+            self.text.push_str(t);
+            let end = index(self.text.len());
+            self.segments.push(match segment {
+                Segment::Literal(_) => Flat::Literal { start, end },
+                Segment::Param(_) => Flat::Param { start, end },
+            });
+        }
+        self.routes.push(Route {
+            first,
+            len: index(parsed.segments.len()),
+            literals: index(parsed.literal_count()),
+            template: index(template),
+            method,
+            operation,
+        });
+        self.routes.sort_by_key(|r| std::cmp::Reverse(r.literals));
+    }
+
+    fn text(&self, start: u32, end: u32) -> &str {
+        &self.text[start as usize..end as usize]
+    }
+
+    /// The route's parameters if it matches the request's segments (percent-decoded
+    /// once by the caller).
+    fn matches(&self, route: &Route, decoded: &[Cow<'_, str>]) -> Option<Vec<(String, String)>> {
+        if route.len as usize != decoded.len() {
+            return None;
+        }
+        let segments = &self.segments[route.first as usize..(route.first + route.len) as usize];
+        let literal_differs = segments.iter().zip(decoded).any(|(s, d)| match *s {
+            Flat::Literal { start, end } => self.text(start, end) != d,
+            Flat::Param { .. } => false,
+        });
+        if literal_differs {
+            return None;
+        }
+        Some(
+            segments
+                .iter()
+                .zip(decoded)
+                .filter_map(|(s, d)| match *s {
+                    Flat::Param { start, end } => {
+                        Some((self.text(start, end).to_owned(), d.clone().into_owned()))
+                    }
+                    Flat::Literal { .. } => None,
+                })
+                .collect(),
+        )
     }
 
     /// Resolves a request path (without query string) and method.
@@ -145,20 +214,20 @@ impl PathMatcher {
         // escape and stay borrowed.
         let decoded: Vec<Cow<'_, str>> = rest.split('/').map(decode).collect();
         let mut allow: Vec<Method> = Vec::new();
-        let mut matched_template: Option<&str> = None;
-        for (template, m, op) in &self.routes {
-            if matched_template.is_some_and(|t| t != template.template) {
+        let mut matched_template: Option<u32> = None;
+        for route in &self.routes {
+            if matched_template.is_some_and(|t| t != route.template) {
                 continue;
             }
-            if let Some(params) = template.matches(&decoded) {
-                if *m == method {
+            if let Some(params) = self.matches(route, &decoded) {
+                if route.method == method {
                     return RouteMatch::Found {
-                        operation: *op,
+                        operation: route.operation,
                         params,
                     };
                 }
-                matched_template = Some(&template.template);
-                allow.push(*m);
+                matched_template = Some(route.template);
+                allow.push(route.method);
             }
         }
         if allow.is_empty() {
