@@ -66,10 +66,16 @@ fn load_then_stop(
     stop: Stop,
 ) -> Vec<Acknowledged> {
     let stopped = Arc::new(AtomicBool::new(false));
+    // The stop's moment is counted from when every worker's first write was answered,
+    // not from their start: on a slow, busy machine a first write can take longer than
+    // the shortest wait (150 ms), and a process stopped before it answers anything
+    // proves nothing (it failed so once in CI's run here).
+    let (started, first_answered) = std::sync::mpsc::channel::<()>();
     let workers: Vec<_> = (0..4)
         .map(|w| {
             let addr = addr.to_owned();
             let stopped = Arc::clone(&stopped);
+            let started = started.clone();
             std::thread::spawn(move || {
                 let mut acked = Acknowledged {
                     interval_key: format!("rk_sandbox_durable_interval_{round:02}_{w:02}"),
@@ -84,6 +90,7 @@ fn load_then_stop(
                 )
                 .expect("the first activation is answered");
                 assert_eq!(s, 200);
+                let _ = started.send(());
                 for n in 0u32.. {
                     let (method, path, key, body, minutes) = if n % 2 == 0 {
                         let key = format!("rk_sandbox_durable_{round:02}_{w:02}_{n:06}");
@@ -128,6 +135,11 @@ fn load_then_stop(
             })
         })
         .collect();
+    for _ in 0..4 {
+        first_answered
+            .recv_timeout(Duration::from_secs(60))
+            .expect("every worker's first activation is answered within a minute");
+    }
     std::thread::sleep(after);
     stopped.store(true, Ordering::SeqCst);
     match stop {
