@@ -94,6 +94,7 @@
 
 pub mod alloc;
 pub mod api;
+pub mod capture;
 pub mod cli;
 pub mod conform;
 pub mod control;

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use revkeen_mock::cli::{
-    Cli, Command, check_spec, run_conform, run_coverage, run_health, run_serve,
+    Cli, Command, check_spec, run_capture, run_conform, run_coverage, run_health, run_serve,
 };
 
 /// mimalloc instead of glibc's allocator: a request body of 500 mappings is parsed into
@@ -54,6 +54,14 @@ fn main() -> ExitCode {
                 print!("{}", outcome.output);
                 ExitCode::from(u8::from(!outcome.passed))
             }
+            Err(message) => {
+                eprintln!("error: {message}");
+                ExitCode::from(2)
+            }
+        },
+        Some(Command::Capture(args)) => match run_capture(&args) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::from(1),
             Err(message) => {
                 eprintln!("error: {message}");
                 ExitCode::from(2)

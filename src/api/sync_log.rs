@@ -65,8 +65,9 @@ impl Owner {
 }
 
 /// The view of entry `e` of `owner`; `retryable` as the history says (the integration
-/// must be active too).
-pub fn log_view(e: &SyncLogEntry, owner: Owner, retryable: bool) -> LogView {
+/// must be active too); `said`: its error in a captured deployment's own words
+/// ([`SyncHistory::message`]).
+pub fn log_view(e: &SyncLogEntry, owner: Owner, retryable: bool, said: Option<&str>) -> LogView {
     LogView {
         id: e.id,
         integration_id: owner.integration_id,
@@ -80,9 +81,12 @@ pub fn log_view(e: &SyncLogEntry, owner: Owner, retryable: bool) -> LogView {
         started_at: Rfc3339(e.started_at),
         completed_at: e.completed_at().map(Rfc3339),
         duration_ms: e.duration_ms,
-        error: e
-            .failure
-            .map(|f| f.message(owner.provider, Some(e.resource_type))),
+        error: match said {
+            Some(text) => Some(text.to_owned()),
+            None => e
+                .failure
+                .map(|f| f.message(owner.provider, Some(e.resource_type))),
+        },
         retryable: owner.active && retryable,
         retry_of: e.retry_of,
         idempotency_key: e.idempotency_key(),
@@ -93,7 +97,7 @@ pub fn log_view(e: &SyncLogEntry, owner: Owner, retryable: bool) -> LogView {
 /// The view of one entry of `integ`, looked up in its history `h`.
 pub fn one_view(e: &SyncLogEntry, integ: &Integration, h: &SyncHistory) -> LogView {
     let retryable = h.retry_refusal(integ.provider, e.id).is_none();
-    log_view(e, Owner::of(integ), retryable)
+    log_view(e, Owner::of(integ), retryable, h.message(e.id))
 }
 
 /// The view of an entry a retry just wrote, of the active integration `integration_id`:
@@ -105,7 +109,7 @@ pub fn retry_view(e: &SyncLogEntry, integration_id: Uuid, provider: Provider) ->
         provider,
         active: true,
     };
-    log_view(e, owner, e.retryable(false))
+    log_view(e, owner, e.retryable(false), None)
 }
 
 /// Everything a page of the log is made from: the integration (its id, provider and

@@ -2,6 +2,7 @@
 //!
 //! The binary is thin: it parses [`Cli`] and hands each subcommand to the library.
 
+mod capture;
 mod check_spec;
 mod conform;
 mod coverage;
@@ -12,6 +13,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use capture::run_capture;
 pub use check_spec::{CheckOutcome, check_spec};
 pub use conform::run_conform;
 pub use coverage::{CoverageOutcome, run_coverage};
@@ -66,6 +68,66 @@ pub enum Command {
                       Example:\n  revkeen-mock coverage --url http://127.0.0.1:4010 --key rk_sandbox_... --run ci-42 \\\n    --format markdown --fail-under 40 --require listIntegrations:200 --require-state breaker.open"
     )]
     Coverage(CoverageArgs),
+    /// Read one merchant's integrations from a deployment (GET only) and write them as a
+    /// fixture that `serve --fixture PATH` restores.
+    #[command(
+        after_help = "Exit status: 0 captured, 1 captured but some answers differ from the contract (listed), 2 nothing written.\n\n\
+                      Example:\n  revkeen-mock capture --target http://127.0.0.1:4010/v2 --api-key rk_sandbox_... --out merchant.yaml\n  revkeen-mock serve --fixture merchant.yaml"
+    )]
+    Capture(CaptureArgs),
+}
+
+/// Flags of `capture`.
+#[derive(Debug, Clone, Args)]
+pub struct CaptureArgs {
+    /// The deployment's base URL, with the version path (`https://api.revkeen.com/v2`).
+    #[arg(long, env = "REVKEEN_TARGET", value_name = "URL")]
+    pub target: String,
+    /// The merchant's API key (used to read; never written to the fixture).
+    #[arg(
+        long,
+        env = "REVKEEN_API_KEY",
+        value_name = "KEY",
+        hide_env_values = true
+    )]
+    pub api_key: String,
+    /// Where to write the fixture (YAML); `-` for standard output.
+    #[arg(long, value_name = "PATH")]
+    pub out: String,
+    /// Only these providers (comma-separated; default: every integration the merchant has).
+    #[arg(long, value_delimiter = ',', value_name = "PROVIDER")]
+    pub providers: Vec<crate::sim::Provider>,
+    /// The newest sync log entries captured per integration.
+    #[arg(long, default_value_t = 100, value_name = "N")]
+    pub logs: usize,
+    /// Requests per second at most (default: 1 for a remote target, none on loopback).
+    #[arg(long, value_name = "PER_SECOND")]
+    pub rate: Option<f64>,
+    /// Allow an `rk_live_` key: capture only reads, but it reads a production merchant.
+    #[arg(long)]
+    pub live_read_only: bool,
+    /// Keep the catalog's package and billable item names (default: deterministic fakes,
+    /// since they may name people).
+    #[arg(long)]
+    pub keep_names: bool,
+    /// The sandbox key the fixture gives the merchant.
+    #[arg(
+        long,
+        default_value = "rk_sandbox_captured_merchant_01",
+        value_name = "KEY"
+    )]
+    pub fixture_key: String,
+    /// The moment the capture is taken as (RFC 3339). Default: the deployment's `Date`
+    /// header, or the newest time its answers hold if later. A mock whose clock was
+    /// moved answers with the wall clock's `Date`: give its simulated time here.
+    #[arg(long, value_name = "TIME", value_parser = crate::sim::Timestamp::parse_rfc3339)]
+    pub captured_at: Option<crate::sim::Timestamp>,
+    /// OpenAPI spec to check the answers against instead of the embedded one.
+    #[arg(long, value_name = "PATH")]
+    pub spec: Option<PathBuf>,
+    /// Per request.
+    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    pub timeout: std::time::Duration,
 }
 
 /// How `coverage` prints its report.

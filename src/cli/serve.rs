@@ -3,7 +3,8 @@
 use std::path::PathBuf;
 use std::time::SystemTime;
 
-use crate::control::{AdminAccess, Control, fixture};
+use crate::control::fixture::{self, Fixture};
+use crate::control::{AdminAccess, Control};
 use crate::server::{App, ServerConfig, log, serve};
 use crate::sim::{BreakerConfig, Clock, RateLimit, SimConfig, Timestamp, lock};
 use crate::spec::Contract;
@@ -97,11 +98,7 @@ pub async fn build_app(args: &ServeArgs) -> Result<App, String> {
     let store: Box<dyn Store> = match store_choice(args)? {
         StoreChoice::Memory => {
             let store = MemoryStore::new(config, Clock::default());
-            let now = store.now(wall).await.map_err(|e| e.to_string())?;
-            fixture
-                .apply(&store, now)
-                .await
-                .map_err(|e| e.to_string())?;
+            first_world(&fixture, &store, wall).await?;
             Box::new(store)
         }
         StoreChoice::Sqlite(path) => {
@@ -115,11 +112,7 @@ pub async fn build_app(args: &ServeArgs) -> Result<App, String> {
                 );
             }
             if opened.new {
-                let now = store.now(wall).await.map_err(|e| e.to_string())?;
-                fixture
-                    .apply(&store, now)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                first_world(&fixture, &store, wall).await?;
             } else if let Some(name) = store
                 .kept(fixture::KEPT)
                 .and_then(|n| String::from_utf8(n).ok())
@@ -149,11 +142,7 @@ pub async fn build_app(args: &ServeArgs) -> Result<App, String> {
                 .await
                 .map_err(|e| e.to_string())?
             {
-                let now = store.now(wall).await.map_err(|e| e.to_string())?;
-                fixture
-                    .apply(&store, now)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                first_world(&fixture, &store, wall).await?;
             }
             Box::new(store)
         }
@@ -369,6 +358,20 @@ fn cleaned(values: &[String], form: impl Fn(&str) -> String) -> Vec<String> {
         .map(|v| form(v.trim()))
         .filter(|v| !v.is_empty())
         .collect()
+}
+
+/// Applies the start fixture to a new store. A captured fixture (`capturedAt`) starts the
+/// clock at the capture's moment, following wall time from there, so the replay first
+/// shows exactly what the capture read, and time moves on from it as it would have.
+async fn first_world(fixture: &Fixture, store: &dyn Store, wall: Timestamp) -> Result<(), String> {
+    if let Some(at) = fixture.captured_at {
+        store
+            .change_clock(wall, &move |c: &mut Clock| c.set(at.0, wall))
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    let now = store.now(wall).await.map_err(|e| e.to_string())?;
+    fixture.apply(store, now).await.map_err(|e| e.to_string())
 }
 
 #[cfg(test)]

@@ -10,10 +10,17 @@ use serde::Deserialize;
 
 use super::error::ControlError;
 use crate::sim::{
-    ActivateInput, ApiKey, Catalog, Command, Credentials, KeyPolicy, LookbackDays, Merchant,
-    Outage, PaymentMapping, Product, ProductMapping, Provider, Scope, Scopes, SimConfig,
-    SyncIntervalMinutes, Tenant, Timestamp, tenant_seed, validate_products,
+    ActivateInput, ApiKey, At, CapturedIntegration, Catalog, Command, Credentials, KeyPolicy,
+    LookbackDays, Merchant, Outage, PaymentMapping, Product, ProductMapping, Provider, Restore,
+    Scope, Scopes, SimConfig, SyncIntervalMinutes, Tenant, Timestamp, tenant_seed,
+    validate_products,
 };
+
+/// The credentials a captured integration keeps when its fixture names none: the
+/// capture never reads credentials, and these make the provider healthy, so later
+/// syncs, resumes and retries succeed. Put others in the fixture (`fail_sync_...`) to
+/// keep it failing.
+pub const CAPTURED_CREDENTIALS: &str = "captured_placeholder";
 use crate::spec::load::parse_text;
 use crate::store::{Store, TenantRef};
 
@@ -44,6 +51,22 @@ pub struct Fixture {
     /// The merchants, one per key.
     #[serde(default)]
     pub merchants: Vec<MerchantFixture>,
+    /// When `revkeen-mock capture` read the account its `captured` integrations come
+    /// from: the time they are restored as of (`serve` starting with such a fixture
+    /// starts its clock there).
+    #[serde(
+        default,
+        rename = "capturedAt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub captured_at: Option<At>,
+    /// Where the capture read it (the target's URL), for people.
+    #[serde(
+        default,
+        rename = "capturedFrom",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub captured_from: Option<String>,
     /// Where the fixture came from (a name or a path), set on load.
     #[serde(skip)]
     pub source: String,
@@ -74,14 +97,23 @@ pub struct MerchantFixture {
     pub clock_ahead_seconds: u64,
 }
 
-/// One integration, staged by activating it and running syncs.
+/// One integration, staged by activating it and running syncs, or restored from what
+/// a capture read (`captured`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct IntegrationFixture {
     /// Which provider.
     pub provider: Provider,
-    /// The credentials to activate with (their `apiKey` picks the behaviour).
-    pub credentials: Credentials,
+    /// The credentials to activate with (their `apiKey` picks the behaviour). Required
+    /// unless `captured`; a captured integration without them keeps
+    /// [`CAPTURED_CREDENTIALS`], a healthy provider.
+    pub credentials: Option<Credentials>,
+    /// The integration as a capture read it: restored as it was (its record, sync log,
+    /// resources' states and unmapped packages), checked to be a state the API could
+    /// reach. The staging fields (`syncs`, `syncIntervalMinutes`, `syncEnabled`,
+    /// `currency`, `autoSendInvoices`, `invoiceLookbackDays`, `deactivated`) do not go
+    /// with it.
+    pub captured: Option<Box<CapturedIntegration>>,
     /// The sync interval (default 15).
     pub sync_interval_minutes: Option<SyncIntervalMinutes>,
     /// Automatic sync on or off (default on).
@@ -263,6 +295,31 @@ impl Fixture {
                     ));
                 }
                 providers.push(i.provider);
+                if i.captured.is_some() {
+                    if self.captured_at.is_none() {
+                        return Err(format!(
+                            "{at}.captured: a captured integration needs the fixture's capturedAt"
+                        ));
+                    }
+                    let staging = [
+                        ("syncs", i.syncs.succeeded + i.syncs.failed > 0),
+                        ("syncIntervalMinutes", i.sync_interval_minutes.is_some()),
+                        ("syncEnabled", i.sync_enabled.is_some()),
+                        ("currency", i.currency.is_some()),
+                        ("autoSendInvoices", i.auto_send_invoices.is_some()),
+                        ("invoiceLookbackDays", i.invoice_lookback_days.is_some()),
+                        ("deactivated", i.deactivated),
+                    ];
+                    if let Some((field, _)) = staging.iter().find(|(_, set)| *set) {
+                        return Err(format!(
+                            "{at}.{field}: a captured integration takes its settings and history from captured"
+                        ));
+                    }
+                } else if i.credentials.is_none() {
+                    return Err(format!(
+                        "{at}.credentials: required (the behaviour of the provider follows its apiKey), unless the integration is captured"
+                    ));
+                }
                 if let Some(c) = &i.catalog {
                     c.validate().map_err(|e| format!("{at}.catalog.{e}"))?;
                 }
@@ -334,13 +391,21 @@ impl Fixture {
         config: &SimConfig,
         now: Timestamp,
     ) -> Result<Merchant, ControlError> {
+        let real = config;
         // Staged syncs complete at once, whatever the configured duration.
         let config = SimConfig {
             sync_duration: std::time::Duration::ZERO,
             ..config.clone()
         };
-        // Staged as of the merchant's own time; its clock is set ahead at the end.
-        let ahead = std::time::Duration::from_secs(m.clock_ahead_seconds);
+        // Staged as of the merchant's own time; its clock is set ahead at the end. A
+        // captured merchant is restored as of the capture: if the sandbox's clock is
+        // before it, the merchant's own clock runs ahead to it (if after, the merchant
+        // then lives through the time since, as any merchant does).
+        let mut ahead = std::time::Duration::from_secs(m.clock_ahead_seconds);
+        let captured = m.integrations.iter().any(|i| i.captured.is_some());
+        if let Some(at) = self.captured_at.filter(|_| captured) {
+            ahead = ahead.max(at.0.since(now));
+        }
         let now = now.plus(ahead);
         if now > Timestamp::LATEST {
             return Err(ControlError::BadFixture(format!(
@@ -350,7 +415,19 @@ impl Fixture {
         }
         let mut merchant = Merchant::new(tenant_seed(config.seed, &m.key));
         merchant.set_products(m.products.clone());
-        for i in &m.integrations {
+        let m_index = self.merchants.iter().position(|x| x.key == m.key);
+        for (i_index, i) in m.integrations.iter().enumerate() {
+            if let Some(captured) = &i.captured {
+                self.restore(&mut merchant, real, i, captured)
+                    .map_err(|e| {
+                        ControlError::BadFixture(format!(
+                            "{}: at merchants[{}].integrations[{i_index}].captured.{e}",
+                            self.source,
+                            m_index.unwrap_or(0)
+                        ))
+                    })?;
+                continue;
+            }
             merchant.set_catalog(i.provider, i.catalog.clone());
             let who = format!("{}: staging {} of {}", self.source, i.provider, m.key);
             let run = |command: Command, merchant: &mut Merchant, at: Timestamp| {
@@ -369,9 +446,12 @@ impl Fixture {
             let syncs = i.syncs.succeeded + i.syncs.failed;
             let back = |k: u32| Timestamp(now.0 - (step * k).as_millis() as i64 - 60_000);
             let activated_at = if syncs == 0 { now } else { back(syncs) };
+            let credentials = i.credentials.clone().ok_or_else(|| {
+                ControlError::BadFixture(format!("{who}: the integration has no credentials"))
+            })?;
             run(
                 Command::Activate(ActivateInput {
-                    credentials: i.credentials.clone(),
+                    credentials,
                     sync_interval: i.sync_interval_minutes,
                     currency: i.currency.clone(),
                     sync_enabled: Some(false),
@@ -418,6 +498,38 @@ impl Fixture {
         }
         merchant.set_clock_ahead(ahead);
         Ok(merchant)
+    }
+
+    /// Restores a captured integration into `merchant` (the checks are the simulator's:
+    /// [`Merchant::restore`]); an error names the field under `captured`.
+    fn restore(
+        &self,
+        merchant: &mut Merchant,
+        config: &SimConfig,
+        i: &IntegrationFixture,
+        captured: &CapturedIntegration,
+    ) -> Result<(), String> {
+        let captured_at = self
+            .captured_at
+            .ok_or("capturedAt: a captured integration needs the fixture's capturedAt")?;
+        let credentials = i.credentials.clone().unwrap_or_else(|| Credentials {
+            api_key: CAPTURED_CREDENTIALS.to_owned(),
+            base_url: format!("https://{}.captured.example", i.provider),
+            app_name: None,
+            app_email: None,
+        });
+        merchant.restore(
+            config,
+            Restore {
+                provider: i.provider,
+                captured,
+                credentials,
+                catalog: i.catalog.clone(),
+                product_mappings: i.product_mappings.clone(),
+                payment_mappings: i.payment_mappings.clone().unwrap_or_default(),
+                captured_at: captured_at.0,
+            },
+        )
     }
 }
 

@@ -69,6 +69,14 @@ impl CircuitBreaker {
         self.consecutive_errors
     }
 
+    /// A breaker as a capture found it: `consecutive_errors`, open since `opened_at`.
+    pub(super) fn restored(consecutive_errors: u32, opened_at: Option<Timestamp>) -> Self {
+        CircuitBreaker {
+            consecutive_errors,
+            opened_at,
+        }
+    }
+
     /// The state at `now`.
     pub fn state(&self, config: &BreakerConfig, now: Timestamp) -> BreakerState {
         if self.consecutive_errors < config.threshold {

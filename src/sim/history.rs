@@ -222,6 +222,9 @@ pub struct LogStats {
     pub last_success_at: Option<Timestamp>,
     /// The newest failed entry's completion, and its failure.
     pub last_failure: Option<(Timestamp, Failure)>,
+    /// That entry's id (its message may be a captured deployment's own words:
+    /// [`SyncHistory::message`]).
+    pub last_failure_entry: Option<Uuid>,
 }
 
 impl LogStats {
@@ -250,6 +253,7 @@ impl LogStats {
             }
             (LogStatus::Failed, Some(at)) if self.last_failure.is_none_or(|(t, _)| at >= t) => {
                 self.last_failure = e.failure.map(|f| (at, f));
+                self.last_failure_entry = Some(e.id);
             }
             _ => {}
         }
@@ -265,6 +269,11 @@ pub struct SyncHistory {
     entries: VecDeque<SyncLogEntry>,
     /// One state per resource type of the provider, created at first activation.
     states: Vec<ResourceState>,
+    /// Errors in a captured deployment's own words, by entry (an entry restored by
+    /// `capture` whose error the mock would not write itself); empty otherwise, so an
+    /// entry stays small.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    messages: Vec<(Uuid, Box<str>)>,
     /// Changes with every change of this history, to a value no other history state in
     /// this process had: what a rendered page of the log may be kept by (the server
     /// keeps the pages a polling client asks for again). 0, the value of a history
@@ -276,7 +285,9 @@ pub struct SyncHistory {
 
 impl PartialEq for SyncHistory {
     fn eq(&self, other: &Self) -> bool {
-        self.entries == other.entries && self.states == other.states
+        self.entries == other.entries
+            && self.states == other.states
+            && self.messages == other.messages
     }
 }
 
@@ -337,6 +348,36 @@ impl SyncHistory {
         self.entries.iter().find(|e| e.id == id)
     }
 
+    /// The error of entry `id` in a captured deployment's own words, if it has one.
+    pub fn message(&self, id: Uuid) -> Option<&str> {
+        if self.messages.is_empty() {
+            return None;
+        }
+        self.messages
+            .iter()
+            .find(|(e, _)| *e == id)
+            .map(|(_, m)| &**m)
+    }
+
+    /// Keeps a captured entry's error in the deployment's words.
+    pub(super) fn set_message(&mut self, id: Uuid, message: String) {
+        self.touch();
+        self.messages.retain(|(e, _)| *e != id);
+        self.messages.push((id, message.into_boxed_str()));
+    }
+
+    /// Marks captured entries as failed for good (the deployment said they could not be
+    /// retried).
+    pub(super) fn mark_permanent(&mut self, ids: &[Uuid]) {
+        if ids.is_empty() {
+            return;
+        }
+        self.touch();
+        for e in self.entries.iter_mut().filter(|e| ids.contains(&e.id)) {
+            e.failure = Some(Failure::Rejected);
+        }
+    }
+
     /// The resources' states, in the provider's order.
     pub fn states(&self) -> &[ResourceState] {
         &self.states
@@ -384,7 +425,11 @@ impl SyncHistory {
         self.touch();
         let limit = limit.max(1);
         while self.entries.len() >= limit {
-            self.entries.pop_front();
+            if let Some(gone) = self.entries.pop_front()
+                && !self.messages.is_empty()
+            {
+                self.messages.retain(|(e, _)| *e != gone.id);
+            }
         }
         // Grow by doubling up to the limit, never past it: a full log holds exactly
         // `limit` entries' room (doubling alone would leave up to half of it unused).

@@ -49,6 +49,7 @@ mod provider;
 pub(crate) mod random_runs;
 mod rate_limit;
 mod reports;
+mod restore;
 mod retry;
 mod run;
 mod tenant;
@@ -82,6 +83,10 @@ pub use merchant::{
 pub use provider::{Behaviour, Credentials, Failure, Outage, Provider, ResourceType};
 pub use rate_limit::{Bucket, RateDecision, RateLimit};
 pub use reports::{BatchReport, SkipReason, SyncStateUpdate};
+pub use restore::{
+    At, CapturedConfiguration, CapturedIntegration, CapturedInterval, CapturedLog,
+    CapturedProviderState, CapturedState, CapturedUnmapped, Restore,
+};
 pub use tenant::{AuthError, DeclaredKey, KeyPolicy, Tenant, WorldState, admit, tenant_seed};
 pub use time::{Clock, Rfc3339Text, Timestamp, serialize_rfc3339};
 

@@ -24,14 +24,14 @@ const EMBEDDED: &str = include_str!("../../specs/revkeen-integrations.yaml");
 /// A deployment that differs from the mock where the docs allow: its spec, and what
 /// the proxy in front of the mock refuses and changes.
 #[derive(Clone, Copy)]
-struct Variant {
-    name: &'static str,
+pub(crate) struct Variant {
+    pub(crate) name: &'static str,
     /// Its spec, from the embedded one.
-    spec: fn(&mut Value),
+    pub(crate) spec: fn(&mut Value),
     /// A refusal of a request the mock would take.
-    refuse: fn(&str, &str, Option<&Value>) -> Refusal,
+    pub(crate) refuse: fn(&str, &str, Option<&Value>) -> Refusal,
     /// Changes to each answer (method, path, status, body, headers) → status.
-    answer: proxy::Answer,
+    pub(crate) answer: proxy::Answer,
 }
 
 fn same_spec(_: &mut Value) {}
@@ -137,7 +137,7 @@ const APP_FIELDS: Variant = Variant {
     answer: same_answer,
 };
 
-const ADDITIONS: Variant = Variant {
+pub(crate) const ADDITIONS: Variant = Variant {
     name: "new fields and a new enum value (the embedded spec)",
     spec: same_spec,
     refuse: refuse_nothing,
@@ -179,7 +179,7 @@ const NO_REQUEST_ID: Variant = Variant {
 /// `active` as a number, no optional package or billable-item fields, mappings without
 /// their product fields, no suggestions (an AI that suggests nothing), unmapped packages
 /// never seen.
-const CATALOG_FIELDS: Variant = Variant {
+pub(crate) const CATALOG_FIELDS: Variant = Variant {
     name: "catalog answers with only the fields the SDKs require",
     spec: same_spec,
     refuse: refuse_nothing,

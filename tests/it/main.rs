@@ -5,6 +5,7 @@
 mod common;
 
 mod admin_api;
+mod capture;
 mod conform_limits;
 mod conform_runner;
 mod conform_variants;

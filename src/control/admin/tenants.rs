@@ -11,7 +11,7 @@ use crate::api::sync_log::{Owner, log_view};
 use crate::control::ControlError;
 use crate::sim::{
     ApiKey, Catalog, Integration, LogStatus, MerchantView, Product, Provider, SimConfig,
-    SyncLogEntry, validate_products,
+    SyncHistory, SyncLogEntry, validate_products,
 };
 use crate::store::TenantRef;
 
@@ -156,8 +156,9 @@ pub(in crate::control) fn tenant_view(
             )
         };
         tenant["recentRuns"] = per_integration(&|i| {
-            let runs = view.history(i.provider).recent_runs(RECENT_RUNS);
-            Value::Array(runs.iter().map(|run| run_view(run, i)).collect())
+            let h = view.history(i.provider);
+            let runs = h.recent_runs(RECENT_RUNS);
+            Value::Array(runs.iter().map(|run| run_view(run, i, h)).collect())
         });
         tenant["paymentMappings"] =
             per_integration(&|i| serde_json::to_value(&i.payment_mappings).unwrap_or_default());
@@ -168,7 +169,7 @@ pub(in crate::control) fn tenant_view(
 /// One run of the timeline: its job, when it started, an overall status (`syncing`
 /// while any entry runs, `success`, `failed` when every entry failed, `partial`, or
 /// `skipped`) and its entries as the API shows them.
-fn run_view(run: &[(&SyncLogEntry, bool)], integ: &Integration) -> Value {
+fn run_view(run: &[(&SyncLogEntry, bool)], integ: &Integration, h: &SyncHistory) -> Value {
     use LogStatus as S;
     let has = |s: S| run.iter().any(|(e, _)| e.status == s);
     let all = |s: S| run.iter().all(|(e, _)| e.status == s);
@@ -191,7 +192,7 @@ fn run_view(run: &[(&SyncLogEntry, bool)], integ: &Integration) -> Value {
         "status": status,
         "entries": run
             .iter()
-            .map(|&(e, retryable)| log_view(e, Owner::of(integ), retryable))
+            .map(|&(e, retryable)| log_view(e, Owner::of(integ), retryable, h.message(e.id)))
             .collect::<Vec<_>>(),
     })
 }

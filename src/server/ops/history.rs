@@ -15,7 +15,7 @@ use crate::api::sync_log::{LogView, Owner, PageKey, kept_page, log_view, one_vie
 use crate::control::coverage::{Seen, State};
 use crate::sim::{
     Command, LogStats, LogStatus, Outcome, Provider, ResourceState, ResourceType, SkipReason,
-    SyncLogEntry, Timestamp,
+    SyncHistory, SyncLogEntry, Timestamp,
 };
 
 /// The sync-history operations.
@@ -74,7 +74,8 @@ struct StatsView {
     last_error: Option<String>,
 }
 
-fn stats_view(s: &LogStats, provider: Provider) -> StatsView {
+/// The view of statistics `s` of a history `h` of `provider`.
+fn stats_view(s: &LogStats, h: &SyncHistory, provider: Provider) -> StatsView {
     StatsView {
         integration_id: None,
         resource_type: None,
@@ -88,7 +89,10 @@ fn stats_view(s: &LogStats, provider: Provider) -> StatsView {
         items_processed: s.items_processed,
         last_success_at: s.last_success_at.map(Rfc3339),
         last_failure_at: s.last_failure.map(|(t, _)| Rfc3339(t)),
-        last_error: s.last_failure.map(|(_, f)| f.message(provider, None)),
+        last_error: match s.last_failure_entry.and_then(|id| h.message(id)) {
+            Some(text) => Some(text.to_owned()),
+            None => s.last_failure.map(|(_, f)| f.message(provider, None)),
+        },
     }
 }
 
@@ -214,13 +218,13 @@ pub(super) async fn answer(op: Op, call: &Call<'_>) -> Result<Bytes, ApiError> {
                     Some(if by_type {
                         let per_type = ResourceType::of(provider).iter().map(|&r| StatsView {
                             resource_type: Some(r),
-                            ..stats_view(&h.stats(Some(r)), provider)
+                            ..stats_view(&h.stats(Some(r)), h, provider)
                         });
                         write(&Data::ok(per_type.collect::<Vec<_>>()))
                     } else {
                         write(&Data::ok(StatsView {
                             integration_id: Some(integ.id),
-                            ..stats_view(&h.stats(None), provider)
+                            ..stats_view(&h.stats(None), h, provider)
                         }))
                     })
                 })
@@ -341,7 +345,7 @@ async fn list(call: &Call<'_>, provider: Provider) -> Result<Bytes, ApiError> {
                     .iter()
                     .skip(offset)
                     .take(limit)
-                    .map(|&(e, covered)| log_view(e, owner, e.retryable(covered)))
+                    .map(|&(e, covered)| log_view(e, owner, e.retryable(covered), h.message(e.id)))
                     .collect();
                 let shown = Seen::default();
                 page.iter().for_each(|e| mark_entry(&shown, e));

@@ -1,0 +1,559 @@
+//! `revkeen-mock capture`: a merchant read from a deployment (GET only) becomes a
+//! fixture whose replay answers every GET as the original did, passes conform, and then
+//! behaves like the original (resume, retry); a capture edited into a state the API
+//! cannot reach is refused with the field named.
+
+use crate::common;
+
+use std::time::Duration;
+
+use common::Mock;
+use revkeen_mock::capture::{CaptureConfig, CaptureReport, capture};
+use revkeen_mock::control::fixture::{self, Fixture};
+use revkeen_mock::control::{AdminAccess, Control};
+use revkeen_mock::server::{App, ServerConfig};
+use revkeen_mock::sim::{Clock, SimConfig, Timestamp};
+use revkeen_mock::store::MemoryStore;
+use serde_json::{Value, json};
+
+const SOURCE_KEY: &str = "rk_sandbox_capture_source_key_01";
+const REPLAY_KEY: &str = "rk_sandbox_captured_merchant_01";
+
+/// The rich merchant: the mappings fixture's practicehub (catalog, products, mappings,
+/// unmapped packages) with two failed syncs after its successes, and a wodify whose
+/// five failed syncs opened the breaker (the outage is over: its credentials are
+/// healthy).
+fn rich_fixture() -> Fixture {
+    let text = fixture::BUILT_IN
+        .iter()
+        .find(|(n, _)| *n == "mappings")
+        .unwrap()
+        .1;
+    let mut doc: Value = serde_yaml_ng::from_str(text).unwrap();
+    let m = &mut doc["merchants"][0];
+    m["key"] = json!(SOURCE_KEY);
+    m["integrations"][0]["syncs"] = json!({"succeeded": 3, "failed": 2});
+    m["integrations"].as_array_mut().unwrap().push(json!({
+        "provider": "wodify",
+        "credentials": {"apiKey": "wd_recovering_key", "baseUrl": "https://gym.wodify.example"},
+        "syncIntervalMinutes": 30,
+        "autoSendInvoices": true,
+        "syncs": {"succeeded": 2, "failed": 5},
+    }));
+    fixture::parse(&serde_yaml_ng::to_string(&doc).unwrap(), "rich.yaml").unwrap()
+}
+
+/// A mock whose clock stands still at `at`, with `fixture` applied.
+async fn mock_at(at: Timestamp, fixture: &Fixture) -> Mock {
+    let store = MemoryStore::new(SimConfig::default(), Clock::frozen(at));
+    fixture
+        .apply(&store, at)
+        .await
+        .expect("the fixture applies");
+    Mock::start_app(App::new(
+        common::contract(),
+        store,
+        ServerConfig {
+            strict: true,
+            ..ServerConfig::default()
+        },
+        Control::new(AdminAccess::Open, 7),
+    ))
+    .await
+}
+
+/// A second from now, in whole seconds: the source's clock stands there, so the
+/// answers' `Date` (the wall clock) is never later than the newest time they hold, and
+/// the capture's moment is the source's own time.
+fn soon() -> Timestamp {
+    let wall = Timestamp::from_system(std::time::SystemTime::now());
+    Timestamp((wall.0 / 1000 + 5) * 1000)
+}
+
+async fn run_capture(mock: &Mock, key: &str, keep_names: bool) -> CaptureReport {
+    let cfg = CaptureConfig {
+        target: mock.url("/v2"),
+        api_key: key.to_owned(),
+        providers: Vec::new(),
+        logs: 1000,
+        rate: None,
+        live_read_only: false,
+        keep_names,
+        fixture_key: REPLAY_KEY.to_owned(),
+        timeout: Duration::from_secs(10),
+        captured_at: None,
+        contract: common::contract(),
+    };
+    tokio::task::spawn_blocking(move || capture(&cfg))
+        .await
+        .unwrap()
+        .expect("the capture runs")
+}
+
+/// Every GET of the API for `key`: the paths, with the sync logs' ids and the
+/// integrations' ids as the source shows them.
+async fn every_get(source: &Mock) -> Vec<String> {
+    let mut paths = vec!["/v2/integrations".to_owned()];
+    for p in ["practicehub", "wodify", "terminal"] {
+        let base = format!("/v2/integrations/{p}");
+        paths.push(base.clone());
+        for tail in [
+            "sync-logs?limit=100",
+            "sync-logs?status=failed&limit=100",
+            "sync-logs?latestOnly=true",
+            "sync-logs?limit=5&offset=3",
+            "sync-states",
+            "payment-methods",
+            "packages",
+            "billable-items",
+            "product-mappings",
+            "unmapped-attempts",
+        ] {
+            paths.push(format!("{base}/{tail}"));
+        }
+        let body = source.get(&base, SOURCE_KEY).await.json();
+        let Some(id) = body["data"]["id"].as_str().map(str::to_owned) else {
+            continue; // never activated
+        };
+        paths.push(format!("{base}/sync-stats/{id}"));
+        paths.push(format!("{base}/sync-stats-by-type/{id}"));
+        let logs = source
+            .get(&format!("{base}/sync-logs?limit=100"), SOURCE_KEY)
+            .await
+            .json();
+        for l in logs["data"].as_array().unwrap() {
+            paths.push(format!("{base}/sync-logs/{}", l["id"].as_str().unwrap()));
+        }
+    }
+    paths
+}
+
+/// The body without what differs between any two answers (the request id).
+fn comparable(mut body: Value) -> Value {
+    if let Some(e) = body.get_mut("error").and_then(Value::as_object_mut) {
+        e.remove("request_id");
+    }
+    body
+}
+
+/// The answers of `a` (for `key_a`) and `b` (for `key_b`) to `paths` that differ.
+async fn differences(
+    a: &Mock,
+    key_a: &str,
+    b: &Mock,
+    key_b: &str,
+    paths: &[String],
+    mask: fn(&mut Value),
+) -> Vec<String> {
+    let mut out = Vec::new();
+    for p in paths {
+        let (x, y) = (a.get(p, key_a).await, b.get(p, key_b).await);
+        let (mut bx, mut by) = (comparable(x.json()), comparable(y.json()));
+        mask(&mut bx);
+        mask(&mut by);
+        if x.status != y.status || bx != by {
+            out.push(format!(
+                "GET {p}: {} {bx}\n  replay: {} {by}",
+                x.status, y.status
+            ));
+        }
+    }
+    out
+}
+
+fn no_mask(_: &mut Value) {}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_captured_merchant_replays_every_get_passes_conform_and_behaves_alike() {
+    let at = soon();
+    let source = mock_at(at, &rich_fixture()).await;
+    // A retry in the history: practicehub's newest failed entry, retried (the outage
+    // is over, so it succeeds and resets practicehub's breaker counter).
+    let failed = source
+        .get(
+            "/v2/integrations/practicehub/sync-logs?status=failed&limit=1",
+            SOURCE_KEY,
+        )
+        .await
+        .json();
+    let log_id = failed["data"][0]["id"].as_str().unwrap().to_owned();
+    let retried = source
+        .call(
+            "POST",
+            &format!("/v2/integrations/practicehub/sync-logs/{log_id}/retry"),
+            SOURCE_KEY,
+            None,
+        )
+        .await;
+    assert_eq!(retried.status, 200, "{}", retried.json());
+    let wodify = source
+        .get("/v2/integrations/wodify", SOURCE_KEY)
+        .await
+        .json();
+    assert_eq!(wodify["data"]["providerState"]["mode"], "open", "{wodify}");
+
+    let report = run_capture(&source, SOURCE_KEY, true).await;
+    assert!(
+        report.differences.is_empty(),
+        "{}",
+        report.differences.join("\n")
+    );
+    assert_eq!(report.integrations, 2);
+    assert!(report.fixture.contains("capturedAt"), "{}", report.fixture);
+    // It only read.
+    let journal = source
+        .send("GET", "/__mock/requests?limit=1000", &[], None)
+        .await;
+    let methods: Vec<String> = journal.json()["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["path"].as_str().is_some_and(|p| p.starts_with("/v2/")))
+        .map(|r| r["method"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(!methods.is_empty());
+    assert!(
+        methods.iter().filter(|m| *m != "GET").count() == 1,
+        "only the test's own retry was not a GET: {methods:?}"
+    );
+
+    let captured = fixture::parse(&report.fixture, "captured.yaml").unwrap();
+    assert_eq!(
+        captured.captured_at.map(|a| a.0),
+        Some(at),
+        "the source's own time"
+    );
+    let replay = mock_at(at, &captured).await;
+    let paths = every_get(&source).await;
+    assert!(paths.len() > 60, "{}", paths.len());
+    let diff = differences(&source, SOURCE_KEY, &replay, REPLAY_KEY, &paths, no_mask).await;
+    assert!(diff.is_empty(), "{}", diff.join("\n"));
+
+    // Then it behaves as the original: the open breaker refuses a retry, resume-sync's
+    // trial succeeds and closes it, and a retry of a failed entry is then refused as
+    // covered by the trial.
+    let failed = source
+        .get(
+            "/v2/integrations/wodify/sync-logs?status=failed&limit=1",
+            SOURCE_KEY,
+        )
+        .await
+        .json();
+    let retry = format!(
+        "/v2/integrations/wodify/sync-logs/{}/retry",
+        failed["data"][0]["id"].as_str().unwrap()
+    );
+    for (path, body) in [
+        (retry.clone(), None),
+        ("/v2/integrations/wodify/resume-sync".to_owned(), None),
+        (retry.clone(), None),
+        (
+            "/v2/integrations/wodify/sync".to_owned(),
+            Some(json!({"fullResync": false})),
+        ),
+    ] {
+        let a = source.call("POST", &path, SOURCE_KEY, body.clone()).await;
+        let b = replay.call("POST", &path, REPLAY_KEY, body).await;
+        let (ja, jb) = (a.json(), b.json());
+        assert_eq!(
+            (a.status, &ja["error"]["code"]),
+            (b.status, &jb["error"]["code"]),
+            "POST {path}: {ja}\n  replay: {jb}"
+        );
+    }
+    // The new runs' ids come from each merchant's own generator: everything else of
+    // every GET is the same.
+    let diff = differences(
+        &source,
+        SOURCE_KEY,
+        &replay,
+        REPLAY_KEY,
+        &paths,
+        mask_new_ids,
+    )
+    .await;
+    assert!(diff.is_empty(), "{}", diff.join("\n"));
+
+    // conform passes against the replay.
+    let cfg = revkeen_mock::conform::Config {
+        seed: 34,
+        cases: 40,
+        max_time: Duration::from_secs(120),
+        timeout: Duration::from_secs(5),
+        ..revkeen_mock::conform::Config::new(replay.url("/v2"), REPLAY_KEY, common::contract())
+    };
+    let conformance = common::conform(cfg).await;
+    assert!(conformance.passed(), "{}", conformance.text());
+}
+
+/// Masks the ids a run writes (the entries' and jobs' ids, the keys derived from them,
+/// and the ids a message quotes), which each merchant's generator draws.
+fn mask_new_ids(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            for (k, x) in o.iter_mut() {
+                if matches!(k.as_str(), "id" | "jobId" | "idempotencyKey" | "retryOf")
+                    && x.is_string()
+                {
+                    *x = json!("…");
+                } else {
+                    mask_new_ids(x);
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(mask_new_ids),
+        _ => {}
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn names_are_faked_unless_kept_and_the_replay_differs_only_there() {
+    let at = soon();
+    let source = mock_at(at, &rich_fixture()).await;
+    let report = run_capture(&source, SOURCE_KEY, false).await;
+    // (The merchant's own RevKeen products keep their names: "Orthotic Insoles" stays
+    // as a product, while the provider's billable item of that name is faked.)
+    for real in [
+        "Follow-up Appointment",
+        "Monthly Wellness Plan",
+        "X-Ray Referral",
+    ] {
+        assert!(!report.fixture.contains(real), "{real} is kept");
+    }
+    let again = run_capture(&source, SOURCE_KEY, false).await;
+    assert_eq!(report.fixture, again.fixture, "the fakes are deterministic");
+    let replay = mock_at(at, &fixture::parse(&report.fixture, "c.yaml").unwrap()).await;
+    let paths = every_get(&source).await;
+    let diff = differences(&source, SOURCE_KEY, &replay, REPLAY_KEY, &paths, mask_names).await;
+    assert!(diff.is_empty(), "{}", diff.join("\n"));
+}
+
+/// Masks the fields capture replaces by fakes.
+fn mask_names(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            for (k, x) in o.iter_mut() {
+                let faked = matches!(
+                    k.as_str(),
+                    "name" | "public_name" | "externalName" | "externalPackageName"
+                );
+                if faked && x.is_string() {
+                    *x = json!("…");
+                } else {
+                    mask_names(x);
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(mask_names),
+        _ => {}
+    }
+}
+
+/// A captured fixture edited by hand into states the API cannot reach is refused, and
+/// the error names the field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_capture_edited_into_an_unreachable_state_is_refused_with_the_field_named() {
+    let at = soon();
+    let source = mock_at(at, &rich_fixture()).await;
+    let report = run_capture(&source, SOURCE_KEY, true).await;
+    let doc: Value = serde_yaml_ng::from_str(&report.fixture).unwrap();
+    let wodify = doc["merchants"][0]["integrations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|i| i["provider"] == "wodify")
+        .unwrap();
+    let at_w = format!("merchants[0].integrations[{wodify}].captured.");
+    type Edit = fn(&mut Value);
+    let cases: [(Edit, &str); 9] = [
+        (
+            |c| c["providerState"]["consecutiveErrors"] = json!(9),
+            "providerState.consecutiveErrors",
+        ),
+        (
+            |c| c["providerState"]["mode"] = json!("closed"),
+            "providerState.mode",
+        ),
+        (
+            |c| {
+                c["syncLogs"][0]["status"] = json!("syncing");
+                c["syncLogs"][0]["durationMs"] = Value::Null;
+                c["syncLogs"][0]["error"] = Value::Null;
+            },
+            "status",
+        ),
+        (|c| c["isActive"] = json!(false), "status"),
+        (
+            |c| c["syncLogs"][1]["id"] = c["syncLogs"][0]["id"].clone(),
+            "syncLogs[1].id",
+        ),
+        (
+            |c| c["syncLogs"][2]["startedAt"] = json!("2999-01-01T00:00:00Z"),
+            "syncLogs[2].startedAt",
+        ),
+        (
+            |c| c["syncLogs"][0]["error"] = Value::Null,
+            "syncLogs[0].error",
+        ),
+        (
+            |c| c["syncStates"][0]["resourceType"] = json!("patients"),
+            "syncStates[0].resourceType",
+        ),
+        (
+            |c| c["updatedAt"] = json!("2000-01-01T00:00:00Z"),
+            "updatedAt",
+        ),
+    ];
+    for (edit, field) in cases {
+        let mut bad = doc.clone();
+        edit(&mut bad["merchants"][0]["integrations"][wodify]["captured"]);
+        let f = fixture::parse(&serde_yaml_ng::to_string(&bad).unwrap(), "edited.yaml").unwrap();
+        let store = MemoryStore::new(SimConfig::default(), Clock::frozen(at));
+        let e = match f.apply(&store, at).await {
+            Ok(()) => panic!("{field}: the edited capture was accepted"),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            e.contains("edited.yaml") && e.contains(&format!("{at_w}{field}")),
+            "{field}: {e}"
+        );
+    }
+    // The unmapped packages of practicehub: one that a mapping covers cannot have been
+    // met unmapped.
+    let mut bad = doc.clone();
+    bad["merchants"][0]["integrations"][1 - wodify]["captured"]["unmappedAttempts"][0]["externalPackageId"] =
+        json!("pkg_consult");
+    let f = fixture::parse(&serde_yaml_ng::to_string(&bad).unwrap(), "edited.yaml").unwrap();
+    let store = MemoryStore::new(SimConfig::default(), Clock::frozen(at));
+    let e = f.apply(&store, at).await.unwrap_err().to_string();
+    assert!(
+        e.contains("captured.unmappedAttempts[0].externalPackageId") && e.contains("mapping"),
+        "{e}"
+    );
+}
+
+/// `serve --fixture PATH` on a captured file starts its clock at the capture and
+/// answers as the source did.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_restores_a_captured_file() {
+    let at = soon();
+    let source = mock_at(at, &rich_fixture()).await;
+    let report = run_capture(&source, SOURCE_KEY, true).await;
+    let path = std::env::temp_dir().join(format!("revkeen-capture-{}.yaml", std::process::id()));
+    std::fs::write(&path, &report.fixture).unwrap();
+    let (mut child, addr) = common::spawn(&["--fixture", path.to_str().unwrap()]);
+    let (status, body) =
+        common::exchange(&addr, "GET", "/v2/integrations", REPLAY_KEY, "").unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(status, 200, "{body}");
+    let served: Value = serde_json::from_str(&body).unwrap();
+    let original = source.get("/v2/integrations", SOURCE_KEY).await.json();
+    assert_eq!(served, original);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_key_needs_live_read_only() {
+    let cfg = CaptureConfig {
+        target: "http://127.0.0.1:9/v2".to_owned(),
+        api_key: "rk_live_abcdefghijklmnopqrstuv".to_owned(),
+        providers: Vec::new(),
+        logs: 10,
+        rate: None,
+        live_read_only: false,
+        keep_names: false,
+        fixture_key: REPLAY_KEY.to_owned(),
+        timeout: Duration::from_secs(1),
+        captured_at: None,
+        contract: common::contract(),
+    };
+    let e = tokio::task::spawn_blocking(move || capture(&cfg))
+        .await
+        .unwrap()
+        .unwrap_err();
+    assert!(e.contains("--live-read-only"), "{e}");
+}
+
+/// The answers through `a` (for `key_a`) and `b` (for `key_b`), addresses of proxies,
+/// to `paths` that differ.
+async fn differences_at(
+    a: std::net::SocketAddr,
+    key_a: &'static str,
+    b: std::net::SocketAddr,
+    key_b: &'static str,
+    paths: Vec<String>,
+) -> Vec<String> {
+    tokio::task::spawn_blocking(move || {
+        let mut out = Vec::new();
+        for p in &paths {
+            let read = |addr: std::net::SocketAddr, key: &str| {
+                let (status, body) =
+                    common::exchange(&addr.to_string(), "GET", p, key, "").unwrap();
+                (status, comparable(serde_json::from_str(&body).unwrap()))
+            };
+            let (x, y) = (read(a, key_a), read(b, key_b));
+            if x != y {
+                out.push(format!("GET {p}: {x:?}\n  replay: {y:?}"));
+            }
+        }
+        out
+    })
+    .await
+    .unwrap()
+}
+
+/// A deployment nobody here wrote to agree with the mock: its catalog answers hold
+/// only the fields the SDKs require (no types or prices, `active` as 0/1, no
+/// `lastSeenAt`), and every answer carries fields the contract does not name. The
+/// capture through it follows the contract (no difference), says which fields the
+/// mock's defaults stand in for, and the replay behind the same deployment answers
+/// every GET as the original did behind it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_capture_from_a_variant_deployment_replays_behind_the_same_variant() {
+    use crate::conform_variants::{ADDITIONS, CATALOG_FIELDS};
+    use common::proxy::{self, Proxy};
+    fn both(m: &str, p: &str, s: u16, body: &mut Value, h: &mut hyper::HeaderMap) -> u16 {
+        let s = (CATALOG_FIELDS.answer)(m, p, s, body, h);
+        (ADDITIONS.answer)(m, p, s, body, h)
+    }
+    let variant = Proxy {
+        answer: both,
+        ..Proxy::PLAIN
+    };
+    let at = soon();
+    let source = mock_at(at, &rich_fixture()).await;
+    let front = proxy::start(source.running.addr, variant).await;
+    let cfg = CaptureConfig {
+        target: format!("http://{front}/v2"),
+        api_key: SOURCE_KEY.to_owned(),
+        providers: Vec::new(),
+        logs: 1000,
+        rate: None,
+        live_read_only: false,
+        keep_names: true,
+        fixture_key: REPLAY_KEY.to_owned(),
+        timeout: Duration::from_secs(10),
+        captured_at: None,
+        contract: common::contract(),
+    };
+    let report = tokio::task::spawn_blocking(move || capture(&cfg))
+        .await
+        .unwrap()
+        .expect("the capture runs");
+    assert!(
+        report.differences.is_empty(),
+        "{}",
+        report.differences.join("\n")
+    );
+    let notes = report.notes.join("\n");
+    assert!(
+        notes.contains("packages.package_type") && notes.contains("billable-items.price"),
+        "{notes}"
+    );
+    let replay = mock_at(at, &fixture::parse(&report.fixture, "v.yaml").unwrap()).await;
+    let replay_front = proxy::start(replay.running.addr, variant).await;
+    let paths = every_get(&source).await;
+    let diff = differences_at(front, SOURCE_KEY, replay_front, REPLAY_KEY, paths).await;
+    assert!(diff.is_empty(), "{}", diff.join("\n"));
+}
