@@ -432,15 +432,35 @@ async fn a_capture_edited_into_an_unreachable_state_is_refused_with_the_field_na
     );
 }
 
-/// `serve --fixture PATH` on a captured file starts its clock at the capture and
-/// answers as the source did.
+/// The binary: `revkeen-mock capture` writes the file (exit 0, what it did on standard
+/// error), and `serve --fixture PATH` on it starts its clock at the capture and answers
+/// as the source did.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn serve_restores_a_captured_file() {
+async fn the_binary_captures_and_serve_restores_the_file() {
     let at = soon();
     let source = mock_at(at, &rich_fixture()).await;
-    let report = run_capture(&source, SOURCE_KEY, true).await;
     let path = std::env::temp_dir().join(format!("revkeen-capture-{}.yaml", std::process::id()));
-    std::fs::write(&path, &report.fixture).unwrap();
+    let target = source.url("/v2");
+    let out = path.clone();
+    let captured = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_revkeen-mock"))
+            .args(["capture", "--target", &target, "--out"])
+            .arg(&out)
+            .args(["--keep-names", "--logs", "50"])
+            .env("REVKEEN_API_KEY", SOURCE_KEY)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let said = String::from_utf8_lossy(&captured.stderr);
+    assert_eq!(captured.status.code(), Some(0), "{said}");
+    assert!(said.contains("captured 2 integration(s)"), "{said}");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        !text.contains(SOURCE_KEY),
+        "the key used to read is not written"
+    );
     let (mut child, addr) = common::spawn(&["--fixture", path.to_str().unwrap()]);
     let (status, body) =
         common::exchange(&addr, "GET", "/v2/integrations", REPLAY_KEY, "").unwrap();
