@@ -433,14 +433,52 @@ fn capture_integration(
         .get(&format!("{base}/sync-states"))
         .map_err(|e| fail("the sync states", e))?;
     let active = i["isActive"] == true;
+    let counter = i
+        .pointer("/providerState/consecutiveErrors")
+        .and_then(Value::as_u64);
+    // A status the versioning policy lets a deployment add ("inactive") is one the mock
+    // cannot hold: the nearest it knows stands in, and a note says so.
+    let known = |v: &Value| {
+        v.as_str()
+            .is_some_and(|s| s.parse::<crate::sim::IntegrationStatus>().is_ok())
+    };
+    let status = if known(&i["status"]) {
+        i["status"].clone()
+    } else {
+        let nearest = match (active, counter) {
+            (false, _) => "idle",
+            (true, Some(n)) if n > 0 => "error",
+            _ => "connected",
+        };
+        notes.push(format!(
+            "{provider}: status {} is not one the mock knows: restored as {nearest}",
+            i["status"]
+        ));
+        json!(nearest)
+    };
+    let mut provider_state = pick(
+        &i["providerState"],
+        &["consecutiveErrors", "lastErrorAt", "lastSyncAt", "mode"],
+    );
+    let modes = ["closed", "open", "half_open"];
+    if provider_state
+        .get("mode")
+        .is_some_and(|m| !m.as_str().is_some_and(|m| modes.contains(&m)))
+    {
+        notes.push(format!(
+            "{provider}: breaker mode {} is not one the mock knows: derived from the counter",
+            provider_state["mode"]
+        ));
+        provider_state.as_object_mut().map(|o| o.remove("mode"));
+    }
     let mut captured = json!({
         "id": i["id"],
         "isActive": i["isActive"],
         "syncEnabled": i["syncEnabled"],
-        "status": i["status"],
+        "status": status,
         "lastSyncAt": i["lastSyncAt"],
         "lastSyncError": i["lastSyncError"],
-        "providerState": pick(&i["providerState"], &["consecutiveErrors", "lastErrorAt", "lastSyncAt", "mode"]),
+        "providerState": provider_state,
         "syncInterval": pick(&i["syncInterval"], &["intervalMs", "nextRun"]),
         "configuration": config,
         "createdAt": i["createdAt"],

@@ -20,9 +20,9 @@ const SOURCE_KEY: &str = "rk_sandbox_capture_source_key_01";
 const REPLAY_KEY: &str = "rk_sandbox_captured_merchant_01";
 
 /// The rich merchant: the mappings fixture's practicehub (catalog, products, mappings,
-/// unmapped packages) with two failed syncs after its successes, and a wodify whose
-/// five failed syncs opened the breaker (the outage is over: its credentials are
-/// healthy).
+/// unmapped packages) with two failed syncs after its successes, a wodify whose five
+/// failed syncs opened the breaker (the outage is over: its credentials are healthy),
+/// and a deactivated terminal.
 fn rich_fixture() -> Fixture {
     let text = fixture::BUILT_IN
         .iter()
@@ -39,6 +39,12 @@ fn rich_fixture() -> Fixture {
         "syncIntervalMinutes": 30,
         "autoSendInvoices": true,
         "syncs": {"succeeded": 2, "failed": 5},
+    }));
+    m["integrations"].as_array_mut().unwrap().push(json!({
+        "provider": "terminal",
+        "credentials": {"apiKey": "tm_key", "baseUrl": "https://terminal.example"},
+        "syncs": {"succeeded": 1},
+        "deactivated": true,
     }));
     fixture::parse(&serde_yaml_ng::to_string(&doc).unwrap(), "rich.yaml").unwrap()
 }
@@ -198,7 +204,7 @@ async fn a_captured_merchant_replays_every_get_passes_conform_and_behaves_alike(
         "{}",
         report.differences.join("\n")
     );
-    assert_eq!(report.integrations, 2);
+    assert_eq!(report.integrations, 3);
     assert!(report.fixture.contains("capturedAt"), "{}", report.fixture);
     // It only read.
     let journal = source
@@ -357,12 +363,15 @@ async fn a_capture_edited_into_an_unreachable_state_is_refused_with_the_field_na
     let source = mock_at(at, &rich_fixture()).await;
     let report = run_capture(&source, SOURCE_KEY, true).await;
     let doc: Value = serde_yaml_ng::from_str(&report.fixture).unwrap();
-    let wodify = doc["merchants"][0]["integrations"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .position(|i| i["provider"] == "wodify")
-        .unwrap();
+    let index = |provider: &str| {
+        doc["merchants"][0]["integrations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|i| i["provider"] == provider)
+            .unwrap()
+    };
+    let (wodify, practicehub) = (index("wodify"), index("practicehub"));
     let at_w = format!("merchants[0].integrations[{wodify}].captured.");
     type Edit = fn(&mut Value);
     let cases: [(Edit, &str); 9] = [
@@ -421,7 +430,7 @@ async fn a_capture_edited_into_an_unreachable_state_is_refused_with_the_field_na
     // The unmapped packages of practicehub: one that a mapping covers cannot have been
     // met unmapped.
     let mut bad = doc.clone();
-    bad["merchants"][0]["integrations"][1 - wodify]["captured"]["unmappedAttempts"][0]["externalPackageId"] =
+    bad["merchants"][0]["integrations"][practicehub]["captured"]["unmappedAttempts"][0]["externalPackageId"] =
         json!("pkg_consult");
     let f = fixture::parse(&serde_yaml_ng::to_string(&bad).unwrap(), "edited.yaml").unwrap();
     let store = MemoryStore::new(SimConfig::default(), Clock::frozen(at));
@@ -455,7 +464,7 @@ async fn the_binary_captures_and_serve_restores_the_file() {
     .unwrap();
     let said = String::from_utf8_lossy(&captured.stderr);
     assert_eq!(captured.status.code(), Some(0), "{said}");
-    assert!(said.contains("captured 2 integration(s)"), "{said}");
+    assert!(said.contains("captured 3 integration(s)"), "{said}");
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(
         !text.contains(SOURCE_KEY),
@@ -525,7 +534,8 @@ async fn differences_at(
 
 /// A deployment nobody here wrote to agree with the mock: its catalog answers hold
 /// only the fields the SDKs require (no types or prices, `active` as 0/1, no
-/// `lastSeenAt`), and every answer carries fields the contract does not name. The
+/// `lastSeenAt`), every answer carries fields the contract does not name, and an
+/// inactive integration's status is a value the mock does not know (`inactive`). The
 /// capture through it follows the contract (no difference), says which fields the
 /// mock's defaults stand in for, and the replay behind the same deployment answers
 /// every GET as the original did behind it.
@@ -568,7 +578,11 @@ async fn a_capture_from_a_variant_deployment_replays_behind_the_same_variant() {
     );
     let notes = report.notes.join("\n");
     assert!(
-        notes.contains("packages.package_type") && notes.contains("billable-items.price"),
+        notes.contains("packages.package_type")
+            && notes.contains("billable-items.price")
+            && notes.contains(
+                "terminal: status \"inactive\" is not one the mock knows: restored as idle"
+            ),
         "{notes}"
     );
     let replay = mock_at(at, &fixture::parse(&report.fixture, "v.yaml").unwrap()).await;
