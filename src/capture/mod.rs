@@ -170,6 +170,43 @@ impl Reader {
         }
     }
 
+    /// Whether the contract has a GET at `path` (its query aside).
+    fn in_contract(&self, path: &str) -> bool {
+        let bare = path.split('?').next().unwrap_or(path);
+        let full = format!("{}{bare}", self.contract.base_path);
+        matches!(
+            self.contract.resolve_text("GET", &full),
+            crate::spec::RouteMatch::Found { .. }
+        )
+    }
+
+    /// A read the deployment may not serve at all: `None`, with a note, when its
+    /// contract has no such operation (then it is not sent) or it answers 404, 405 or
+    /// 501 (an operation it left out); other failures stay failures.
+    fn served<T>(
+        &mut self,
+        path: &str,
+        notes: &mut Vec<String>,
+        read: impl FnOnce(&mut Reader) -> Result<T, Miss>,
+    ) -> Result<Option<T>, Miss> {
+        if !self.in_contract(path) {
+            notes.push(format!(
+                "the deployment does not serve GET {path} (its contract has no such operation): not read"
+            ));
+            return Ok(None);
+        }
+        match read(self) {
+            Ok(v) => Ok(Some(v)),
+            Err(Miss::Status(status @ (404 | 405 | 501), _)) => {
+                notes.push(format!(
+                    "the deployment does not serve GET {path} ({status}): nothing of it captured"
+                ));
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Every item of a paged list (`limit`/`offset`, `pagination.total`), at most `most`.
     fn pages(&mut self, path: &str, most: usize) -> Result<Vec<Value>, Miss> {
         let mut items: Vec<Value> = Vec::new();
@@ -425,13 +462,17 @@ fn capture_integration(
             }
         }
     }
+    let logs_path = format!("{base}/sync-logs");
     let logs = reader
-        .pages(&format!("{base}/sync-logs"), cfg.logs)
-        .map_err(|e| fail("the sync logs", e))?;
+        .served(&logs_path, notes, |r| r.pages(&logs_path, cfg.logs))
+        .map_err(|e| fail("the sync logs", e))?
+        .unwrap_or_default();
     let total_logs = logs.len();
+    let states_path = format!("{base}/sync-states");
     let states = reader
-        .get(&format!("{base}/sync-states"))
-        .map_err(|e| fail("the sync states", e))?;
+        .served(&states_path, notes, |r| r.get(&states_path))
+        .map_err(|e| fail("the sync states", e))?
+        .unwrap_or(Value::Null);
     let active = i["isActive"] == true;
     let counter = i
         .pointer("/providerState/consecutiveErrors")
@@ -494,9 +535,11 @@ fn capture_integration(
     // The statistics are recomputed from the captured entries: the same unless the log
     // was cut at --logs.
     if let Some(id) = i["id"].as_str() {
+        let stats_path = format!("{base}/sync-stats/{id}");
         let stats = reader
-            .get(&format!("{base}/sync-stats/{id}"))
-            .map_err(|e| fail("the sync statistics", e))?;
+            .served(&stats_path, notes, |r| r.get(&stats_path))
+            .map_err(|e| fail("the sync statistics", e))?
+            .unwrap_or(Value::Null);
         if let Some(total) = stats.pointer("/data/total").and_then(Value::as_u64)
             && total > total_logs as u64
         {
@@ -509,9 +552,11 @@ fn capture_integration(
     let mut fixture = json!({ "provider": provider.as_str() });
     if active {
         let catalog = capture_catalog(reader, cfg, provider, fakes, notes)?;
+        let mappings_path = format!("{base}/product-mappings");
         let mappings = reader
-            .get(&format!("{base}/product-mappings"))
-            .map_err(|e| fail("the product mappings", e))?;
+            .served(&mappings_path, notes, |r| r.get(&mappings_path))
+            .map_err(|e| fail("the product mappings", e))?
+            .unwrap_or(Value::Null);
         let mut product_mappings = Vec::new();
         for m in mappings["data"].as_array().into_iter().flatten() {
             let mut mapping = pick(m, &["externalId", "internalId", "metadata"]);
@@ -537,9 +582,11 @@ fn capture_integration(
                 });
             }
         }
+        let unmapped_path = format!("{base}/unmapped-attempts");
         let unmapped = reader
-            .get(&format!("{base}/unmapped-attempts"))
-            .map_err(|e| fail("the unmapped attempts", e))?;
+            .served(&unmapped_path, notes, |r| r.get(&unmapped_path))
+            .map_err(|e| fail("the unmapped attempts", e))?
+            .unwrap_or(Value::Null);
         let attempts: Vec<Value> = unmapped["data"]
             .as_array()
             .into_iter()
@@ -565,7 +612,9 @@ fn capture_integration(
             })
             .collect();
         captured["unmappedAttempts"] = json!(attempts);
-        fixture["catalog"] = catalog;
+        if let Some(catalog) = catalog {
+            fixture["catalog"] = catalog;
+        }
         fixture["productMappings"] = json!(product_mappings);
     }
     // Payment mappings are not captured: no GET shows them (activation's answer does).
@@ -585,17 +634,27 @@ fn capture_catalog(
     provider: Provider,
     fakes: &mut Fakes,
     notes: &mut Vec<String>,
-) -> Result<Value, String> {
+) -> Result<Option<Value>, String> {
     let base = format!("/integrations/{provider}");
-    let mut read = |what: &str| {
-        reader
-            .get(&format!("{base}/{what}"))
-            .map(|v| v["data"].as_array().cloned().unwrap_or_default())
-            .map_err(|e| format!("{provider}: cannot read the {what}: {e}"))
+    let mut any = false;
+    let mut read = |what: &str, notes: &mut Vec<String>| {
+        let path = format!("{base}/{what}");
+        let found = reader
+            .served(&path, notes, |r| r.get(&path))
+            .map_err(|e| format!("{provider}: cannot read the {what}: {e}"))?;
+        any |= found.is_some();
+        Ok::<_, String>(
+            found
+                .and_then(|v| v["data"].as_array().cloned())
+                .unwrap_or_default(),
+        )
     };
-    let methods = read("payment-methods")?;
-    let packages = read("packages")?;
-    let items = read("billable-items")?;
+    let methods = read("payment-methods", notes)?;
+    let packages = read("packages", notes)?;
+    let items = read("billable-items", notes)?;
+    if !any {
+        return Ok(None);
+    }
     let mut defaulted = Vec::new();
     let mut field = |v: &Value, k: &str, default: Value, what: &str| -> Value {
         match v.get(k) {
@@ -684,7 +743,9 @@ fn capture_catalog(
             defaulted.join(", ")
         ));
     }
-    Ok(json!({ "paymentMethods": methods, "packages": packages, "billableItems": items }))
+    Ok(Some(
+        json!({ "paymentMethods": methods, "packages": packages, "billableItems": items }),
+    ))
 }
 
 #[cfg(test)]

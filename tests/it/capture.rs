@@ -385,13 +385,18 @@ async fn a_capture_edited_into_an_unreachable_state_is_refused_with_the_field_na
         ),
         (
             |c| {
-                c["syncLogs"][0]["status"] = json!("syncing");
-                c["syncLogs"][0]["durationMs"] = Value::Null;
-                c["syncLogs"][0]["error"] = Value::Null;
+                for k in [0, 4] {
+                    c["syncLogs"][k]["status"] = json!("syncing");
+                    c["syncLogs"][k]["durationMs"] = Value::Null;
+                    c["syncLogs"][k]["error"] = Value::Null;
+                }
             },
-            "status",
+            "syncLogs[4].status",
         ),
-        (|c| c["isActive"] = json!(false), "status"),
+        (
+            |c| c["syncLogs"][0]["retryOf"] = c["syncLogs"][0]["id"].clone(),
+            "syncLogs[0].retryOf",
+        ),
         (
             |c| c["syncLogs"][1]["id"] = c["syncLogs"][0]["id"].clone(),
             "syncLogs[1].id",
@@ -590,4 +595,130 @@ async fn a_capture_from_a_variant_deployment_replays_behind_the_same_variant() {
     let paths = every_get(&source).await;
     let diff = differences_at(front, SOURCE_KEY, replay_front, REPLAY_KEY, paths).await;
     assert!(diff.is_empty(), "{}", diff.join("\n"));
+}
+
+/// The independent deployment written from RevKeen's docs (not the mock behind a proxy,
+/// tests/it/common/independent.rs), with its own document: it serves the lifecycle and
+/// settings only, keeps counting failures of manual syncs while paused, and makes the
+/// docs' open choices otherwise. The capture through its document finds no difference,
+/// says which reads it does not serve, and the replay answers its two GETs alike, but
+/// for what the deployment chose otherwise (the repeatable job while paused) and its
+/// next run, a fixed time before the capture (overdue: the replay runs it once, at the
+/// capture). conform passes against the replay.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_capture_from_the_independent_deployment_replays_its_state() {
+    let addr = common::independent::start().await;
+    let key = "rk_sandbox_independent_capture_1";
+    let post = move |path: String, body: Value| {
+        tokio::task::spawn_blocking(move || {
+            common::exchange(&addr.to_string(), "POST", &path, key, &body.to_string()).unwrap()
+        })
+    };
+    let (status, body) = post(
+        "/v2/integrations/wodify/activate".into(),
+        json!({"credentials": {"apiKey": "fail_always", "baseUrl": "https://gym.example"}}),
+    )
+    .await
+    .unwrap();
+    assert!(status < 300, "{status} {body}");
+    for _ in 0..6 {
+        post("/v2/integrations/wodify/sync".into(), json!({}))
+            .await
+            .unwrap();
+    }
+    let (status, body) = post(
+        "/v2/integrations/practicehub/activate".into(),
+        json!({"credentials": {"apiKey": "ph_ok", "baseUrl": "https://ph.example"}}),
+    )
+    .await
+    .unwrap();
+    assert!(status < 300, "{status} {body}");
+    let cfg = CaptureConfig {
+        target: format!("http://{addr}/v2"),
+        api_key: key.to_owned(),
+        providers: Vec::new(),
+        logs: 100,
+        rate: None,
+        live_read_only: false,
+        keep_names: true,
+        fixture_key: REPLAY_KEY.to_owned(),
+        timeout: Duration::from_secs(10),
+        captured_at: None,
+        contract: common::independent::contract(),
+    };
+    let report = tokio::task::spawn_blocking(move || capture(&cfg))
+        .await
+        .unwrap()
+        .expect("the capture runs");
+    assert!(
+        report.differences.is_empty(),
+        "{}",
+        report.differences.join("\n")
+    );
+    assert_eq!(report.integrations, 2);
+    let notes = report.notes.join("\n");
+    assert!(
+        notes.contains("does not serve GET /integrations/wodify/sync-logs"),
+        "{notes}"
+    );
+    let captured = fixture::parse(&report.fixture, "independent.yaml").unwrap();
+    let at = captured.captured_at.unwrap().0;
+    let replay = mock_at(at, &captured).await;
+    let paths: Vec<String> = ["", "/wodify", "/practicehub", "/terminal"]
+        .iter()
+        .map(|p| format!("/v2/integrations{p}"))
+        .collect();
+    let (source, replayed) = tokio::task::spawn_blocking({
+        let paths = paths.clone();
+        let replay_addr = replay.running.addr.to_string();
+        move || {
+            let read = |a: &str, k: &str| -> Vec<(u16, Value)> {
+                paths
+                    .iter()
+                    .map(|p| {
+                        let (s, b) = common::exchange(a, "GET", p, k, "").unwrap();
+                        let mut v = comparable(serde_json::from_str(&b).unwrap());
+                        mask_open_choices(&mut v);
+                        (s, v)
+                    })
+                    .collect()
+            };
+            (read(&addr.to_string(), key), read(&replay_addr, REPLAY_KEY))
+        }
+    })
+    .await
+    .unwrap();
+    for ((p, a), b) in paths.iter().zip(&source).zip(&replayed) {
+        assert_eq!(a, b, "GET {p}");
+    }
+    let wodify = &source[1].1["data"];
+    assert_eq!(wodify["providerState"]["consecutiveErrors"], 6, "{wodify}");
+    let cfg = revkeen_mock::conform::Config {
+        seed: 35,
+        cases: 40,
+        max_time: Duration::from_secs(120),
+        timeout: Duration::from_secs(5),
+        ..revkeen_mock::conform::Config::new(replay.url("/v2"), REPLAY_KEY, common::contract())
+    };
+    let conformance = common::conform(cfg).await;
+    assert!(conformance.passed(), "{}", conformance.text());
+}
+
+/// Masks what the independent deployment chose otherwise than the mock where the docs
+/// are open (`hasRepeatableJob` while paused), and `nextRun` (its fixed time is before
+/// the capture: overdue, so the replay schedules it at the capture).
+fn mask_open_choices(v: &mut Value) {
+    match v {
+        Value::Object(o) => {
+            for (k, x) in o.iter_mut() {
+                if matches!(k.as_str(), "hasRepeatableJob" | "nextRun") {
+                    *x = json!("…");
+                } else {
+                    mask_open_choices(x);
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(mask_open_choices),
+        _ => {}
+    }
 }
