@@ -722,3 +722,81 @@ fn mask_open_choices(v: &mut Value) {
         _ => {}
     }
 }
+
+/// Whether the throttling proxy already refused its one request.
+static REFUSED_ONCE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// A deployment that answers its first read of wodify's sync states with a 429 and
+/// `Retry-After: 1`: the capture waits a second and reads it again, and the replay is
+/// the same as without the refusal. `--rate` spaces the requests.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn capture_waits_out_retry_after_and_keeps_to_its_rate() {
+    use common::proxy::{self, Proxy};
+    fn throttle(m: &str, p: &str, s: u16, body: &mut Value, h: &mut hyper::HeaderMap) -> u16 {
+        if m == "GET"
+            && p.ends_with("/wodify/sync-states")
+            && !REFUSED_ONCE.swap(true, std::sync::atomic::Ordering::SeqCst)
+        {
+            *body = json!({"error": {"type": "rate_limit_error", "code": "rate_limited", "message": "slow down"}});
+            h.insert("retry-after", "1".parse().unwrap());
+            return 429;
+        }
+        s
+    }
+    let at = soon();
+    let source = mock_at(at, &rich_fixture()).await;
+    let front = proxy::start(
+        source.running.addr,
+        Proxy {
+            answer: throttle,
+            ..Proxy::PLAIN
+        },
+    )
+    .await;
+    let rate = 40.0;
+    let cfg = CaptureConfig {
+        target: format!("http://{front}/v2"),
+        api_key: SOURCE_KEY.to_owned(),
+        providers: Vec::new(),
+        logs: 100,
+        rate: Some(rate),
+        live_read_only: false,
+        keep_names: true,
+        fixture_key: REPLAY_KEY.to_owned(),
+        timeout: Duration::from_secs(10),
+        captured_at: None,
+        contract: common::contract(),
+    };
+    let started = std::time::Instant::now();
+    let report = tokio::task::spawn_blocking(move || capture(&cfg))
+        .await
+        .unwrap()
+        .expect("the capture runs");
+    let took = started.elapsed();
+    assert!(REFUSED_ONCE.load(std::sync::atomic::Ordering::SeqCst));
+    // The 429 is in the contract, so it is no difference; it is read again after it.
+    assert!(
+        report.differences.is_empty(),
+        "{}",
+        report.differences.join("\n")
+    );
+    let journal = source
+        .send(
+            "GET",
+            "/__mock/requests?path=/v2/integrations/wodify/sync-states",
+            &[],
+            None,
+        )
+        .await
+        .json();
+    assert_eq!(journal["data"].as_array().unwrap().len(), 2, "{journal}");
+    // Lower bounds only (a busy machine is slower, never faster): the wait, and the
+    // rate's spacing of every request after the first.
+    let spacing = Duration::from_secs_f64((report.requests - 1) as f64 / rate);
+    assert!(took >= Duration::from_secs(1), "{took:?}");
+    assert!(took >= spacing, "{took:?} for {} requests", report.requests);
+    let replay = mock_at(at, &fixture::parse(&report.fixture, "t.yaml").unwrap()).await;
+    let paths = every_get(&source).await;
+    let diff = differences(&source, SOURCE_KEY, &replay, REPLAY_KEY, &paths, no_mask).await;
+    assert!(diff.is_empty(), "{}", diff.join("\n"));
+}
