@@ -1,7 +1,9 @@
 //! Fixtures: named starting worlds (keys, merchants, integration states) in
 //! `fixtures/*.yaml`, validated on load with errors naming the file and the field, and
 //! applied through the simulator's own commands so a fixture can only stage states the
-//! API itself could reach.
+//! API itself could reach. An integration `revkeen-mock capture` read is restored as it
+//! was instead, after the simulator's checks that it is such a state
+//! ([`crate::sim::CapturedIntegration`]).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -15,14 +17,14 @@ use crate::sim::{
     Scope, Scopes, SimConfig, SyncIntervalMinutes, Tenant, Timestamp, tenant_seed,
     validate_products,
 };
+use crate::spec::load::parse_text;
+use crate::store::{Store, TenantRef};
 
 /// The credentials a captured integration keeps when its fixture names none: the
 /// capture never reads credentials, and these make the provider healthy, so later
 /// syncs, resumes and retries succeed. Put others in the fixture (`fail_sync_...`) to
 /// keep it failing.
 pub const CAPTURED_CREDENTIALS: &str = "captured_placeholder";
-use crate::spec::load::parse_text;
-use crate::store::{Store, TenantRef};
 
 /// The fixtures shipped in `fixtures/`, embedded so `--fixture NAME` works anywhere.
 pub const BUILT_IN: [(&str, &str); 6] = [
@@ -54,18 +56,10 @@ pub struct Fixture {
     /// When `revkeen-mock capture` read the account its `captured` integrations come
     /// from: the time they are restored as of (`serve` starting with such a fixture
     /// starts its clock there).
-    #[serde(
-        default,
-        rename = "capturedAt",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, rename = "capturedAt")]
     pub captured_at: Option<At>,
     /// Where the capture read it (the target's URL), for people.
-    #[serde(
-        default,
-        rename = "capturedFrom",
-        skip_serializing_if = "Option::is_none"
-    )]
+    #[serde(default, rename = "capturedFrom")]
     pub captured_from: Option<String>,
     /// Where the fixture came from (a name or a path), set on load.
     #[serde(skip)]

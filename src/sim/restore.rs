@@ -743,9 +743,13 @@ mod tests {
     }
 
     fn restore(c: &CapturedIntegration) -> Result<Merchant, String> {
+        restore_with(c, &SimConfig::default())
+    }
+
+    fn restore_with(c: &CapturedIntegration, config: &SimConfig) -> Result<Merchant, String> {
         let mut m = Merchant::new(1);
         m.restore(
-            &SimConfig::default(),
+            config,
             Restore {
                 provider: Provider::Terminal,
                 captured: c,
@@ -799,6 +803,39 @@ mod tests {
         // The activation flag stays among the configuration's flags.
         let integ = view.integration(Provider::Terminal).unwrap();
         assert_eq!(integ.configuration.flags.get("syncPatients"), Some(&true));
+    }
+
+    #[test]
+    fn a_run_in_progress_is_restored_running_and_completes_as_the_credentials_say() {
+        let mut running = entry(3, 3, "syncing", None, false);
+        running["durationMs"] = serde_json::Value::Null;
+        running["startedAt"] = json!("2026-05-01T09:59:00Z");
+        let mut c = captured(json!([running, entry(1, 1, "success", None, false)]), 0);
+        c.status = IntegrationStatus::Syncing;
+        let config = SimConfig {
+            sync_duration: std::time::Duration::from_secs(120),
+            ..SimConfig::default()
+        };
+        let mut m = restore_with(&c, &config).unwrap();
+        let at = Timestamp::parse_rfc3339(AT).unwrap();
+        let job = Uuid::parse_str("00000000-0000-4000-9000-000000000003").unwrap();
+        let view = m.at(&config, at);
+        let integ = view.integration(Provider::Terminal).unwrap();
+        assert_eq!(integ.running_job.as_ref().map(|j| j.id), Some(job));
+        assert_eq!(integ.status, IntegrationStatus::Syncing);
+        // Two minutes after it started (the configured duration), it has completed.
+        let later = at.plus(std::time::Duration::from_secs(61));
+        let view = m.at(&config, later);
+        let integ = view.integration(Provider::Terminal).unwrap();
+        assert_eq!(integ.running_job, None);
+        assert_eq!(integ.status, IntegrationStatus::Connected);
+        let done = view.history(Provider::Terminal).entries().last().unwrap();
+        assert_eq!((done.job_id, done.status), (job, LogStatus::Success));
+        // A run in progress on an inactive integration is refused.
+        let mut c = c.clone();
+        c.is_active = false;
+        let e = restore(&c).unwrap_err();
+        assert!(e.starts_with("isActive:"), "{e}");
     }
 
     #[test]
