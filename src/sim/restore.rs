@@ -375,7 +375,11 @@ impl Merchant {
                     id: first.job_id,
                     kind,
                     full_resync: running.iter().any(|e| e.full),
-                    completes_at: limit.max(first.started_at.plus(config.sync_duration)),
+                    // Running at the capture's moment, whatever its length: it ends the
+                    // first moment after, at the earliest.
+                    completes_at: limit
+                        .plus(std::time::Duration::from_millis(1))
+                        .max(first.started_at.plus(config.sync_duration)),
                 })
             }
         };
