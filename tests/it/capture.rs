@@ -237,7 +237,8 @@ async fn a_captured_merchant_replays_every_get_passes_conform_and_behaves_alike(
 
     // Then it behaves as the original: the open breaker refuses a retry, resume-sync's
     // trial succeeds and closes it, and a retry of a failed entry is then refused as
-    // covered by the trial.
+    // covered by the trial; mappings are replaced and deleted, and a sync meets what is
+    // left unmapped.
     let failed = source
         .get(
             "/v2/integrations/wodify/sync-logs?status=failed&limit=1",
@@ -266,6 +267,37 @@ async fn a_captured_merchant_replays_every_get_passes_conform_and_behaves_alike(
             (b.status, &jb["error"]["code"]),
             "POST {path}: {ja}\n  replay: {jb}"
         );
+    }
+    // Mapping: the unmapped packages met before are mapped (they leave the unmapped
+    // list), one mapping deleted, then a sync meets what is left unmapped. (To products
+    // the capture saw: the API lists the merchant's products nowhere but in mappings,
+    // so one no mapping named is unknown to the replay; docs/capture.md says so.)
+    for (method, path, body) in [
+        (
+            "PUT",
+            "/v2/integrations/practicehub/product-mappings",
+            Some(json!({"mappings": [
+                {"externalId": "pkg_followup", "internalId": "prod_consult"},
+                {"externalId": "pkg_pack5", "internalId": "prod_pack10"},
+                {"externalId": "pkg_consult", "internalId": "prod_consult"},
+            ]})),
+        ),
+        (
+            "DELETE",
+            "/v2/integrations/practicehub/product-mappings/pkg_consult",
+            None,
+        ),
+        (
+            "POST",
+            "/v2/integrations/practicehub/sync",
+            Some(json!({"fullResync": false})),
+        ),
+    ] {
+        let a = source.call(method, path, SOURCE_KEY, body.clone()).await;
+        let b = replay.call(method, path, REPLAY_KEY, body).await;
+        let (ja, jb) = (a.json(), b.json());
+        assert_eq!(a.status, b.status, "{method} {path}: {ja}\n  replay: {jb}");
+        assert!(a.status < 300, "{method} {path}: {ja}");
     }
     // The new runs' ids come from each merchant's own generator: everything else of
     // every GET is the same.
