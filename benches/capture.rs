@@ -64,17 +64,9 @@ fn main() {
     });
     let target = format!("http://{}/v2", running.addr);
     let cfg = CaptureConfig {
-        target: target.clone(),
-        api_key: KEY.to_owned(),
-        providers: Vec::new(),
         logs: 1000,
-        rate: None,
-        live_read_only: false,
-        keep_names: false,
-        fixture_key: "rk_sandbox_captured_merchant_01".to_owned(),
-        timeout: Duration::from_secs(30),
         captured_at: Some(at),
-        contract: Contract::embedded().unwrap(),
+        ..CaptureConfig::new(target.clone(), KEY, Contract::embedded().unwrap())
     };
     let first = capture(&cfg).unwrap();
     assert_eq!(first.log_entries, 1000, "{:?}", first.notes);

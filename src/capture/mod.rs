@@ -52,6 +52,31 @@ pub struct CaptureConfig {
     pub contract: Contract,
 }
 
+impl CaptureConfig {
+    /// A capture of the merchant behind `api_key` at `target`, checked against
+    /// `contract`, with the command line's defaults: every provider, the newest 100 log
+    /// entries, the rate by the target's place, names faked, a 30 s time-out, the
+    /// moment from the deployment.
+    pub fn new(target: impl Into<String>, api_key: impl Into<String>, contract: Contract) -> Self {
+        CaptureConfig {
+            target: target.into(),
+            api_key: api_key.into(),
+            providers: Vec::new(),
+            logs: 100,
+            rate: None,
+            live_read_only: false,
+            keep_names: false,
+            fixture_key: DEFAULT_FIXTURE_KEY.to_owned(),
+            timeout: Duration::from_secs(30),
+            captured_at: None,
+            contract,
+        }
+    }
+}
+
+/// The key a captured merchant gets in the fixture unless another is given.
+pub const DEFAULT_FIXTURE_KEY: &str = "rk_sandbox_captured_merchant_01";
+
 /// What a capture did.
 #[derive(Debug, Clone, Default)]
 pub struct CaptureReport {

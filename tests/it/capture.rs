@@ -78,17 +78,9 @@ fn soon() -> Timestamp {
 
 async fn run_capture(mock: &Mock, key: &str, keep_names: bool) -> CaptureReport {
     let cfg = CaptureConfig {
-        target: mock.url("/v2"),
-        api_key: key.to_owned(),
-        providers: Vec::new(),
         logs: 1000,
-        rate: None,
-        live_read_only: false,
         keep_names,
-        fixture_key: REPLAY_KEY.to_owned(),
-        timeout: Duration::from_secs(10),
-        captured_at: None,
-        contract: common::contract(),
+        ..CaptureConfig::new(mock.url("/v2"), key.to_owned(), common::contract())
     };
     tokio::task::spawn_blocking(move || capture(&cfg))
         .await
@@ -149,14 +141,14 @@ async fn differences(
     b: &Mock,
     key_b: &str,
     paths: &[String],
-    mask: fn(&mut Value),
+    keys: &[&str],
 ) -> Vec<String> {
     let mut out = Vec::new();
     for p in paths {
         let (x, y) = (a.get(p, key_a).await, b.get(p, key_b).await);
         let (mut bx, mut by) = (comparable(x.json()), comparable(y.json()));
-        mask(&mut bx);
-        mask(&mut by);
+        mask(&mut bx, keys);
+        mask(&mut by, keys);
         if x.status != y.status || bx != by {
             out.push(format!(
                 "GET {p}: {} {bx}\n  replay: {} {by}",
@@ -167,7 +159,47 @@ async fn differences(
     out
 }
 
-fn no_mask(_: &mut Value) {}
+/// Replaces the values of the fields named `keys`, anywhere in `v`, by `…`.
+fn mask(v: &mut Value, keys: &[&str]) {
+    match v {
+        Value::Object(o) => {
+            for (k, x) in o.iter_mut() {
+                if keys.contains(&k.as_str()) {
+                    *x = json!("…");
+                } else {
+                    mask(x, keys);
+                }
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(|x| mask(x, keys)),
+        _ => {}
+    }
+}
+
+/// The ids a run writes (the entries' and jobs' ids and the keys derived from them),
+/// which each merchant's generator draws.
+const NEW_IDS: &[&str] = &["id", "jobId", "idempotencyKey", "retryOf"];
+
+/// The fields capture replaces by fakes.
+const FAKED: &[&str] = &["name", "public_name", "externalName", "externalPackageName"];
+
+/// What the independent deployment chose otherwise than the mock where the docs are
+/// open (`hasRepeatableJob` while paused), and `nextRun` (its fixed time is before the
+/// capture: overdue, so the replay schedules it just after the capture).
+const OPEN_CHOICES: &[&str] = &["hasRepeatableJob", "nextRun"];
+
+/// conform passes against `replay` (under the captured key).
+async fn conform_passes(replay: &Mock, seed: u64) {
+    let cfg = revkeen_mock::conform::Config {
+        seed,
+        cases: 40,
+        max_time: Duration::from_secs(120),
+        timeout: Duration::from_secs(5),
+        ..revkeen_mock::conform::Config::new(replay.url("/v2"), REPLAY_KEY, common::contract())
+    };
+    let conformance = common::conform(cfg).await;
+    assert!(conformance.passed(), "{}", conformance.text());
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_captured_merchant_replays_every_get_passes_conform_and_behaves_alike() {
@@ -232,7 +264,7 @@ async fn a_captured_merchant_replays_every_get_passes_conform_and_behaves_alike(
     let replay = mock_at(at, &captured).await;
     let paths = every_get(&source).await;
     assert!(paths.len() > 60, "{}", paths.len());
-    let diff = differences(&source, SOURCE_KEY, &replay, REPLAY_KEY, &paths, no_mask).await;
+    let diff = differences(&source, SOURCE_KEY, &replay, REPLAY_KEY, &paths, &[]).await;
     assert!(diff.is_empty(), "{}", diff.join("\n"));
 
     // Then it behaves as the original: the open breaker refuses a retry, resume-sync's
@@ -301,47 +333,11 @@ async fn a_captured_merchant_replays_every_get_passes_conform_and_behaves_alike(
     }
     // The new runs' ids come from each merchant's own generator: everything else of
     // every GET is the same.
-    let diff = differences(
-        &source,
-        SOURCE_KEY,
-        &replay,
-        REPLAY_KEY,
-        &paths,
-        mask_new_ids,
-    )
-    .await;
+    let diff = differences(&source, SOURCE_KEY, &replay, REPLAY_KEY, &paths, NEW_IDS).await;
     assert!(diff.is_empty(), "{}", diff.join("\n"));
 
     // conform passes against the replay.
-    let cfg = revkeen_mock::conform::Config {
-        seed: 34,
-        cases: 40,
-        max_time: Duration::from_secs(120),
-        timeout: Duration::from_secs(5),
-        ..revkeen_mock::conform::Config::new(replay.url("/v2"), REPLAY_KEY, common::contract())
-    };
-    let conformance = common::conform(cfg).await;
-    assert!(conformance.passed(), "{}", conformance.text());
-}
-
-/// Masks the ids a run writes (the entries' and jobs' ids, the keys derived from them,
-/// and the ids a message quotes), which each merchant's generator draws.
-fn mask_new_ids(v: &mut Value) {
-    match v {
-        Value::Object(o) => {
-            for (k, x) in o.iter_mut() {
-                if matches!(k.as_str(), "id" | "jobId" | "idempotencyKey" | "retryOf")
-                    && x.is_string()
-                {
-                    *x = json!("…");
-                } else {
-                    mask_new_ids(x);
-                }
-            }
-        }
-        Value::Array(a) => a.iter_mut().for_each(mask_new_ids),
-        _ => {}
-    }
+    conform_passes(&replay, 34).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -362,29 +358,8 @@ async fn names_are_faked_unless_kept_and_the_replay_differs_only_there() {
     assert_eq!(report.fixture, again.fixture, "the fakes are deterministic");
     let replay = mock_at(at, &fixture::parse(&report.fixture, "c.yaml").unwrap()).await;
     let paths = every_get(&source).await;
-    let diff = differences(&source, SOURCE_KEY, &replay, REPLAY_KEY, &paths, mask_names).await;
+    let diff = differences(&source, SOURCE_KEY, &replay, REPLAY_KEY, &paths, FAKED).await;
     assert!(diff.is_empty(), "{}", diff.join("\n"));
-}
-
-/// Masks the fields capture replaces by fakes.
-fn mask_names(v: &mut Value) {
-    match v {
-        Value::Object(o) => {
-            for (k, x) in o.iter_mut() {
-                let faked = matches!(
-                    k.as_str(),
-                    "name" | "public_name" | "externalName" | "externalPackageName"
-                );
-                if faked && x.is_string() {
-                    *x = json!("…");
-                } else {
-                    mask_names(x);
-                }
-            }
-        }
-        Value::Array(a) => a.iter_mut().for_each(mask_names),
-        _ => {}
-    }
 }
 
 /// A captured fixture edited by hand into states the API cannot reach is refused, and
@@ -522,17 +497,13 @@ async fn the_binary_captures_and_serve_restores_the_file() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_live_key_needs_live_read_only() {
     let cfg = CaptureConfig {
-        target: "http://127.0.0.1:9/v2".to_owned(),
-        api_key: "rk_live_abcdefghijklmnopqrstuv".to_owned(),
-        providers: Vec::new(),
         logs: 10,
-        rate: None,
-        live_read_only: false,
-        keep_names: false,
-        fixture_key: REPLAY_KEY.to_owned(),
         timeout: Duration::from_secs(1),
-        captured_at: None,
-        contract: common::contract(),
+        ..CaptureConfig::new(
+            "http://127.0.0.1:9/v2".to_owned(),
+            "rk_live_abcdefghijklmnopqrstuv".to_owned(),
+            common::contract(),
+        )
     };
     let e = tokio::task::spawn_blocking(move || capture(&cfg))
         .await
@@ -592,17 +563,13 @@ async fn a_capture_from_a_variant_deployment_replays_behind_the_same_variant() {
     let source = mock_at(at, &rich_fixture()).await;
     let front = proxy::start(source.running.addr, variant).await;
     let cfg = CaptureConfig {
-        target: format!("http://{front}/v2"),
-        api_key: SOURCE_KEY.to_owned(),
-        providers: Vec::new(),
         logs: 1000,
-        rate: None,
-        live_read_only: false,
         keep_names: true,
-        fixture_key: REPLAY_KEY.to_owned(),
-        timeout: Duration::from_secs(10),
-        captured_at: None,
-        contract: common::contract(),
+        ..CaptureConfig::new(
+            format!("http://{front}/v2"),
+            SOURCE_KEY.to_owned(),
+            common::contract(),
+        )
     };
     let report = tokio::task::spawn_blocking(move || capture(&cfg))
         .await
@@ -666,17 +633,12 @@ async fn a_capture_from_the_independent_deployment_replays_its_state() {
     .unwrap();
     assert!(status < 300, "{status} {body}");
     let cfg = CaptureConfig {
-        target: format!("http://{addr}/v2"),
-        api_key: key.to_owned(),
-        providers: Vec::new(),
-        logs: 100,
-        rate: None,
-        live_read_only: false,
         keep_names: true,
-        fixture_key: REPLAY_KEY.to_owned(),
-        timeout: Duration::from_secs(10),
-        captured_at: None,
-        contract: common::independent::contract(),
+        ..CaptureConfig::new(
+            format!("http://{addr}/v2"),
+            key.to_owned(),
+            common::independent::contract(),
+        )
     };
     let report = tokio::task::spawn_blocking(move || capture(&cfg))
         .await
@@ -710,7 +672,7 @@ async fn a_capture_from_the_independent_deployment_replays_its_state() {
                     .map(|p| {
                         let (s, b) = common::exchange(a, "GET", p, k, "").unwrap();
                         let mut v = comparable(serde_json::from_str(&b).unwrap());
-                        mask_open_choices(&mut v);
+                        mask(&mut v, OPEN_CHOICES);
                         (s, v)
                     })
                     .collect()
@@ -725,34 +687,7 @@ async fn a_capture_from_the_independent_deployment_replays_its_state() {
     }
     let wodify = &source[1].1["data"];
     assert_eq!(wodify["providerState"]["consecutiveErrors"], 6, "{wodify}");
-    let cfg = revkeen_mock::conform::Config {
-        seed: 35,
-        cases: 40,
-        max_time: Duration::from_secs(120),
-        timeout: Duration::from_secs(5),
-        ..revkeen_mock::conform::Config::new(replay.url("/v2"), REPLAY_KEY, common::contract())
-    };
-    let conformance = common::conform(cfg).await;
-    assert!(conformance.passed(), "{}", conformance.text());
-}
-
-/// Masks what the independent deployment chose otherwise than the mock where the docs
-/// are open (`hasRepeatableJob` while paused), and `nextRun` (its fixed time is before
-/// the capture: overdue, so the replay schedules it at the capture).
-fn mask_open_choices(v: &mut Value) {
-    match v {
-        Value::Object(o) => {
-            for (k, x) in o.iter_mut() {
-                if matches!(k.as_str(), "hasRepeatableJob" | "nextRun") {
-                    *x = json!("…");
-                } else {
-                    mask_open_choices(x);
-                }
-            }
-        }
-        Value::Array(a) => a.iter_mut().for_each(mask_open_choices),
-        _ => {}
-    }
+    conform_passes(&replay, 35).await;
 }
 
 /// Whether the throttling proxy already refused its one request.
@@ -787,17 +722,13 @@ async fn capture_waits_out_retry_after_and_keeps_to_its_rate() {
     .await;
     let rate = 40.0;
     let cfg = CaptureConfig {
-        target: format!("http://{front}/v2"),
-        api_key: SOURCE_KEY.to_owned(),
-        providers: Vec::new(),
-        logs: 100,
         rate: Some(rate),
-        live_read_only: false,
         keep_names: true,
-        fixture_key: REPLAY_KEY.to_owned(),
-        timeout: Duration::from_secs(10),
-        captured_at: None,
-        contract: common::contract(),
+        ..CaptureConfig::new(
+            format!("http://{front}/v2"),
+            SOURCE_KEY.to_owned(),
+            common::contract(),
+        )
     };
     let started = std::time::Instant::now();
     let report = tokio::task::spawn_blocking(move || capture(&cfg))
@@ -829,6 +760,6 @@ async fn capture_waits_out_retry_after_and_keeps_to_its_rate() {
     assert!(took >= spacing, "{took:?} for {} requests", report.requests);
     let replay = mock_at(at, &fixture::parse(&report.fixture, "t.yaml").unwrap()).await;
     let paths = every_get(&source).await;
-    let diff = differences(&source, SOURCE_KEY, &replay, REPLAY_KEY, &paths, no_mask).await;
+    let diff = differences(&source, SOURCE_KEY, &replay, REPLAY_KEY, &paths, &[]).await;
     assert!(diff.is_empty(), "{}", diff.join("\n"));
 }
