@@ -263,23 +263,12 @@ fn retry_after(r: &Response) -> Option<Duration> {
     (s.is_finite() && s >= 0.0).then(|| Duration::from_secs_f64(s))
 }
 
-/// An HTTP `Date` (`Fri, 04 Dec 2026 22:41:26 GMT`).
+/// An HTTP `Date` (`Fri, 04 Dec 2026 22:49:50 GMT`: RFC 2822's form, which jiff reads).
 fn http_date(text: &str) -> Option<Timestamp> {
-    humantime::parse_rfc3339_weak(&rfc3339_of_http_date(text)?)
+    jiff::fmt::rfc2822::DateTimeParser::new()
+        .parse_timestamp(text)
         .ok()
-        .map(Timestamp::from_system)
-}
-
-fn rfc3339_of_http_date(text: &str) -> Option<String> {
-    let parts: Vec<&str> = text.split_whitespace().collect();
-    let [_, day, month, year, time, "GMT"] = parts[..] else {
-        return None;
-    };
-    const MONTHS: [&str; 12] = [
-        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-    ];
-    let m = MONTHS.iter().position(|x| *x == month)? + 1;
-    Some(format!("{year}-{m:02}-{day:0>2}T{time}Z"))
+        .map(|t| Timestamp(t.as_millisecond()))
 }
 
 /// The fields of `v` named in `keep` (the others, additions a deployment may send, are
@@ -683,13 +672,22 @@ fn capture_catalog(
     let mut defaulted = Vec::new();
     let mut field = |v: &Value, k: &str, default: Value, what: &str| -> Value {
         match v.get(k) {
-            Some(x) if !x.is_null() || k == "public_name" || k == "visits" => x.clone(),
+            Some(x) if !x.is_null() => x.clone(),
             _ => {
                 if !defaulted.contains(&format!("{what}.{k}")) {
                     defaulted.push(format!("{what}.{k}"));
                 }
                 default
             }
+        }
+    };
+    // The item's name, or its fake (by kind, in the catalog's order).
+    let mut name = |v: &Value, kind: &Value| {
+        if cfg.keep_names {
+            v["name"].clone()
+        } else {
+            let id = v["id"].as_str().unwrap_or_default();
+            json!(fakes.name(id, kind.as_str().unwrap_or("item")))
         }
     };
     let methods: Vec<Value> = methods
@@ -707,27 +705,18 @@ fn capture_catalog(
         .iter()
         .map(|p| {
             let kind = field(p, "package_type", json!("service"), "packages");
-            let id = p["id"].as_str().unwrap_or_default();
-            let (name, public_name) = if cfg.keep_names {
-                (
-                    p["name"].clone(),
-                    p.get("public_name").cloned().unwrap_or(Value::Null),
-                )
-            } else {
-                let fake = fakes.name(id, kind.as_str().unwrap_or("package"));
-                let public = p
-                    .get("public_name")
-                    .filter(|v| !v.is_null())
-                    .map(|_| json!(format!("{fake} (public)")))
-                    .unwrap_or(Value::Null);
-                (json!(fake), public)
+            let name = name(p, &kind);
+            let public_name = match p.get("public_name").filter(|v| !v.is_null()) {
+                Some(public) if cfg.keep_names => public.clone(),
+                Some(_) => json!(format!("{} (public)", name.as_str().unwrap_or_default())),
+                None => Value::Null,
             };
             let active = match field(p, "active", json!(true), "packages") {
                 Value::Number(n) => json!(n.as_u64() != Some(0)),
                 other => other,
             };
             let mut out = json!({
-                "id": id,
+                "id": p["id"],
                 "name": name,
                 "packageType": kind,
                 "chargeType": field(p, "charge_type", json!("one_time"), "packages"),
@@ -747,15 +736,9 @@ fn capture_catalog(
         .iter()
         .map(|it| {
             let kind = field(it, "type", json!("service"), "billable-items");
-            let id = it["id"].as_str().unwrap_or_default();
-            let name = if cfg.keep_names {
-                it["name"].clone()
-            } else {
-                json!(fakes.name(id, kind.as_str().unwrap_or("item")))
-            };
             json!({
-                "id": id,
-                "name": name,
+                "id": it["id"],
+                "name": name(it, &kind),
                 "itemType": kind,
                 "chargeType": field(it, "charge_type", json!("one_time"), "billable-items"),
                 "priceMinor": minor(&field(it, "price", json!(0), "billable-items")).unwrap_or(0),

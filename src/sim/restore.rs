@@ -334,7 +334,7 @@ impl Merchant {
             }
         }
         // The log, oldest first.
-        let entries = self.restored_entries(provider, c, limit, config.history_limit)?;
+        let entries = restored_entries(provider, c, limit, config.history_limit)?;
         check_counter(&entries, c)?;
         let running: Vec<&SyncLogEntry> = entries
             .iter()
@@ -554,119 +554,118 @@ impl Merchant {
         history.mark_permanent(&permanent);
         Ok(())
     }
+}
 
-    /// The captured log as entries, oldest first, each with the error text when the
-    /// mock would not write it itself; checks each entry.
-    fn restored_entries(
-        &self,
-        provider: Provider,
-        c: &CapturedIntegration,
-        limit: Timestamp,
-        limit_entries: usize,
-    ) -> Checked<Vec<(SyncLogEntry, Option<String>)>> {
-        if c.sync_logs.len() > limit_entries {
+/// The captured log as entries, oldest first, each with the error text when the
+/// mock would not write it itself; checks each entry.
+fn restored_entries(
+    provider: Provider,
+    c: &CapturedIntegration,
+    limit: Timestamp,
+    limit_entries: usize,
+) -> Checked<Vec<(SyncLogEntry, Option<String>)>> {
+    if c.sync_logs.len() > limit_entries {
+        return Err(format!(
+            "syncLogs: {} entries, more than the mock keeps per integration ({limit_entries}): serve with --sync-log-limit {} or more",
+            c.sync_logs.len(),
+            c.sync_logs.len()
+        ));
+    }
+    let mut ids = HashSet::new();
+    for (k, l) in c.sync_logs.iter().enumerate() {
+        if !ids.insert(l.id) {
+            return Err(format!("syncLogs[{k}].id: {} appears twice", l.id));
+        }
+    }
+    let mut out = Vec::with_capacity(c.sync_logs.len());
+    for (k, l) in c.sync_logs.iter().enumerate().rev() {
+        let field = format!("syncLogs[{k}]");
+        if !ResourceType::of(provider).contains(&l.resource_type) {
             return Err(format!(
-                "syncLogs: {} entries, more than the mock keeps per integration ({limit_entries}): serve with --sync-log-limit {} or more",
-                c.sync_logs.len(),
-                c.sync_logs.len()
+                "{field}.resourceType: {provider} does not sync {}",
+                l.resource_type
             ));
         }
-        let mut ids = HashSet::new();
-        for (k, l) in c.sync_logs.iter().enumerate() {
-            if !ids.insert(l.id) {
-                return Err(format!("syncLogs[{k}].id: {} appears twice", l.id));
-            }
+        if l.started_at < c.created_at {
+            return Err(format!(
+                "{field}.startedAt: {} is before the integration was created ({})",
+                text(l.started_at.0),
+                text(c.created_at.0)
+            ));
         }
-        let mut out = Vec::with_capacity(c.sync_logs.len());
-        for (k, l) in c.sync_logs.iter().enumerate().rev() {
-            let field = format!("syncLogs[{k}]");
-            if !ResourceType::of(provider).contains(&l.resource_type) {
-                return Err(format!(
-                    "{field}.resourceType: {provider} does not sync {}",
-                    l.resource_type
-                ));
-            }
-            if l.started_at < c.created_at {
-                return Err(format!(
-                    "{field}.startedAt: {} is before the integration was created ({})",
-                    text(l.started_at.0),
-                    text(c.created_at.0)
-                ));
-            }
-            let finished = matches!(
+        let finished = matches!(
+            l.status,
+            LogStatus::Success | LogStatus::Failed | LogStatus::Skipped
+        );
+        if finished != l.duration_ms.is_some() {
+            return Err(format!(
+                "{field}.durationMs: a {} entry {} a duration",
                 l.status,
-                LogStatus::Success | LogStatus::Failed | LogStatus::Skipped
-            );
-            if finished != l.duration_ms.is_some() {
-                return Err(format!(
-                    "{field}.durationMs: a {} entry {} a duration",
-                    l.status,
-                    if finished { "has" } else { "has no" }
-                ));
-            }
-            let end = l
-                .started_at
-                .0
-                .plus(std::time::Duration::from_millis(u64::from(
-                    l.duration_ms.unwrap_or(0),
-                )));
-            if end > limit {
-                return Err(format!(
-                    "{field}.startedAt: the entry ends at {}, after the capture ({})",
-                    text(end),
-                    text(limit)
-                ));
-            }
-            let needs_error = matches!(l.status, LogStatus::Failed | LogStatus::Skipped);
-            if needs_error != l.error.is_some() {
-                return Err(format!(
-                    "{field}.error: a {} entry {} an error",
-                    l.status,
-                    if needs_error { "has" } else { "has no" }
-                ));
-            }
-            let retry = matches!(l.job_type, JobType::SingleRetry | JobType::BatchRetry);
-            if retry != l.retry_of.is_some() {
-                return Err(format!(
-                    "{field}.retryOf: a {} entry {} the entry it retries",
-                    l.job_type,
-                    if retry { "names" } else { "names no" }
-                ));
-            }
-            if l.retry_of == Some(l.id) {
-                return Err(format!("{field}.retryOf: an entry does not retry itself"));
-            }
-            let (failure, said) = match (&l.error, l.status) {
-                (None, _) => (None, None),
-                (Some(t), LogStatus::Skipped) => (
-                    Some(Failure::Cancelled),
-                    failure_of(t, provider, Some(l.resource_type))
-                        .is_none()
-                        .then(|| t.clone()),
-                ),
-                (Some(t), _) => match failure_of(t, provider, Some(l.resource_type)) {
-                    Some(f) => (Some(f), None),
-                    None => (Some(Failure::Unavailable), Some(t.clone())),
-                },
-            };
-            let entry = SyncLogEntry {
-                id: l.id,
-                job_id: l.job_id,
-                retry_of: l.retry_of,
-                started_at: l.started_at.0,
-                duration_ms: l.duration_ms,
-                items_processed: l.items_processed,
-                job_type: l.job_type,
-                resource_type: l.resource_type,
-                status: l.status,
-                failure,
-                full: l.full_sync,
-                unmapped_packages: l.unmapped_packages,
-            };
-            out.push((entry, said));
+                if finished { "has" } else { "has no" }
+            ));
         }
-        Ok(out)
+        let end = l
+            .started_at
+            .0
+            .plus(std::time::Duration::from_millis(u64::from(
+                l.duration_ms.unwrap_or(0),
+            )));
+        if end > limit {
+            return Err(format!(
+                "{field}.startedAt: the entry ends at {}, after the capture ({})",
+                text(end),
+                text(limit)
+            ));
+        }
+        let needs_error = matches!(l.status, LogStatus::Failed | LogStatus::Skipped);
+        if needs_error != l.error.is_some() {
+            return Err(format!(
+                "{field}.error: a {} entry {} an error",
+                l.status,
+                if needs_error { "has" } else { "has no" }
+            ));
+        }
+        let retry = matches!(l.job_type, JobType::SingleRetry | JobType::BatchRetry);
+        if retry != l.retry_of.is_some() {
+            return Err(format!(
+                "{field}.retryOf: a {} entry {} the entry it retries",
+                l.job_type,
+                if retry { "names" } else { "names no" }
+            ));
+        }
+        if l.retry_of == Some(l.id) {
+            return Err(format!("{field}.retryOf: an entry does not retry itself"));
+        }
+        let (failure, said) = match (&l.error, l.status) {
+            (None, _) => (None, None),
+            (Some(t), LogStatus::Skipped) => (
+                Some(Failure::Cancelled),
+                failure_of(t, provider, Some(l.resource_type))
+                    .is_none()
+                    .then(|| t.clone()),
+            ),
+            (Some(t), _) => match failure_of(t, provider, Some(l.resource_type)) {
+                Some(f) => (Some(f), None),
+                None => (Some(Failure::Unavailable), Some(t.clone())),
+            },
+        };
+        let entry = SyncLogEntry {
+            id: l.id,
+            job_id: l.job_id,
+            retry_of: l.retry_of,
+            started_at: l.started_at.0,
+            duration_ms: l.duration_ms,
+            items_processed: l.items_processed,
+            job_type: l.job_type,
+            resource_type: l.resource_type,
+            status: l.status,
+            failure,
+            full: l.full_sync,
+            unmapped_packages: l.unmapped_packages,
+        };
+        out.push((entry, said));
     }
+    Ok(out)
 }
 
 /// The breaker's counter against the log: at most the failed attempts since the newest
