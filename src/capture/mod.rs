@@ -150,7 +150,7 @@ impl Reader {
                 _ => break r,
             }
         };
-        self.check(path, &response);
+        self.check(&request, path, &response);
         if let Some(date) = response.header("date").and_then(http_date) {
             self.date = self.date.max(Some(date));
         }
@@ -166,18 +166,16 @@ impl Reader {
             .ok_or_else(|| Miss::Failed(format!("GET {path}: the answer is not JSON")))
     }
 
-    fn check(&mut self, path: &str, r: &Response) {
-        let bare = path.split('?').next().unwrap_or(path);
-        let full = format!("{}{bare}", self.contract.base_path);
-        let op = match self.contract.resolve_text("GET", &full) {
-            crate::spec::RouteMatch::Found { operation, .. } => {
-                self.contract.operations.get(operation)
-            }
-            _ => None,
-        };
-        let Some(op) = op else {
+    /// Checks an answer against the contract; each difference with a `curl` line that
+    /// repeats the request (the key shown as `$REVKEEN_API_KEY`), as conform gives them.
+    fn check(&mut self, request: &Request, path: &str, r: &Response) {
+        let repro = request.curl(self.client.target(), &self.key);
+        let Some(op) = self
+            .operation(path)
+            .and_then(|i| self.contract.operations.get(i))
+        else {
             self.differences.push(format!(
-                "GET {path} → {}: the contract has no such operation",
+                "GET {path} → {}: the contract has no such operation\n    repro: {repro}",
                 r.status
             ));
             return;
@@ -190,19 +188,21 @@ impl Reader {
             Reading::Promised,
         );
         for v in found {
-            self.differences
-                .push(format!("GET {path} → {}: {v}", r.status));
+            self.differences.push(format!(
+                "GET {path} → {}: {v}\n    repro: {repro}",
+                r.status
+            ));
         }
     }
 
-    /// Whether the contract has a GET at `path` (its query aside).
-    fn in_contract(&self, path: &str) -> bool {
+    /// The contract's GET operation at `path` (its query aside), by index.
+    fn operation(&self, path: &str) -> Option<usize> {
         let bare = path.split('?').next().unwrap_or(path);
         let full = format!("{}{bare}", self.contract.base_path);
-        matches!(
-            self.contract.resolve_text("GET", &full),
-            crate::spec::RouteMatch::Found { .. }
-        )
+        match self.contract.resolve_text("GET", &full) {
+            crate::spec::RouteMatch::Found { operation, .. } => Some(operation),
+            _ => None,
+        }
     }
 
     /// A read the deployment may not serve at all: `None`, with a note, when its
@@ -214,7 +214,7 @@ impl Reader {
         notes: &mut Vec<String>,
         read: impl FnOnce(&mut Reader) -> Result<T, Miss>,
     ) -> Result<Option<T>, Miss> {
-        if !self.in_contract(path) {
+        if self.operation(path).is_none() {
             notes.push(format!(
                 "the deployment does not serve GET {path} (its contract has no such operation): not read"
             ));

@@ -746,3 +746,34 @@ async fn capture_waits_out_retry_after_and_keeps_to_its_rate() {
     let diff = differences(&source, SOURCE_KEY, &replay, REPLAY_KEY, &paths, &[]).await;
     assert!(diff.is_empty(), "{}", diff.join("\n"));
 }
+
+/// An answer that breaks the contract is listed as conform lists a failure, with a
+/// `curl` line that repeats the request (the key not written out), and the fixture is
+/// still made.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_difference_from_the_contract_is_listed_with_a_repro() {
+    use common::proxy::{self, Proxy};
+    fn break_states(m: &str, p: &str, s: u16, body: &mut Value) -> u16 {
+        if m == "GET" && p.ends_with("/wodify/sync-states") {
+            body["success"] = json!("yes");
+        }
+        s
+    }
+    let source = mock_at(soon(), &rich_fixture()).await;
+    let front = proxy::start(source.running.addr, Proxy::breaking(break_states)).await;
+    let cfg = CaptureConfig::new(format!("http://{front}/v2"), SOURCE_KEY, common::contract());
+    let report = tokio::task::spawn_blocking(move || capture(&cfg))
+        .await
+        .unwrap()
+        .expect("the capture runs");
+    assert_eq!(report.differences.len(), 1, "{:?}", report.differences);
+    let d = &report.differences[0];
+    assert!(
+        d.starts_with("GET /integrations/wodify/sync-states → 200: body.success")
+            && d.contains("repro: curl -i -X GET")
+            && d.contains("$REVKEEN_API_KEY")
+            && !d.contains(SOURCE_KEY),
+        "{d}"
+    );
+    assert!(report.fixture.contains("capturedAt"));
+}
