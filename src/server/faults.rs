@@ -11,6 +11,14 @@ use crate::control::faults;
 use crate::spec::HeaderLookup;
 use crate::store::Session;
 
+/// Whether a fault rule may apply to a request: a shared store's rules are read with
+/// the request (another replica may have staged one), a store of this process's own
+/// only when one is armed. Checked before [`inject_faults`], whose future is boxed:
+/// most requests meet no rule.
+pub(super) fn may_inject(app: &App) -> bool {
+    app.store.shared().is_some() || app.control.faults.armed()
+}
+
 /// Applies the fault rules matching this request (of `session`, when its key was
 /// accepted): delays are waited out; an error or a 429 replaces the answer; a dropped
 /// connection sets `dropped` (the connection is closed with no answer).
@@ -24,10 +32,6 @@ pub(super) async fn inject_faults(
     session: Option<&Session>,
 ) -> Option<Reply> {
     let op = &app.contract.operations[index];
-    let shared = app.store.shared().is_some();
-    if !shared && !app.control.faults.armed() {
-        return None;
-    }
     let provider = path_params
         .iter()
         .find(|(n, _)| n == "provider")

@@ -121,8 +121,11 @@ pub async fn handle(
     let granted = origin
         .as_deref()
         .filter(|o| !admin_path || app.control.admin_origins.iter().any(|a| a == o));
+    // The admin and self-service answers are boxed: their futures are large (kilobytes)
+    // and rare, and an unboxed one would make every API request's future as large,
+    // copied on each move (docs/performance.md).
     let mut reply = if admin {
-        super::admin::admin_request(app, req, &rid).await
+        Box::pin(super::admin::admin_request(app, req, &rid)).await
     } else if preflight {
         let requested = req.headers().header("access-control-request-headers");
         let mut r = Reply::empty(204, None);
@@ -138,7 +141,7 @@ pub async fn handle(
         }
         r
     } else if let Some(service) = self_service {
-        super::self_service::self_request(app, service, req, &rid).await
+        Box::pin(super::self_service::self_request(app, service, req, &rid)).await
     } else {
         api(app, req, method_text, path, &rid, &mut ctx).await
     };
@@ -284,9 +287,17 @@ async fn api(
         Ok(Ok(s)) => Some(s),
         _ => None,
     };
-    if let Some(reply) =
-        super::faults::inject_faults(app, index, &path_params, req.headers(), rid, ctx, session)
-            .await
+    if super::faults::may_inject(app)
+        && let Some(reply) = Box::pin(super::faults::inject_faults(
+            app,
+            index,
+            &path_params,
+            req.headers(),
+            rid,
+            ctx,
+            session,
+        ))
+        .await
     {
         return reply;
     }
