@@ -121,9 +121,9 @@ pub async fn handle(
     let granted = origin
         .as_deref()
         .filter(|o| !admin_path || app.control.admin_origins.iter().any(|a| a == o));
-    // The admin and self-service answers are boxed: their futures are large (kilobytes)
-    // and rare, and an unboxed one would make every API request's future as large,
-    // copied on each move (docs/performance.md).
+    // The admin and self-service answers are boxed: their futures are kilobytes and
+    // rare, and inline they would make every API request's future as large, built and
+    // moved whole on every request (docs/performance.md; tests/it/request_future.rs).
     let mut reply = if admin {
         Box::pin(super::admin::admin_request(app, req, &rid)).await
     } else if preflight {

@@ -11,6 +11,7 @@ mod conform_runner;
 mod conform_variants;
 mod coverage;
 mod mock_server;
+mod request_future;
 mod security_limits;
 mod self_service;
 mod serve_binary;
