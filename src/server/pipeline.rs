@@ -122,8 +122,8 @@ pub async fn handle(
         .as_deref()
         .filter(|o| !admin_path || app.control.admin_origins.iter().any(|a| a == o));
     // The admin and self-service answers are boxed: their futures are kilobytes and
-    // rare, and inline they would make every API request's future as large, built and
-    // moved whole on every request (docs/performance.md; tests/it/request_future.rs).
+    // rare, and inline they would make every API request's future as large
+    // (docs/performance.md, "Where the rest went"; tests/it/request_future.rs).
     let mut reply = if admin {
         Box::pin(super::admin::admin_request(app, req, &rid)).await
     } else if preflight {

@@ -114,9 +114,9 @@ pub struct Call<'a> {
 
 /// Answers a modelled operation: the 200 body, as JSON bytes.
 ///
-/// Each family's future is boxed: they are up to a kilobyte, and held inline each would
-/// make the futures awaiting it as large, every one of them built and then moved whole
-/// into its caller's on every request (docs/performance.md).
+/// Each family's future is boxed: they are up to a kilobyte, and held inline the largest
+/// would make every request's future as large, the memory each request in flight holds
+/// (docs/performance.md, "Where the rest went").
 pub async fn answer(op: Modelled, call: &Call<'_>) -> Result<Bytes, ApiError> {
     match op {
         Modelled::Lifecycle(op) => Box::pin(lifecycle::answer(op, call)).await,
