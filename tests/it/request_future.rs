@@ -9,11 +9,10 @@
 use bytes::Bytes;
 use http_body_util::Full;
 use hyper::Request;
-use revkeen_mock::control::{AdminAccess, Control};
-use revkeen_mock::server::{App, ServerConfig, handle};
-use revkeen_mock::sim::{Clock, SimConfig, Timestamp};
-use revkeen_mock::spec::Contract;
-use revkeen_mock::store::MemoryStore;
+use revkeen_mock::server::{ServerConfig, handle};
+use revkeen_mock::sim::SimConfig;
+
+use crate::common::{app, contract};
 
 /// The most a request's future may take: about a tenth over its 3,136 bytes in the test
 /// build (`cargo test`'s profile; before the boxing it took 4,488 there). Measured in the
@@ -22,12 +21,7 @@ const LIMIT: usize = 3_450;
 
 #[test]
 fn a_request_future_stays_small() {
-    let app = App::new(
-        Contract::embedded().expect("the embedded spec"),
-        MemoryStore::new(SimConfig::default(), Clock::frozen(Timestamp(0))),
-        ServerConfig::default(),
-        Control::new(AdminAccess::Open, 7),
-    );
+    let app = app(SimConfig::default(), contract(), ServerConfig::default());
     let request = Request::get("/v2/integrations")
         .body(Full::new(Bytes::new()))
         .expect("a valid request");

@@ -82,6 +82,17 @@ impl Resp {
     }
 }
 
+/// The application the mocks serve: `contract` on a memory store frozen at [`T0`], the
+/// admin API open.
+pub fn app(config: SimConfig, contract: Contract, server: ServerConfig) -> App {
+    App::new(
+        contract,
+        MemoryStore::new(config, Clock::frozen(T0)),
+        server,
+        Control::new(AdminAccess::Open, 7),
+    )
+}
+
 /// The contract the tests' mocks serve: the embedded one, or the document named by
 /// `REVKEEN_TEST_SPEC` (relative to the crate), so the same journeys run against
 /// another rendering of it (`scripts/test` runs them on the OpenAPI 3.1 rendering).
@@ -122,14 +133,7 @@ impl Mock {
         contract: Contract,
         server: ServerConfig,
     ) -> Mock {
-        let store = MemoryStore::new(config, Clock::frozen(T0));
-        Self::start_app(App::new(
-            contract,
-            store,
-            server,
-            Control::new(AdminAccess::Open, 7),
-        ))
-        .await
+        Self::start_app(app(config, contract, server)).await
     }
 
     /// A mock serving `app` as built.
