@@ -113,19 +113,15 @@ pub struct Call<'a> {
 }
 
 /// Answers a modelled operation: the 200 body, as JSON bytes.
-///
-/// Each family's future is boxed: they are up to a kilobyte, and held inline the largest
-/// would make every request's future as large, the memory each request in flight holds
-/// (docs/performance.md, "Where the rest went").
 pub async fn answer(op: Modelled, call: &Call<'_>) -> Result<Bytes, ApiError> {
     match op {
-        Modelled::Lifecycle(op) => Box::pin(lifecycle::answer(op, call)).await,
-        Modelled::Settings(op) => Box::pin(settings::answer(op, call)).await,
-        Modelled::Sync(op) => Box::pin(sync::answer(op, call)).await,
-        Modelled::History(op) => Box::pin(history::answer(op, call)).await,
-        Modelled::SyncState(op) => Box::pin(sync_state::answer(op, call)).await,
-        Modelled::Catalog(op) => Box::pin(catalog::answer(op, call)).await,
-        Modelled::Accounting(op) => Box::pin(accounting::answer(op, call)).await,
+        Modelled::Lifecycle(op) => lifecycle::answer(op, call).await,
+        Modelled::Settings(op) => settings::answer(op, call).await,
+        Modelled::Sync(op) => sync::answer(op, call).await,
+        Modelled::History(op) => history::answer(op, call).await,
+        Modelled::SyncState(op) => sync_state::answer(op, call).await,
+        Modelled::Catalog(op) => catalog::answer(op, call).await,
+        Modelled::Accounting(op) => accounting::answer(op, call).await,
     }
 }
 
