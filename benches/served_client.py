@@ -28,7 +28,10 @@ def answer(s: socket.socket, buf: bytes) -> bytes:
     lines = head.decode().split("\r\n")
     if lines[0].split(" ")[1] != "200":
         sys.exit(f"GET: {lines[0]}")
-    length = next(int(v) for k, _, v in (x.partition(":") for x in lines[1:]) if k.lower() == "content-length")
+    lengths = [int(v) for k, _, v in (x.partition(":") for x in lines[1:]) if k.lower() == "content-length"]
+    if not lengths:
+        sys.exit("GET: an answer without Content-Length")
+    length = lengths[0]
     while len(rest) < length:
         rest += s.recv(65536)
     return rest[length:]
