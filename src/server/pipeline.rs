@@ -143,7 +143,11 @@ pub async fn handle(
     } else if let Some(service) = self_service {
         Box::pin(super::self_service::self_request(app, service, req, &rid)).await
     } else {
-        api(app, req, method_text, path, &rid, &mut ctx).await
+        // The request's head stays here, lent to `api`: its future holds the body and a
+        // reference, where the request by value was held twice (as its argument and as
+        // a local) and moved into each (docs/performance.md, "Cache misses, counted").
+        let (parts, body) = req.into_parts();
+        api(app, &parts, body, path, &rid, &mut ctx).await
     };
 
     if let Ok(v) = HeaderValue::from_str(&rid) {
@@ -258,21 +262,21 @@ pub async fn handle(
 /// The API proper: everything but pre-flights and common headers.
 async fn api(
     app: &App,
-    req: Request<impl RequestBody>,
-    method_text: &str,
+    parts: &hyper::http::request::Parts,
+    body: impl RequestBody,
     path: &str,
     rid: &str,
     ctx: &mut Context,
 ) -> Reply {
-    let (index, path_params) = match request::route(&app.contract, method_text, path) {
+    let (index, path_params) = match request::route(&app.contract, parts.method.as_str(), path) {
         Ok(found) => found,
         Err(e) => return Reply::error(&e, rid, None),
     };
     let op = &app.contract.operations[index];
     let fail = |e: ApiError| Reply::error(&e, rid, Some(index));
 
-    let key = req
-        .headers()
+    let key = parts
+        .headers
         .get(names::X_API_KEY)
         .and_then(|v| v.to_str().ok());
     // Read first (a shared store reads the fault book's version in the same round
@@ -292,7 +296,7 @@ async fn api(
             app,
             index,
             &path_params,
-            req.headers(),
+            &parts.headers,
             rid,
             ctx,
             session,
@@ -333,7 +337,6 @@ async fn api(
         return fail(ApiError::rate_limited(limit, retry_after_secs));
     }
 
-    let (parts, body) = req.into_parts();
     let bytes = match read_body(body, &parts.headers, app.config.body_limit).await {
         Ok(b) => b,
         Err(e) => return fail(e),
