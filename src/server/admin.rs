@@ -1,7 +1,7 @@
 //! The HTTP side of the admin API: a `/__mock` request read, answered by the control
 //! plane, and rendered (JSON in the envelope, or the dashboard page).
 
-use hyper::Request;
+use hyper::http::request::Parts;
 
 use super::App;
 use super::input::{RequestBody, read_body, wall_now};
@@ -10,8 +10,12 @@ use crate::control::admin;
 use crate::spec::HeaderLookup;
 
 /// A `/__mock` request: read, answered by the control plane, rendered in the envelope.
-pub(super) async fn admin_request(app: &App, req: Request<impl RequestBody>, rid: &str) -> Reply {
-    let (parts, body) = req.into_parts();
+pub(super) async fn admin_request(
+    app: &App,
+    parts: &Parts,
+    body: impl RequestBody,
+    rid: &str,
+) -> Reply {
     let bytes = match read_body(body, &parts.headers, app.config.body_limit).await {
         Ok(b) => b,
         Err(e) => return Reply::error(&e, rid, None),

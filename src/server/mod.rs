@@ -207,10 +207,11 @@ pub async fn serve<A>(
                     if let Some(w) = &on_head {
                         w.busy();
                     }
-                    let app = app.clone();
                     // An injected `drop_connection` fault is the only error: hyper then
-                    // closes the connection without an answer.
-                    async move { pipeline::handle(&app, req).await }
+                    // closes the connection without an answer. The future is `handle`'s
+                    // own, not a block awaiting it: one more layer would hold the request
+                    // once more (`handle`).
+                    pipeline::handle(app.clone(), req)
                 });
                 let io = TokioIo::new(deadline::Watched::new(stream, watch.clone()));
                 let conn = graceful.watch(http.serve_connection(io, service));

@@ -84,179 +84,196 @@ pub(super) enum Surface {
 }
 
 /// Answers one request. Every problem becomes an answer in the envelope; the only
-/// error is an injected `drop_connection` fault.
-pub async fn handle(
-    app: &App,
-    req: Request<impl RequestBody>,
-) -> Result<Response<Full<Bytes>>, Dropped> {
-    let started = Instant::now();
-    let rid = request_id(req.headers());
-    // Shared, not copied: the method is a small value, the URI's text is the request
-    // head's buffer, counted.
-    let method = req.method().clone();
-    let uri = req.uri().clone();
-    let (method_text, path) = (method.as_str(), uri.path());
-    let origin = text(req.headers(), &hyper::header::ORIGIN);
-    let mut ctx = Context::default();
+/// error is an injected `drop_connection` fault. `app` is `&App`, or an `Arc<App>` the
+/// future keeps (the server's connections).
+///
+/// Not an `async fn`, and hyper is given this future itself, not a block awaiting it:
+/// each layer holds its arguments again (an async function's future holds them as
+/// passed and as the locals its body moves them into), and the request is 248 bytes.
+/// This future holds it as captured and as the head and body it is split into. The
+/// split is done inside the future, not before it: a future returned by a call that is
+/// not inlined is copied whole into hyper's slot for the connection (kilobytes), where
+/// one built in place writes only what it captured (docs/performance.md, "The request
+/// future's layers").
+#[expect(
+    clippy::manual_async_fn,
+    reason = "an async fn would hold the request once more (see above)"
+)]
+pub fn handle<A, B>(
+    app: A,
+    req: Request<B>,
+) -> impl Future<Output = Result<Response<Full<Bytes>>, Dropped>>
+where
+    A: std::ops::Deref<Target = App>,
+    B: RequestBody,
+{
+    async move {
+        let started = Instant::now();
+        let (parts, body) = req.into_parts();
+        let (app, parts) = (&*app, &parts);
+        let rid = request_id(&parts.headers);
+        let (method_text, path) = (parts.method.as_str(), parts.uri.path());
+        let origin = text(&parts.headers, &hyper::header::ORIGIN);
+        let mut ctx = Context::default();
 
-    let run = text(req.headers(), &names::X_MOCK_RUN);
-    let preflight = req.method() == hyper::Method::OPTIONS
-        && req
-            .headers()
-            .contains_key(hyper::header::ACCESS_CONTROL_REQUEST_METHOD);
-    // The admin API answers its own page and non-browser callers only: no other origin
-    // is granted CORS (but those of `--admin-origin`), so a page the developer visits
-    // can neither read it nor send it a JSON write (the browser's pre-flight is answered
-    // without a grant). The API itself (`/v2/...`) stays callable from any origin.
-    // The self-service API (`/__mock/self`) is the partner's, with its key: like the
-    // API, callable from any origin.
-    let self_service = app.control.self_service.as_ref().filter(|s| s.owns(path));
-    let admin_path = self_service.is_none() && admin::is_admin_path(&app.control, path);
-    let admin = !preflight && admin_path;
-    let surface = match (admin_path, self_service.is_some()) {
-        (true, _) => Surface::Admin,
-        (false, true) => Surface::SelfService,
-        (false, false) => Surface::Api,
-    };
-    let granted = origin
-        .as_deref()
-        .filter(|o| !admin_path || app.control.admin_origins.iter().any(|a| a == o));
-    // The admin and self-service answers are boxed: their futures are kilobytes and
-    // rare, and inline they would make every API request's future as large
-    // (docs/performance.md, "Where the rest went"; tests/it/request_future.rs).
-    let mut reply = if admin {
-        Box::pin(super::admin::admin_request(app, req, &rid)).await
-    } else if preflight {
-        let requested = req.headers().header("access-control-request-headers");
-        let mut r = Reply::empty(204, None);
-        if let Some(origin) = granted {
-            let methods = match surface {
-                Surface::Admin => cors::ADMIN_METHODS,
-                Surface::SelfService => cors::SELF_SERVICE_METHODS,
-                Surface::Api => cors::ALLOW_METHODS,
+        let run = text(&parts.headers, &names::X_MOCK_RUN);
+        let preflight = parts.method == hyper::Method::OPTIONS
+            && parts
+                .headers
+                .contains_key(hyper::header::ACCESS_CONTROL_REQUEST_METHOD);
+        // The admin API answers its own page and non-browser callers only: no other origin
+        // is granted CORS (but those of `--admin-origin`), so a page the developer visits
+        // can neither read it nor send it a JSON write (the browser's pre-flight is answered
+        // without a grant). The API itself (`/v2/...`) stays callable from any origin.
+        // The self-service API (`/__mock/self`) is the partner's, with its key: like the
+        // API, callable from any origin.
+        let self_service = app.control.self_service.as_ref().filter(|s| s.owns(path));
+        let admin_path = self_service.is_none() && admin::is_admin_path(&app.control, path);
+        let admin = !preflight && admin_path;
+        let surface = match (admin_path, self_service.is_some()) {
+            (true, _) => Surface::Admin,
+            (false, true) => Surface::SelfService,
+            (false, false) => Surface::Api,
+        };
+        let granted = origin
+            .as_deref()
+            .filter(|o| !admin_path || app.control.admin_origins.iter().any(|a| a == o));
+        // The admin and self-service answers are boxed: their futures are kilobytes and
+        // rare, and inline they would make every API request's future as large
+        // (docs/performance.md, "Where the rest went"; tests/it/request_future.rs).
+        let mut reply = if admin {
+            Box::pin(super::admin::admin_request(app, parts, body, &rid)).await
+        } else if preflight {
+            let requested = parts.headers.header("access-control-request-headers");
+            let mut r = Reply::empty(204, None);
+            if let Some(origin) = granted {
+                let methods = match surface {
+                    Surface::Admin => cors::ADMIN_METHODS,
+                    Surface::SelfService => cors::SELF_SERVICE_METHODS,
+                    Surface::Api => cors::ALLOW_METHODS,
+                };
+                for (k, v) in cors::preflight_headers(origin, methods, requested) {
+                    put(&mut r.headers, k, &v);
+                }
+            }
+            r
+        } else if let Some(service) = self_service {
+            Box::pin(super::self_service::self_request(
+                app, service, parts, body, &rid,
+            ))
+            .await
+        } else {
+            api(app, parts, body, path, &rid, &mut ctx).await
+        };
+
+        if let Ok(v) = HeaderValue::from_str(&rid) {
+            reply.headers.insert(names::X_REQUEST_ID, v);
+        }
+        // The version in effect: the one the request pinned (validated), else the current.
+        reply.headers.insert(
+            names::REVKEEN_VERSION,
+            ctx.version
+                .take()
+                .unwrap_or(HeaderValue::from_static(API_VERSION)),
+        );
+        if let Some(decision) = ctx.rate {
+            let (limit, remaining, reset) = match decision {
+                RateDecision::Allowed {
+                    limit,
+                    remaining,
+                    reset_secs,
+                } => (limit, remaining, reset_secs),
+                RateDecision::Limited {
+                    limit,
+                    retry_after_secs,
+                } => (limit, 0, retry_after_secs),
             };
-            for (k, v) in cors::preflight_headers(origin, methods, requested) {
-                put(&mut r.headers, k, &v);
+            reply
+                .headers
+                .insert(names::RATELIMIT_LIMIT, HeaderValue::from(limit));
+            reply
+                .headers
+                .insert(names::RATELIMIT_REMAINING, HeaderValue::from(remaining));
+            reply
+                .headers
+                .insert(names::RATELIMIT_RESET, HeaderValue::from(reset));
+        }
+        if let (Some(origin), false) = (granted, preflight) {
+            for (k, v) in cors::response_headers(origin) {
+                put(&mut reply.headers, k, &v);
             }
         }
-        r
-    } else if let Some(service) = self_service {
-        Box::pin(super::self_service::self_request(app, service, req, &rid)).await
-    } else {
-        // The request's head stays here, lent to `api`: its future holds the body and a
-        // reference, where the request by value was held twice (as its argument and as
-        // a local) and moved into each (docs/performance.md, "Cache misses, counted").
-        let (parts, body) = req.into_parts();
-        api(app, &parts, body, path, &rid, &mut ctx).await
-    };
 
-    if let Ok(v) = HeaderValue::from_str(&rid) {
-        reply.headers.insert(names::X_REQUEST_ID, v);
-    }
-    // The version in effect: the one the request pinned (validated), else the current.
-    reply.headers.insert(
-        names::REVKEEN_VERSION,
-        ctx.version
-            .take()
-            .unwrap_or(HeaderValue::from_static(API_VERSION)),
-    );
-    if let Some(decision) = ctx.rate {
-        let (limit, remaining, reset) = match decision {
-            RateDecision::Allowed {
-                limit,
-                remaining,
-                reset_secs,
-            } => (limit, remaining, reset_secs),
-            RateDecision::Limited {
-                limit,
-                retry_after_secs,
-            } => (limit, 0, retry_after_secs),
-        };
-        reply
-            .headers
-            .insert(names::RATELIMIT_LIMIT, HeaderValue::from(limit));
-        reply
-            .headers
-            .insert(names::RATELIMIT_REMAINING, HeaderValue::from(remaining));
-        reply
-            .headers
-            .insert(names::RATELIMIT_RESET, HeaderValue::from(reset));
-    }
-    if let (Some(origin), false) = (granted, preflight) {
-        for (k, v) in cors::response_headers(origin) {
-            put(&mut reply.headers, k, &v);
+        if app.config.strict && !preflight && !ctx.drop {
+            strict::strict_check(app, &reply, surface, method_text, path, &rid);
         }
-    }
 
-    if app.config.strict && !preflight && !ctx.drop {
-        strict::strict_check(app, &reply, surface, method_text, path, &rid);
-    }
-
-    let latency = started.elapsed();
-    // Plain `&str` and integer fields: the log formatter writes them without `fmt::Debug`.
-    tracing::info!(
-        method = method_text,
-        path = path,
-        status = reply.status,
-        latency_us = latency.as_micros() as u64,
-        request_id = rid.as_str(),
-        key_last4 = ctx.key.as_ref().map_or("-", |k| k.last4()),
-        "request"
-    );
-    // Coverage and the journal count the API's requests (neither the admin API's nor
-    // self-service's).
-    if surface == Surface::Api && !preflight {
-        let code = reply
-            .json
-            .as_ref()
-            .filter(|_| reply.status >= 400)
-            .and_then(|v| v["error"]["code"].as_str());
-        if matches!(code, Some("unknown_external_id" | "duplicate_mapping")) {
-            ctx.seen.mark(State::MappingRefused);
-        }
-        let counted = app.control.coverage.record_in(
-            &*app.store,
-            &Met {
-                key: ctx.key.as_ref(),
-                run: run.as_deref(),
-                operation: reply.operation,
-                status: if ctx.drop { 0 } else { reply.status },
-                injected: ctx.injected,
-                states: ctx.seen.bits(),
-                error_code: code,
-            },
+        let latency = started.elapsed();
+        // Plain `&str` and integer fields: the log formatter writes them without `fmt::Debug`.
+        tracing::info!(
+            method = method_text,
+            path = path,
+            status = reply.status,
+            latency_us = latency.as_micros() as u64,
+            request_id = rid.as_str(),
+            key_last4 = ctx.key.as_ref().map_or("-", |k| k.last4()),
+            "request"
         );
-        let record = journal::Record {
-            at: match ctx.now {
-                Some(now) => now,
-                // Refused before the clock was read: read it now (the wall clock if
-                // the store cannot say).
-                None => app
-                    .store
-                    .now(wall_now())
-                    .await
-                    .unwrap_or_else(|_| wall_now()),
-            },
-            method: method_text,
-            path,
-            query: uri.query(),
-            status: if ctx.drop { 0 } else { reply.status },
-            key: ctx.key.as_ref(),
-            request_id: &rid,
-            operation_id: reply
-                .operation
-                .map(|i| app.contract.operations[i].id.as_str()),
-            latency_micros: latency.as_micros() as u64,
-        };
-        app.control
-            .journal
-            .record_in(&*app.store, &record, counted)
-            .await;
+        // Coverage and the journal count the API's requests (neither the admin API's nor
+        // self-service's).
+        if surface == Surface::Api && !preflight {
+            let code = reply
+                .json
+                .as_ref()
+                .filter(|_| reply.status >= 400)
+                .and_then(|v| v["error"]["code"].as_str());
+            if matches!(code, Some("unknown_external_id" | "duplicate_mapping")) {
+                ctx.seen.mark(State::MappingRefused);
+            }
+            let counted = app.control.coverage.record_in(
+                &*app.store,
+                &Met {
+                    key: ctx.key.as_ref(),
+                    run: run.as_deref(),
+                    operation: reply.operation,
+                    status: if ctx.drop { 0 } else { reply.status },
+                    injected: ctx.injected,
+                    states: ctx.seen.bits(),
+                    error_code: code,
+                },
+            );
+            let record = journal::Record {
+                at: match ctx.now {
+                    Some(now) => now,
+                    // Refused before the clock was read: read it now (the wall clock if
+                    // the store cannot say).
+                    None => app
+                        .store
+                        .now(wall_now())
+                        .await
+                        .unwrap_or_else(|_| wall_now()),
+                },
+                method: method_text,
+                path,
+                query: parts.uri.query(),
+                status: if ctx.drop { 0 } else { reply.status },
+                key: ctx.key.as_ref(),
+                request_id: &rid,
+                operation_id: reply
+                    .operation
+                    .map(|i| app.contract.operations[i].id.as_str()),
+                latency_micros: latency.as_micros() as u64,
+            };
+            app.control
+                .journal
+                .record_in(&*app.store, &record, counted)
+                .await;
+        }
+        if ctx.drop {
+            return Err(Dropped);
+        }
+        Ok(reply::into_response(reply))
     }
-    if ctx.drop {
-        return Err(Dropped);
-    }
-    Ok(reply::into_response(reply))
 }
 
 /// The API proper: everything but pre-flights and common headers.

@@ -1,7 +1,7 @@
 //! The HTTP side of the self-service API: a `/__mock/self` request read, answered by
 //! the control plane with the caller's key, and rendered in the API's envelope.
 
-use hyper::Request;
+use hyper::http::request::Parts;
 
 use super::App;
 use super::input::{RequestBody, read_body, wall_now};
@@ -13,10 +13,10 @@ use crate::spec::HeaderLookup;
 pub(super) async fn self_request(
     app: &App,
     service: &SelfService,
-    req: Request<impl RequestBody>,
+    parts: &Parts,
+    body: impl RequestBody,
     rid: &str,
 ) -> Reply {
-    let (parts, body) = req.into_parts();
     let bytes = match read_body(body, &parts.headers, app.config.body_limit).await {
         Ok(b) => b,
         Err(e) => return Reply::error(&e, rid, None),
