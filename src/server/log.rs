@@ -289,16 +289,23 @@ impl FieldWriter<'_> {
     }
 }
 
+/// Whether `value` reads unambiguously bare: not empty, printable ASCII without quotes or
+/// `=`. Every byte is tested without stopping at the first that fails: a loop without
+/// an early exit is one the compiler runs 16 bytes at a time, and the values are short
+/// (docs/performance.md, "The log line and header lookups").
+fn bare(value: &str) -> bool {
+    !value.is_empty()
+        && value.bytes().fold(true, |ok, b| {
+            ok & b.is_ascii_graphic() & (b != b'"') & (b != b'=')
+        })
+}
+
 impl Visit for FieldWriter<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
         self.name(field);
         // Quoted (and escaped) unless it reads unambiguously bare: printable ASCII
         // without quotes or `=`.
-        let plain = field.name() == "message"
-            || (!value.is_empty()
-                && value
-                    .bytes()
-                    .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'='));
+        let plain = field.name() == "message" || bare(value);
         if plain {
             self.out.extend_from_slice(value.as_bytes());
         } else {
@@ -376,6 +383,23 @@ mod tests {
             lock(&sink.buffers).is_empty(),
             "the threads ended: their buffers are gone"
         );
+    }
+
+    #[test]
+    fn a_value_is_bare_only_when_it_is_printable_ascii_without_quotes_or_equals() {
+        let long = "/v2/integrations/practicehub/sync-history/2f4c";
+        for bare_value in ["GET", "-", long, "rk_sandbox_0001", "a/b?c&d"] {
+            assert!(bare(bare_value), "{bare_value:?} reads bare");
+        }
+        // Each offender at the start, the middle and the end of a value longer than a
+        // 16-byte stride.
+        for offender in [" ", "\"", "=", "\t", "\n", "\u{7f}", "é", "\0"] {
+            for at in [0, 20, long.len()] {
+                let value = format!("{}{offender}{}", &long[..at], &long[at..]);
+                assert!(!bare(&value), "{value:?} must be quoted");
+            }
+        }
+        assert!(!bare(""), "an empty value is quoted");
     }
 
     #[test]

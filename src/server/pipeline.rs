@@ -21,8 +21,14 @@ use crate::spec::{HeaderLookup, Operation, ParamLocation};
 use crate::store::Session;
 
 impl HeaderLookup for HeaderMap {
+    /// A walk over the request's few headers, comparing names: `HeaderMap::get` with
+    /// text would first parse the name (lower-casing it through a table) and hash it,
+    /// several times the cost for the handful of headers a request carries
+    /// (docs/performance.md, "The log line and header lookups").
     fn header(&self, name: &str) -> Option<&str> {
-        self.get(name).and_then(|v| v.to_str().ok())
+        self.iter()
+            .find(|(k, _)| k.as_str().eq_ignore_ascii_case(name))
+            .and_then(|(_, v)| v.to_str().ok())
     }
 }
 
