@@ -37,6 +37,18 @@ pub const FLUSH_EVERY: Duration = Duration::from_millis(100);
 /// How much a thread buffers before it writes its lines out itself.
 const THREAD_BUFFER: usize = 64 * 1024;
 
+/// A thread buffer's capacity, reserved whole when the buffer is made or emptied: a
+/// buffer grown by doubling from nothing was copied into a fresh block at every step, a
+/// copy as large as the lines themselves and most of the log's level-2 cache misses
+/// (docs/performance.md, "The log's buffers"). The slack takes the line that crosses
+/// [`THREAD_BUFFER`] without growing.
+const THREAD_CAPACITY: usize = THREAD_BUFFER + 4 * 1024;
+
+/// An empty thread buffer with its whole capacity.
+fn reserved() -> Vec<u8> {
+    Vec::with_capacity(THREAD_CAPACITY)
+}
+
 /// The log format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -47,7 +59,8 @@ pub enum LogFormat {
 }
 
 /// One thread's buffered lines. A `std` mutex: it is only ever contended by the
-/// flusher, ten times a second, and held for a copy.
+/// flusher, ten times a second, and held for a swap of two vectors (never for an
+/// allocation or a write).
 type ThreadBuffer = Arc<Mutex<Vec<u8>>>;
 
 /// Where every log line goes: per-thread buffers, written to standard output in batches.
@@ -82,11 +95,18 @@ impl LogSink {
     /// Writes out every buffered line, and forgets the buffers of threads that ended.
     pub fn flush(&self) {
         let buffers = lock(&self.buffers).clone();
+        // The buffer swapped in for a thread's lines: made outside the thread's lock,
+        // then the one just written out, emptied (its capacity kept).
+        let mut spare = None;
         for buffer in &buffers {
-            let lines = std::mem::take(&mut *lock(buffer));
-            if !lines.is_empty() {
-                (self.out)(&lines);
+            if lock(buffer).is_empty() {
+                continue;
             }
+            let fresh = spare.take().unwrap_or_else(reserved);
+            let mut lines = std::mem::replace(&mut *lock(buffer), fresh);
+            (self.out)(&lines);
+            lines.clear();
+            spare = Some(lines);
         }
         drop(buffers);
         // A buffer only the list holds belongs to a thread that has ended.
@@ -106,7 +126,7 @@ impl LogSink {
             let buffer = match &mut *mine {
                 Some((sink, buffer)) if Arc::ptr_eq(&sink.buffers, &self.buffers) => buffer,
                 _ => {
-                    let buffer = ThreadBuffer::default();
+                    let buffer: ThreadBuffer = Arc::new(Mutex::new(reserved()));
                     lock(&self.buffers).push(Arc::clone(&buffer));
                     &mut mine.insert((self.clone(), buffer)).1
                 }
@@ -119,8 +139,15 @@ impl LogSink {
                 (b.len() >= THREAD_BUFFER).then(|| std::mem::take(&mut *b))
             };
             // Written after the buffer's lock is released: the flusher never waits on it.
-            if let Some(full) = full {
+            // Then it goes back emptied, its capacity kept, in place of the empty one
+            // left meanwhile (only this thread writes to it; the flusher skips it).
+            if let Some(mut full) = full {
                 (self.out)(&full);
+                full.clear();
+                let mut b = lock(buffer);
+                if b.is_empty() {
+                    *b = full;
+                }
             }
         });
         // A line logged while the thread is being torn down goes out directly.
@@ -382,6 +409,36 @@ mod tests {
         assert!(
             lock(&sink.buffers).is_empty(),
             "the threads ended: their buffers are gone"
+        );
+    }
+
+    #[test]
+    fn a_thread_buffer_keeps_its_capacity_through_a_flush_and_a_full_write() {
+        let sink = LogSink::with_output(|_| {});
+        let capacity = |sink: &LogSink| lock(&lock(&sink.buffers)[0]).capacity();
+        sink.append(b"a line\n");
+        assert!(capacity(&sink) >= THREAD_CAPACITY, "made with its capacity");
+        sink.flush();
+        assert!(
+            capacity(&sink) >= THREAD_CAPACITY,
+            "swapped for a reserved one"
+        );
+        assert!(lock(&lock(&sink.buffers)[0]).is_empty());
+        // Lines past THREAD_BUFFER are written out by the thread itself.
+        let line = [b'x'; 1000];
+        for _ in 0..=THREAD_BUFFER / line.len() {
+            sink.append(&line);
+        }
+        let b = lock(&sink.buffers)[0].clone();
+        let b = lock(&b);
+        assert!(
+            b.len() < line.len() * 2,
+            "written out when full: {}",
+            b.len()
+        );
+        assert!(
+            b.capacity() >= THREAD_CAPACITY,
+            "the written buffer came back"
         );
     }
 
