@@ -8,6 +8,8 @@ GET /v2/integrations/practicehub; put: PUT .../sync-interval alternating 30 and 
 each write changes the merchant). One connection and one request at a time, so the
 server does the same work on every run: what callgrind counts is repeatable.
 
+KIND mixed (scripts/symbol-order): N GETs and N PUTs, alternating.
+
 With CONNS (scripts/cache-misses): N GETs over CONNS keep-alive connections, one on
 each before any answer is read, so CONNS requests are in flight at a time as under
 `wrk -c64`, always in the same order.
@@ -74,18 +76,18 @@ def main() -> None:
             sys.exit("usage: served_client.py PORT get N CONNS")
         fan_out(port, n, conns)
         return
+    if kind not in ("get", "put", "mixed"):
+        sys.exit(f"usage: served_client.py PORT get|put|mixed N (not {kind!r})")
     for i in range(n):
-        if kind == "get":
+        if kind in ("get", "mixed"):
             send("GET", "/v2/integrations/practicehub")
-        elif kind == "put":
+        if kind in ("put", "mixed"):
             minutes = 30 if i % 2 == 0 else 60
             send(
                 "PUT",
                 "/v2/integrations/practicehub/sync-interval",
                 '{"syncIntervalMinutes":%d}' % minutes,
             )
-        else:
-            sys.exit(f"usage: served_client.py PORT get|put N (not {kind!r})")
 
 
 if __name__ == "__main__":
