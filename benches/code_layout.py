@@ -151,6 +151,11 @@ class Run:
                         self.cost[here] += int(line.split()[-1])
 
 
+def pages(run: Run) -> int:
+    """The 4 KiB pages the run executed."""
+    return len({address >> 12 for address in run.addresses})
+
+
 def order(run: Run, size: dict) -> list:
     nodes = [f for f in run.cost if f in size]
     hottest_caller: dict = {}
@@ -188,7 +193,7 @@ def main() -> None:
         print("\n".join(order(run, functions.size)))
     elif command == "pages" and len(args) == 2:
         path, obj = args
-        print(len({a >> 12 for a in Run(path, obj).addresses}))
+        print(pages(Run(path, obj)))
     else:
         sys.exit("usage: code_layout.py order CALLGRIND_OUT OBJECT FUNCTIONS | pages CALLGRIND_OUT OBJECT")
 

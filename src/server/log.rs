@@ -104,6 +104,12 @@ impl LogSink {
             }
             let fresh = spare.take().unwrap_or_else(reserved);
             let mut lines = std::mem::replace(&mut *lock(buffer), fresh);
+            // Between the two locks the thread may have written its lines out itself,
+            // leaving the empty buffer it took their place with: nothing to write, and
+            // not a buffer to hand on (it has no capacity).
+            if lines.is_empty() {
+                continue;
+            }
             (self.out)(&lines);
             lines.clear();
             spare = Some(lines);
